@@ -1,0 +1,29 @@
+import type { AirlockCommand } from '../command.js';
+import { CONCURRENCY_FLAG, SOURCE_FLAGS } from '../flags.js';
+
+export const bundleExport: AirlockCommand = {
+  command: 'export',
+  describe: 'pin, download and write one signed, deduplicated bundle from mirror lists (connected side)',
+  builder: (y) =>
+    y
+      .option('file', { alias: 'f', type: 'string', array: true, demandOption: true, describe: 'mirror list (MIRROR.yaml); repeatable, lists are merged' })
+      .option('output', { alias: 'o', type: 'string', describe: 'bundle to write: x.tar.zst (zstd), x.tar (none), or a directory' })
+      .option('since', { type: 'string', array: true, describe: 'make a delta against an earlier bundle, its airlock.json, or an import receipt.json; repeatable' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'resolve and plan only; download no layer' })
+      .option('sign-key', { type: 'string', describe: 'private key from `airlock keys generate` (PEM, ECDSA P-256 or Ed25519)' })
+      .option('keyless', { type: 'boolean', default: false, describe: 'sign keyless with Fulcio/Rekor (not built yet)' })
+      .option('platform', { type: 'string', array: true, describe: 'keep only these platforms of multi-arch images (OS/ARCH[/VARIANT]); repeatable' })
+      .option('split-size', { type: 'string', describe: 'write volumes of at most SIZE (4GiB, 700MB) instead of one file' })
+      .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME)' })
+      .option('lock', { type: 'string', describe: 'write (or with --locked, obey) the resolved tag→digest lock file' })
+      .option('locked', { type: 'boolean', default: false, describe: 'refuse to export anything that differs from --lock' })
+      .option('receipt-key', { type: 'string', array: true, describe: 'public key that must have signed a --since receipt.json' })
+      .option('compression-level', { type: 'number', describe: 'zstd level for .tar.zst output' })
+      .options(SOURCE_FLAGS)
+      .options(CONCURRENCY_FLAG)
+      .check((a) => {
+        if (!a['dry-run'] && !a.output) throw new Error('missing -o/--output (or use --dry-run)');
+        return true;
+      }),
+  run: async (args, ctx) => (await import('./impl/bundle-export.js')).runExport(args, ctx),
+};

@@ -1,0 +1,22 @@
+import type { AirlockCommand } from '../command.js';
+import { CONCURRENCY_FLAG, DEST_FLAGS, SIGNATURE_FLAGS } from '../flags.js';
+
+export const bundleImport: AirlockCommand = {
+  command: 'import <bundle..>',
+  describe: 'verify a bundle offline, then push it into the site registry (isolated side)',
+  builder: (y) =>
+    y
+      .positional('bundle', { type: 'string', array: true, describe: 'bundle file, directory, or one or more volumes' })
+      .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
+      .option('layout', { choices: ['flat', 'scoped'] as const, default: 'flat' as const, describe: 'flat: HOST/PREFIX/apache/superset; scoped: HOST/PREFIX/docker.io/apache/superset' })
+      .options(SIGNATURE_FLAGS)
+      .options(DEST_FLAGS)
+      .option('dry-run', { type: 'boolean', default: false, describe: 'verify and print the plan; push nothing' })
+      .option('out-dir', { type: 'string', describe: 'where the image map, mirror configs, files and receipt go' })
+      .option('state-dir', { type: 'string', describe: 'import journal (default under $XDG_STATE_HOME)' })
+      .option('require-upstream-signatures', { type: 'boolean', default: false, describe: 're-verify every vendor signature offline before pushing' })
+      .option('sign-key', { type: 'string', describe: 'sign the receipt.json with this private key' })
+      .option('push-files', { type: 'boolean', default: false, describe: 'also push delivered files to the target as OCI artifacts' })
+      .options(CONCURRENCY_FLAG),
+  run: async (args, ctx) => (await import('./impl/bundle-import.js')).runImport(args, ctx),
+};

@@ -1,0 +1,9 @@
+import type { AirlockCommand } from '../command.js';
+import { SIGNATURE_FLAGS } from '../flags.js';
+
+export const bundleInspect: AirlockCommand = {
+  command: 'inspect <bundle>',
+  describe: 'what is inside: artifacts, sizes, base bundles, signer (reads only the front)',
+  builder: (y) => y.positional('bundle', { type: 'string', describe: 'bundle file, volume or directory' }).options(SIGNATURE_FLAGS),
+  run: async (args, ctx) => (await import('./impl/bundle-inspect.js')).runInspect(args, ctx),
+};

@@ -1,0 +1,6 @@
+import type { CliContext } from '../../context.js';
+import { notImplemented } from '../../command.js';
+
+export async function runVerify(_args: Record<string, unknown>, _ctx: CliContext): Promise<void> {
+  notImplemented('bundle verify', 9);
+}

@@ -1,0 +1,38 @@
+import type { Options } from 'yargs';
+
+/** Every flag of the contract in one file, grouped as the commands share them. */
+
+export const GLOBAL_FLAGS = {
+  json: { type: 'boolean', describe: 'machine output on stdout (logs stay on stderr)', default: false },
+  quiet: { type: 'boolean', alias: 'q', describe: 'only errors on stderr', default: false },
+  verbose: { type: 'boolean', alias: 'v', describe: 'debug logs (HTTP requests with redacted URLs, error causes)', default: false },
+} as const satisfies Record<string, Options>;
+
+export const SIGNATURE_FLAGS = {
+  'verify-key': { type: 'string', array: true, describe: 'public key that must have signed the bundle; repeatable (any one suffices)' },
+  'trusted-root': { type: 'string', describe: 'Sigstore trusted_root.json for offline keyless verification' },
+  'certificate-identity': { type: 'string', describe: 'keyless: exact signer identity (SAN)' },
+  'certificate-identity-regexp': { type: 'string', describe: 'keyless: signer identity as an anchored regular expression' },
+  'certificate-oidc-issuer': { type: 'string', describe: 'keyless: OIDC issuer of the signer' },
+  'insecure-skip-signature': { type: 'boolean', default: false, describe: 'accept an unsigned or unverifiable bundle (prints a warning)' },
+} as const satisfies Record<string, Options>;
+
+export const SOURCE_FLAGS = {
+  'src-creds': { type: 'string', describe: 'USER:PASS for every source registry' },
+  'src-cert-dir': { type: 'string', describe: 'certs.d-style directory (*.crt CAs, *.cert/*.key client pair) for source registries' },
+  'src-tls-verify': { type: 'boolean', default: true, describe: 'verify source TLS; =false also allows plain HTTP' },
+  authfile: { type: 'string', describe: 'registry credentials in docker config.json / containers auth.json format' },
+} as const satisfies Record<string, Options>;
+
+export const DEST_FLAGS = {
+  'dest-creds': { type: 'string', describe: 'USER:PASS for the target registry (prefer --dest-password-stdin)' },
+  'dest-username': { type: 'string', describe: 'user name for --dest-password-stdin' },
+  'dest-password-stdin': { type: 'boolean', default: false, describe: 'read the target password from stdin' },
+  'dest-cert-dir': { type: 'string', describe: 'certs.d-style directory: *.crt CAs, *.cert + *.key client certificate (mTLS)' },
+  'dest-tls-verify': { type: 'boolean', default: true, describe: 'verify target TLS; =false also allows plain HTTP (loopback/testing)' },
+  authfile: { type: 'string', describe: 'registry credentials in docker config.json / containers auth.json format' },
+} as const satisfies Record<string, Options>;
+
+export const CONCURRENCY_FLAG = {
+  concurrency: { type: 'number', default: 8, describe: 'parallel transfers' },
+} as const satisfies Record<string, Options>;

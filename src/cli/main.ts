@@ -1,0 +1,116 @@
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { AirlockError, EXIT, exitCodeOf } from '../errors.js';
+import type { AirlockCommand } from './command.js';
+import type { CliContext, GlobalArgs } from './context.js';
+import { GLOBAL_FLAGS } from './flags.js';
+import { bundleDiff } from './commands/bundle-diff.js';
+import { bundleExport } from './commands/bundle-export.js';
+import { bundleImport } from './commands/bundle-import.js';
+import { bundleInspect } from './commands/bundle-inspect.js';
+import { bundleServe } from './commands/bundle-serve.js';
+import { bundleVerify } from './commands/bundle-verify.js';
+import { chartImages } from './commands/chart-images.js';
+import { keysGenerate } from './commands/keys-generate.js';
+import { registryProbe } from './commands/registry-probe.js';
+import { errorToJson, formatError } from './render/errors.js';
+import { createStderrLogger } from './render/logger.js';
+import { TOOL_VERSION } from '../version.js';
+
+const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> = {
+  bundle: {
+    describe: 'export, import, verify, inspect, diff and serve bundles',
+    commands: [bundleExport, bundleImport, bundleVerify, bundleInspect, bundleDiff, bundleServe],
+  },
+  keys: { describe: 'signing keys', commands: [keysGenerate] },
+  registry: { describe: 'registry tools', commands: [registryProbe] },
+  chart: { describe: 'Helm chart tools', commands: [chartImages] },
+};
+
+function createContext(args: GlobalArgs, signal: AbortSignal): CliContext {
+  const json = Boolean(args.json);
+  const quiet = Boolean(args.quiet);
+  const verbose = Boolean(args.verbose) && !quiet;
+  return {
+    json,
+    quiet,
+    verbose,
+    interactive: Boolean(process.stderr.isTTY) && !quiet && !json,
+    logger: createStderrLogger({ quiet, verbose }),
+    signal,
+    out: (text) => {
+      if (!json) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    outJson: (doc) => {
+      if (json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    },
+    status: (text) => {
+      if (!quiet) process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+  };
+}
+
+/** Build the parser; exported for tests. Handlers record what to run instead of running it. */
+export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: Record<string, unknown>) => void): Argv {
+  let y = yargs(argv)
+    .scriptName('airlock')
+    .usage('$0 <command>\n\nCarry container content across an air gap.')
+    .options(GLOBAL_FLAGS)
+    .strict()
+    .demandCommand(1, 'name a command: bundle, keys, registry or chart')
+    .recommendCommands()
+    .version(TOOL_VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.max(80, Math.min(120, process.stdout.columns || 100)))
+    .fail((msg, err) => {
+      if (err instanceof AirlockError) throw err;
+      throw new AirlockError('USAGE', msg || err?.message || 'invalid usage', { hint: 'see `airlock --help`' });
+    });
+  for (const [group, { describe, commands }] of Object.entries(GROUPS)) {
+    y = y.command(group, describe, (g) => {
+      let sub = g.usage(`$0 ${group} <command>`).demandCommand(1, `name a ${group} command`).strict();
+      for (const c of commands) {
+        sub = sub.command(c.command, c.describe, (b) => c.builder(b), (args) => onRun(c, args as Record<string, unknown>));
+      }
+      return sub;
+    });
+  }
+  return y;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new AirlockError('ABORTED', `interrupted by ${sig}`, { hint: 're-run the same command to resume' }));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const wantsJson = argv.includes('--json');
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    let chosen: { cmd: AirlockCommand; args: Record<string, unknown> } | undefined;
+    await buildParser(argv, (cmd, args) => {
+      chosen = { cmd, args };
+    }).parseAsync();
+    if (!chosen) return EXIT.ok; // --help / --version
+    const ctx = createContext(chosen.args as GlobalArgs, controller.signal);
+    await chosen.cmd.run(chosen.args, ctx);
+    return EXIT.ok;
+  } catch (err) {
+    const error = controller.signal.aborted && !(err instanceof AirlockError) ? controller.signal.reason : err;
+    if (wantsJson) process.stdout.write(`${JSON.stringify(errorToJson(error), null, 2)}\n`);
+    process.stderr.write(`${formatError(error, verbose)}\n`);
+    if (error instanceof AirlockError && error.code === 'USAGE' && !wantsJson) {
+      process.stderr.write('  run `airlock --help` for the list of commands and flags\n');
+    }
+    return exitCodeOf(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+const code = await main(hideBin(process.argv));
+process.exitCode = code;

@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../oci/index.js';
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Anything descriptors can be read from: a registry repository, a bundle, a layout, the cache. */
+export interface ContentSource {
+  /** Tag or digest → the root descriptor. */
+  resolve(reference: string, opts?: CallOptions): Promise<Descriptor>;
+  /** Raw bytes of `desc`, unverified; callers verify every byte with verifyStream(). */
+  fetch(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
+  exists(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
+}
+
+/** Anything descriptors can be written to. */
+export interface ContentSink {
+  exists(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
+  /** Store exactly these bytes under `desc`; reject size/digest mismatch; "already present" is success. */
+  push(desc: Descriptor, body: Readable, opts?: CallOptions): Promise<void>;
+  /** Point `tag` at `desc`. Called only once everything below `desc` is present. */
+  tag(desc: Descriptor, tag: string, opts?: CallOptions): Promise<void>;
+}
+
+export interface ReferrerLister {
+  referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string }): Promise<Descriptor[]>;
+}
+
+export interface BlobMounter {
+  /** Mount `desc` from another repository of the same registry. True when the registry mounted it. */
+  mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;
+}
+
+export interface TagLister {
+  tags(opts?: CallOptions): Promise<string[]>;
+}
+
+export const canListReferrers = <T extends object>(s: T): s is T & ReferrerLister =>
+  typeof (s as Partial<ReferrerLister>).referrers === 'function';
+
+export const canMount = <T extends object>(s: T): s is T & BlobMounter =>
+  typeof (s as Partial<BlobMounter>).mount === 'function';
+
+export const canListTags = <T extends object>(s: T): s is T & TagLister =>
+  typeof (s as Partial<TagLister>).tags === 'function';

@@ -1,0 +1,111 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestMismatchError, SizeMismatchError, AirlockError } from '../errors.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+
+export interface VerifyStreamOptions {
+  /** Named in errors: "blob sha256:… of docker.io/library/nginx:1.27", a bundle entry. */
+  readonly where?: string;
+  /** Called with the number of bytes of each chunk as it passes. */
+  readonly onProgress?: (bytes: number) => void;
+}
+
+/**
+ * A pass-through that hashes and counts every byte, fails as soon as more than `desc.size` bytes
+ * arrive, and fails at the end if the size or the digest differ. Nothing downstream may treat the
+ * data as good before this stream has ended without error.
+ */
+export class VerifyStream extends Transform {
+  readonly #hash: Hash = createHash('sha256');
+  readonly #desc: Pick<Descriptor, 'digest' | 'size'>;
+  readonly #opts: VerifyStreamOptions;
+  #bytes = 0;
+
+  constructor(desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions = {}) {
+    super({ highWaterMark: 1 << 20 });
+    this.#desc = desc;
+    this.#opts = opts;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.#desc.size) {
+      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, this.#details()));
+      return;
+    }
+    this.#hash.update(chunk);
+    this.#opts.onProgress?.(chunk.length);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.#bytes !== this.#desc.size) {
+      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, this.#details()));
+      return;
+    }
+    const actual = `sha256:${this.#hash.digest('hex')}`;
+    if (actual !== this.#desc.digest) {
+      cb(new DigestMismatchError(this.#desc.digest, actual, this.#bytes, this.#details()));
+      return;
+    }
+    cb();
+  }
+
+  #details(): { where?: string; hint: string } {
+    return {
+      ...(this.#opts.where ? { where: this.#opts.where } : {}),
+      hint: 'the content was damaged or altered in transit; fetch or copy it again',
+    };
+  }
+}
+
+export function verifyStream(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: VerifyStreamOptions): VerifyStream {
+  return new VerifyStream(desc, opts);
+}
+
+/**
+ * Read a small verified object (manifest, config, airlock.json) fully into memory, refusing more
+ * than `maxBytes`.
+ */
+export async function readVerified(
+  body: Readable,
+  desc: Pick<Descriptor, 'digest' | 'size'>,
+  maxBytes: number,
+  opts: VerifyStreamOptions = {},
+): Promise<Buffer> {
+  if (desc.size > maxBytes) {
+    body.destroy();
+    throw new AirlockError('SIZE_MISMATCH', `${desc.digest} claims ${desc.size} bytes, more than the ${maxBytes} allowed`, {
+      ...(opts.where ? { where: opts.where } : {}),
+    });
+  }
+  const chunks: Buffer[] = [];
+  await pipeline(body, verifyStream(desc, opts), async function* (src: AsyncIterable<Buffer>) {
+    for await (const c of src) chunks.push(c);
+  });
+  return Buffer.concat(chunks);
+}
+
+/** Read a stream into memory, failing past `maxBytes` (for content whose digest is not yet known). */
+export async function readCapped(body: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > maxBytes) {
+      body.destroy();
+      throw new AirlockError('SIZE_MISMATCH', `${what} is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function digestMatches(data: Uint8Array, digest: Digest): boolean {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}` === digest;
+}

@@ -1,0 +1,5 @@
+export {
+  type Reference, type ParseReferenceOptions, DOCKER_HUB, DOCKER_HUB_API_HOST, parseReference, formatReference,
+  formatRepository, normaliseRegistry, registryApiHost, withDigest, withTag, isValidTag, isValidRepositoryPath,
+} from './reference.js';
+export { type TargetRegistry, type RepositoryLayout, parseTarget, mapRepository } from './target.js';

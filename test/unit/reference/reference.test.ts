@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatReference, mapRepository, parseReference, parseTarget } from '../../../src/reference/index.js';
+import { assertThrowsCode } from '../../helpers/assert.js';
+
+const D = 'sha256:' + 'a'.repeat(64);
+
+describe('parseReference', () => {
+  const good: [string, string, string, string | undefined, string | undefined][] = [
+    ['nginx', 'docker.io', 'library/nginx', undefined, undefined],
+    ['nginx:1.27', 'docker.io', 'library/nginx', '1.27', undefined],
+    ['docker.io/library/nginx:1.27', 'docker.io', 'library/nginx', '1.27', undefined],
+    ['index.docker.io/library/nginx', 'docker.io', 'library/nginx', undefined, undefined],
+    ['registry-1.docker.io/apache/superset:4.1.2', 'docker.io', 'apache/superset', '4.1.2', undefined],
+    ['apache/superset:4.1.2', 'docker.io', 'apache/superset', '4.1.2', undefined],
+    ['ghcr.io/sentari-dev/sentari/server:1.0.0', 'ghcr.io', 'sentari-dev/sentari/server', '1.0.0', undefined],
+    ['localhost/app', 'localhost', 'app', undefined, undefined],
+    ['localhost:5000/app:v1', 'localhost:5000', 'app', 'v1', undefined],
+    ['127.0.0.1:5000/a/b/c:latest', '127.0.0.1:5000', 'a/b/c', 'latest', undefined],
+    [`ghcr.io/x/y@${D}`, 'ghcr.io', 'x/y', undefined, D],
+    [`ghcr.io/x/y:1.0@${D}`, 'ghcr.io', 'x/y', '1.0', D],
+    [`redis@${D}`, 'docker.io', 'library/redis', undefined, D],
+    ['quay.io/org/my_app__x-y.z:v1.2.3-rc.1', 'quay.io', 'org/my_app__x-y.z', 'v1.2.3-rc.1', undefined],
+    ['REGISTRY.Example.com/app:Tag_1', 'registry.example.com', 'app', 'Tag_1', undefined],
+    ['[::1]:5000/app:v1', '[::1]:5000', 'app', 'v1', undefined],
+  ];
+  for (const [input, registry, repository, tag, digest] of good) {
+    it(`parses ${input}`, () => {
+      const r = parseReference(input);
+      assert.equal(r.registry, registry);
+      assert.equal(r.repository, repository);
+      assert.equal(r.tag, tag);
+      assert.equal(r.digest, digest);
+    });
+  }
+
+  const bad = [
+    '', ' ', 'upper/Case', 'nginx:', 'nginx@sha256:abc', 'nginx@md5:' + 'a'.repeat(32), 'docker://nginx',
+    'a//b', '-a/b', 'a/b:-tag', 'host:99999/app', 'host:0/app', `a:${'x'.repeat(129)}`, 'nginx:1.27 ', 'ng inx',
+    'registry.local:5001/', `x/${'a'.repeat(260)}`, 'foo/Bar', 'a..b.com/x', 'x/y:tag:again',
+  ];
+  for (const input of bad) {
+    it(`rejects ${JSON.stringify(input)} with REFERENCE_INVALID`, () => {
+      if (input === 'nginx:1.27 ') {
+        // surrounding whitespace is trimmed: this one is fine
+        assert.equal(parseReference(input).tag, '1.27');
+        return;
+      }
+      assertThrowsCode(() => parseReference(input), 'REFERENCE_INVALID');
+    });
+  }
+
+  it('names where the reference came from in the error', () => {
+    const e = assertThrowsCode(() => parseReference('Bad', { where: 'mirror.yaml:3:5' }), 'REFERENCE_INVALID');
+    assert.equal(e.where, 'mirror.yaml:3:5');
+    assert.ok(e.hint);
+  });
+
+  it('refuses a bare repository when allowBare is false', () => {
+    assertThrowsCode(() => parseReference('ghcr.io/x/y', { allowBare: false }), 'REFERENCE_INVALID');
+  });
+
+  it('round-trips through formatReference', () => {
+    for (const s of ['docker.io/library/nginx:1.27', `ghcr.io/x/y:1.0@${D}`, 'localhost:5000/a/b']) {
+      assert.equal(formatReference(parseReference(s)), s);
+    }
+  });
+});
+
+describe('parseTarget and mapRepository', () => {
+  const src = parseReference('docker.io/apache/superset:4.1.2');
+  const lib = parseReference('nginx:1.27');
+  const ghcr = parseReference('ghcr.io/sentari-dev/sentari/server:1.0.0');
+  const port = parseReference('registry.local:5001/team/app:1');
+  const table: [string, 'flat' | 'scoped', typeof src, string, string][] = [
+    ['registry.intern', 'flat', src, 'registry.intern', 'apache/superset'],
+    ['registry.intern/folder', 'flat', src, 'registry.intern', 'folder/apache/superset'],
+    ['registry.intern/a/b/', 'flat', src, 'registry.intern', 'a/b/apache/superset'],
+    ['registry.intern', 'scoped', src, 'registry.intern', 'docker.io/apache/superset'],
+    ['registry.intern/mirror', 'scoped', ghcr, 'registry.intern', 'mirror/ghcr.io/sentari-dev/sentari/server'],
+    ['127.0.0.1:5000', 'flat', lib, '127.0.0.1:5000', 'library/nginx'],
+    ['127.0.0.1:5000', 'scoped', lib, '127.0.0.1:5000', 'docker.io/library/nginx'],
+    ['h:1', 'scoped', port, 'h:1', 'registry.local_5001/team/app'],
+  ];
+  for (const [to, layout, ref, host, repo] of table) {
+    it(`${layout} maps ${formatReference(ref)} into ${to} as ${repo}`, () => {
+      const t = parseTarget(to);
+      assert.equal(t.host, host);
+      assert.equal(mapRepository(ref, t, layout), repo);
+    });
+  }
+  for (const bad of ['', 'http://x', 'host/UPPER', 'host:port', '/x']) {
+    it(`rejects --to ${JSON.stringify(bad)}`, () => void assertThrowsCode(() => parseTarget(bad), 'USAGE'));
+  }
+});
