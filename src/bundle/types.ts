@@ -1,0 +1,99 @@
+import type { Digest } from '../oci/index.js';
+
+/**
+ * airlock.json: the bundle manifest (CONTRACT.md "The bundle"). Its sha256 digest is the bundle id.
+ * Entry order in a bundle: airlock.json, airlock.sigstore.json, oci-layout, index.json,
+ * blobs/sha256/<hex> (manifests and configs first, then layers; each blob once), then for split
+ * bundles the pieces of blobs larger than a volume.
+ */
+export const AIRLOCK_FORMAT_VERSION = 1;
+export const AIRLOCK_JSON = 'airlock.json';
+export const AIRLOCK_SIGNATURE = 'airlock.sigstore.json';
+
+export type ArtifactKind = 'image' | 'chart' | 'file' | 'referrer';
+
+export interface BundleArtifact {
+  readonly kind: ArtifactKind;
+  /** Source reference as pinned: `docker.io/library/nginx:1.27@sha256:…` (tag kept when there was one). */
+  readonly source: string;
+  /** `registry/repository` of the source, e.g. `docker.io/library/nginx`. Files: `''`. */
+  readonly repository: string;
+  /** The tag to apply in the target, if the source had one. */
+  readonly tag?: string;
+  /** Root digest as carried in the bundle (equals upstream unless a platform filter made a new index). */
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly artifactType?: string;
+  /** Platforms carried (multi-arch images), `os/arch[/variant]`. */
+  readonly platforms?: readonly string[];
+  /** When a platform filter produced a new index: the upstream index digest. */
+  readonly upstreamDigest?: string;
+  /** Referrers: the digest of the manifest this artifact refers to. */
+  readonly subject?: Digest;
+  /** Referrers carried by tag (cosign `.sig`/`.att`/`.sbom`): the tag in the source repository. */
+  readonly referrerTag?: string;
+  /** Files: name to deliver under out-dir/files/. */
+  readonly fileName?: string;
+  /** Total bytes of every blob the artifact needs (dedup not applied). */
+  readonly totalSize?: number;
+  /** Upstream signature check done at export, if any. */
+  readonly upstreamSignature?: UpstreamSignatureRecord;
+}
+
+export interface UpstreamSignatureRecord {
+  readonly verified: boolean;
+  readonly method: 'cosign-key' | 'sigstore-bundle-key' | 'sigstore-bundle-keyless';
+  /** Key fingerprint (sha256 of SPKI DER) or certificate identity. */
+  readonly signer: string;
+  /** Digests of the signature artifacts carried in the bundle. */
+  readonly signatures: readonly Digest[];
+  /** Bundle-relative path of trust material carried (public key PEM, trusted_root.json) as a blob digest. */
+  readonly trustMaterial?: readonly Digest[];
+}
+
+export type BlobLocation = 'bundle' | 'base';
+
+export interface BundleBlob {
+  readonly digest: Digest;
+  readonly size: number;
+  readonly mediaType: string;
+  /** In this bundle, or left out because a base holds it. */
+  readonly location: BlobLocation;
+  /** For location 'base': id(s) of the base bundle(s) or receipt that held it. */
+  readonly bases?: readonly Digest[];
+  /** Split bundles: the volume (1-based) that holds the blob whole. Manifests/configs are in every volume. */
+  readonly volume?: number;
+  /** Split bundles: a blob larger than a volume is cut into pieces. */
+  readonly pieces?: readonly BlobPiece[];
+}
+
+export interface BlobPiece {
+  readonly volume: number;
+  /** Byte offset of the piece in the blob. */
+  readonly offset: number;
+  readonly size: number;
+  /** sha256 of the piece's own bytes, so each volume verifies on its own. */
+  readonly digest: Digest;
+}
+
+export interface BundleBase {
+  readonly id: Digest;
+  readonly kind: 'bundle' | 'receipt';
+  readonly created?: string;
+}
+
+export interface VolumeInfo {
+  readonly count: number;
+  readonly maxSize: number;
+}
+
+export interface AirlockManifest {
+  readonly version: typeof AIRLOCK_FORMAT_VERSION;
+  readonly created: string;
+  readonly tool: { readonly name: 'airlock'; readonly version: string };
+  readonly bases: readonly BundleBase[];
+  readonly artifacts: readonly BundleArtifact[];
+  readonly blobs: readonly BundleBlob[];
+  readonly volumes?: VolumeInfo;
+}
