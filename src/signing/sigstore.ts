@@ -70,13 +70,13 @@ export function parseSigstoreBundle(bytes: Buffer, code: VerifySigstoreOptions['
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw invalid(code, 'malformed Sigstore bundle: not JSON', where, err);
+    throw signatureError(code, 'malformed Sigstore bundle: not JSON', where, err);
   }
   try {
     return bundleFromJSON(json);
   } catch (err) {
     const fields = (err as { fields?: unknown }).fields;
-    throw invalid(
+    throw signatureError(
       code,
       `malformed Sigstore bundle${Array.isArray(fields) && fields.length > 0 ? `: bad ${fields.join(', ')}` : ''}`,
       where,
@@ -119,7 +119,7 @@ function certificateIssuer(cert: X509Certificate): string | undefined {
  */
 export async function verifySigstoreSignature(bundle: Bundle, opts: VerifySigstoreOptions): Promise<VerifiedSigner> {
   if (bundle.content.$case === 'messageSignature' && opts.artifact === undefined) {
-    throw invalid(opts.code, 'the bundle holds a message signature but the signed artifact was not supplied', opts.where);
+    throw signatureError(opts.code, 'the bundle holds a message signature but the signed artifact was not supplied', opts.where);
   }
   const vm = bundle.verificationMaterial.content;
   switch (vm?.$case) {
@@ -129,13 +129,13 @@ export async function verifySigstoreSignature(bundle: Bundle, opts: VerifySigsto
     case 'x509CertificateChain':
       return verifyKeyless(bundle, opts);
     default:
-      throw invalid(opts.code, 'malformed Sigstore bundle: no verification material', opts.where);
+      throw signatureError(opts.code, 'malformed Sigstore bundle: no verification material', opts.where);
   }
 }
 
 async function verifyByKey(bundle: Bundle, hint: string, opts: VerifySigstoreOptions): Promise<VerifiedSigner> {
   if (opts.keys.length === 0) {
-    throw invalid(opts.code, `signed with key ${hint || '(no hint)'}, but no public key was given to verify it`, opts.where, undefined, 'pass the signer\'s public key with --verify-key');
+    throw signatureError(opts.code, `signed with key ${hint || '(no hint)'}, but no public key was given to verify it`, opts.where, undefined, 'pass the signer\'s public key with --verify-key');
   }
   // The hint is unauthenticated: it only picks which key to try first. Other tools choose other
   // hints, so when none matches every trusted key is tried; only a valid signature counts.
@@ -161,7 +161,7 @@ async function verifyByKey(bundle: Bundle, hint: string, opts: VerifySigstoreOpt
     }
   }
   if (byHint.length === 0) {
-    throw invalid(
+    throw signatureError(
       opts.code,
       `unknown key: signed by ${hint || 'a key with no hint'}, which is none of the ${opts.keys.length} trusted key(s)`,
       opts.where,
@@ -169,13 +169,13 @@ async function verifyByKey(bundle: Bundle, hint: string, opts: VerifySigstoreOpt
       'pass the public key that made this signature with --verify-key',
     );
   }
-  throw invalid(opts.code, `bad signature: ${describeVerifierError(lastError)}`, opts.where, lastError, 'the signature does not match its content: the bundle was altered or damaged; copy it again from the source');
+  throw signatureError(opts.code, `bad signature: ${describeVerifierError(lastError)}`, opts.where, lastError, 'the signature does not match its content: the bundle was altered or damaged; copy it again from the source');
 }
 
 async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promise<VerifiedSigner> {
   const claimed = claimedSigner(bundle);
   if (!opts.keyless) {
-    throw invalid(
+    throw signatureError(
       opts.code,
       `signed keyless by ${claimed.signer}${claimed.issuer ? ` (issuer ${claimed.issuer})` : ''}, but no trusted root and identity policy were given`,
       opts.where,
@@ -194,7 +194,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
     identity = verifier.verify(toSignedEntity(bundle, opts.artifact), policy).identity;
   } catch (err) {
     if (err instanceof PolicyError) {
-      throw invalid(
+      throw signatureError(
         opts.code,
         `signer ${claimed.signer} (issuer ${claimed.issuer ?? 'unknown'}) does not match the identity policy`,
         opts.where,
@@ -202,7 +202,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
         'check --certificate-identity / --certificate-identity-regexp and --certificate-oidc-issuer against the signer shown',
       );
     }
-    throw invalid(opts.code, `keyless signature does not verify: ${describeVerifierError(err)}`, opts.where, err, 'check that --trusted-root is the root of the Sigstore instance that signed (e.g. the public-good trusted_root.json)');
+    throw signatureError(opts.code, `keyless signature does not verify: ${describeVerifierError(err)}`, opts.where, err, 'check that --trusted-root is the root of the Sigstore instance that signed (e.g. the public-good trusted_root.json)');
   }
   const signer = identity?.subjectAlternativeName ?? claimed.signer;
   const issuer = identity?.extensions?.issuer;
@@ -314,12 +314,10 @@ function describeVerifierError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function invalid(code: VerifySigstoreOptions['code'], message: string, where: string | undefined, cause?: unknown, hint?: string): AirlockError {
+export function signatureError(code: VerifySigstoreOptions['code'], message: string, where: string | undefined, cause?: unknown, hint?: string): AirlockError {
   return new AirlockError(code, message, {
     ...(cause !== undefined ? { cause } : {}),
     ...(where ? { where } : {}),
     ...(hint ? { hint } : {}),
   });
 }
-
-export { invalid as signatureError };
