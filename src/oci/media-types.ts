@@ -28,6 +28,8 @@ export const MEDIA_TYPE_HELM_PROVENANCE = 'application/vnd.cncf.helm.chart.prove
 export const MEDIA_TYPE_COSIGN_SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const MEDIA_TYPE_SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const ANNOTATION_COSIGN_SIGNATURE = 'dev.cosignproject.cosign/signature';
+/** DSSE payload type of an in-toto statement: https://github.com/in-toto/attestation/blob/main/spec/v1/envelope.md */
+export const MEDIA_TYPE_IN_TOTO = 'application/vnd.in-toto+json';
 
 // Airlock's own artifacts (files carried as OCI artifacts)
 export const MEDIA_TYPE_AIRLOCK_FILE = 'application/vnd.airlock.file.v1';

@@ -1,0 +1,37 @@
+// The trust layer: key generation and loading, the signature on airlock.json, offline
+// verification (key or keyless), and vendor signature checks. The only import surface of signing/.
+export {
+  type KeyType,
+  KEY_TYPES,
+  type SigningKey,
+  type VerificationKey,
+  type KeyPairPem,
+  type GenerateKeyPairOptions,
+  generateKeyPair,
+  keyFingerprint,
+  loadPrivateKey,
+  loadPublicKey,
+  parsePublicKey,
+  toVerificationKey,
+} from './keys.js';
+export { type WriteKeyPairOptions, type KeyPairPaths, writeKeyPair } from './key-files.js';
+export { PASSPHRASE_ENV, type PassphraseIo, readPassphrase } from './passphrase.js';
+export { type KeylessPolicy, type SignatureMethod } from './sigstore.js';
+export {
+  type SignBundleManifestOptions,
+  type SignaturePolicy,
+  type SignatureStatus,
+  type VerifyBundleManifestOptions,
+  signBundleManifest,
+  verifyBundleManifest,
+  inspectSignature,
+} from './manifest.js';
+export { AIRLOCK_PREDICATE_TYPE, type AirlockPredicate } from './statement.js';
+export {
+  type CosignSimpleSigningOptions,
+  type UpstreamBundlePolicy,
+  type SigstoreBundleForDigestOptions,
+  type UpstreamSigner,
+  verifyCosignSimpleSigning,
+  verifySigstoreBundleForDigest,
+} from './upstream.js';

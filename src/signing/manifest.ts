@@ -1,0 +1,208 @@
+/**
+ * The signature on airlock.json (CONTRACT.md "The bundle"): airlock.sigstore.json is a Sigstore
+ * bundle v0.3 holding a DSSE envelope (https://github.com/secure-systems-lab/dsse/blob/master/protocol.md)
+ * over an in-toto statement whose only subject is airlock.json and its sha256 digest.
+ */
+import { sign as cryptoSign } from 'node:crypto';
+import { bundleToJSON, type Bundle } from '@sigstore/bundle';
+import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
+import { AIRLOCK_JSON, AIRLOCK_SIGNATURE } from '../bundle/types.js';
+import { AirlockError, isAirlockError } from '../errors.js';
+import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
+import type { SigningKey, VerificationKey } from './keys.js';
+import {
+  claimedSigner,
+  parseSigstoreBundle,
+  signatureError,
+  verifySigstoreSignature,
+  type KeylessPolicy,
+  type SignatureMethod,
+} from './sigstore.js';
+import {
+  AIRLOCK_PREDICATE_TYPE,
+  createAirlockStatement,
+  parseStatement,
+  readAirlockPredicate,
+  sha256Hex,
+  type AirlockPredicate,
+} from './statement.js';
+
+export interface SignBundleManifestOptions {
+  /** The exact bytes of airlock.json as written into the bundle. */
+  readonly airlockJson: Buffer;
+  /** `sha256:<hex>` of airlock.json (the bundle id); checked against the bytes. */
+  readonly bundleId: string;
+  /** Ids of the base bundles/receipts of a delta bundle; empty for a full bundle. */
+  readonly baseIds: readonly string[];
+  readonly toolVersion: string;
+  readonly key: SigningKey;
+}
+
+/** Sign airlock.json with a key, offline (no Fulcio, no Rekor): returns airlock.sigstore.json's bytes. */
+export async function signBundleManifest(opts: SignBundleManifestOptions): Promise<Buffer> {
+  const hex = sha256Hex(opts.airlockJson);
+  if (opts.bundleId !== `sha256:${hex}`) {
+    throw new AirlockError('INTERNAL', `bundle id ${opts.bundleId} is not the digest of airlock.json (sha256:${hex})`);
+  }
+  const statement = createAirlockStatement(opts.airlockJson, {
+    bundleId: opts.bundleId,
+    bases: opts.baseIds,
+    toolVersion: opts.toolVersion,
+  });
+  const key = opts.key;
+  const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const signer: Signer = {
+    // DSSEBundleBuilder hands us the DSSE pre-authentication encoding. Ed25519 signs the message
+    // itself (algorithm null); ECDSA P-256 signs its SHA-256, DER-encoded, as the verifier expects.
+    sign: async (data: Buffer) => ({
+      signature: cryptoSign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey),
+      key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
+    }),
+  };
+  // No witnesses: no transparency log and no timestamp authority, so nothing leaves the machine.
+  const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
+    data: Buffer.from(JSON.stringify(statement), 'utf8'),
+    type: MEDIA_TYPE_IN_TOTO,
+  });
+  return Buffer.from(`${JSON.stringify(bundleToJSON(bundle), null, 2)}\n`, 'utf8');
+}
+
+/** What the importer trusts (CONTRACT.md import flags). */
+export interface SignaturePolicy {
+  /** `--verify-key`, repeatable: any one suffices. */
+  readonly keys: readonly VerificationKey[];
+  /** `--trusted-root` with `--certificate-identity[-regexp]` and `--certificate-oidc-issuer`. */
+  readonly keyless?: KeylessPolicy | undefined;
+  /** `--insecure-skip-signature`: report failures instead of refusing. */
+  readonly insecureSkipSignature: boolean;
+}
+
+export interface SignatureStatus {
+  readonly signed: boolean;
+  readonly verified: boolean;
+  readonly method?: SignatureMethod;
+  /** Key fingerprint or certificate identity; when not verified, what the signature claims. */
+  readonly signer?: string;
+  readonly issuer?: string;
+  /** Why it is not verified. */
+  readonly reason?: string;
+  /** The signed predicate (bundle id, bases, tool version), once the signature verified. */
+  readonly predicate?: AirlockPredicate;
+}
+
+export interface VerifyBundleManifestOptions {
+  readonly airlockJson: Buffer;
+  /** airlock.sigstore.json's bytes, or undefined when the bundle has none. */
+  readonly signature: Buffer | undefined;
+  readonly policy: SignaturePolicy;
+}
+
+/**
+ * Check the signature on airlock.json, offline. Throws SIGNATURE_MISSING or SIGNATURE_INVALID
+ * (exit 3) with the reason; with `insecureSkipSignature` it returns an unverified status instead.
+ */
+export async function verifyBundleManifest(opts: VerifyBundleManifestOptions): Promise<SignatureStatus> {
+  try {
+    return await checkBundleManifest(opts.airlockJson, opts.signature, opts.policy);
+  } catch (err) {
+    if (opts.policy.insecureSkipSignature && isAirlockError(err) && (err.code === 'SIGNATURE_INVALID' || err.code === 'SIGNATURE_MISSING')) {
+      return failedStatus(opts.signature, err);
+    }
+    throw err;
+  }
+}
+
+/** The signature's status for `bundle inspect`: never throws because a signature does not verify. */
+export async function inspectSignature(airlockJson: Buffer, signature: Buffer | undefined, policy: Omit<SignaturePolicy, 'insecureSkipSignature'> & { insecureSkipSignature?: boolean }): Promise<SignatureStatus> {
+  try {
+    return await checkBundleManifest(airlockJson, signature, { ...policy, insecureSkipSignature: true });
+  } catch (err) {
+    if (isAirlockError(err)) return failedStatus(signature, err);
+    throw err;
+  }
+}
+
+function failedStatus(signature: Buffer | undefined, err: AirlockError): SignatureStatus {
+  if (signature === undefined) return { signed: false, verified: false, reason: err.message };
+  let claimed: ReturnType<typeof claimedSigner> | undefined;
+  try {
+    claimed = claimedSigner(parseSigstoreBundle(signature, 'SIGNATURE_INVALID'));
+  } catch {
+    claimed = undefined;
+  }
+  return {
+    signed: true,
+    verified: false,
+    ...(claimed ? { method: claimed.method, signer: claimed.signer, ...(claimed.issuer ? { issuer: claimed.issuer } : {}) } : {}),
+    reason: err.message,
+  };
+}
+
+/** The checklist, in order; the first failure throws. */
+async function checkBundleManifest(airlockJson: Buffer, signature: Buffer | undefined, policy: SignaturePolicy): Promise<SignatureStatus> {
+  const where = AIRLOCK_SIGNATURE;
+  // 1. There is a signature.
+  if (signature === undefined) {
+    throw new AirlockError('SIGNATURE_MISSING', `the bundle is unsigned: it has no ${AIRLOCK_SIGNATURE}`, {
+      where,
+      hint: 'ask for a bundle exported with --sign-key, or accept the risk with --insecure-skip-signature',
+    });
+  }
+  // 2. It is a well-formed Sigstore bundle holding a DSSE envelope over an in-toto statement.
+  const bundle = parseSigstoreBundle(signature, 'SIGNATURE_INVALID', where);
+  const envelope = dsseEnvelope(bundle, where);
+  // 3. The signature verifies and the signer is trusted (key or keyless policy).
+  const verified = await verifySigstoreSignature(bundle, { keys: policy.keys, keyless: policy.keyless, code: 'SIGNATURE_INVALID', where });
+  // 4. What was signed is THIS airlock.json: @sigstore/verify does not look at the payload.
+  const predicate = checkStatement(envelope.payload, airlockJson, where);
+  return {
+    signed: true,
+    verified: true,
+    method: verified.method,
+    signer: verified.signer,
+    ...(verified.issuer ? { issuer: verified.issuer } : {}),
+    predicate,
+  };
+}
+
+function dsseEnvelope(bundle: Bundle, where: string): { payload: Buffer; payloadType: string } {
+  if (bundle.content.$case !== 'dsseEnvelope') {
+    throw signatureError('SIGNATURE_INVALID', 'malformed signature: expected a DSSE envelope over an in-toto statement, found a message signature', where);
+  }
+  const env = bundle.content.dsseEnvelope;
+  if (env.payloadType !== MEDIA_TYPE_IN_TOTO) {
+    throw signatureError('SIGNATURE_INVALID', `malformed signature: DSSE payload type is ${env.payloadType || '(empty)'}, not ${MEDIA_TYPE_IN_TOTO}`, where);
+  }
+  if (env.signatures.length !== 1) {
+    // The verifier checks only the first signature; more than one would be unchecked text.
+    throw signatureError('SIGNATURE_INVALID', `malformed signature: the DSSE envelope has ${env.signatures.length} signatures, expected 1`, where);
+  }
+  return { payload: env.payload, payloadType: env.payloadType };
+}
+
+function checkStatement(payload: Buffer, airlockJson: Buffer, where: string): AirlockPredicate {
+  const statement = parseStatement(payload);
+  if (typeof statement === 'string') throw signatureError('SIGNATURE_INVALID', `malformed signature: ${statement}`, where);
+  if (statement.predicateType !== AIRLOCK_PREDICATE_TYPE) {
+    throw signatureError('SIGNATURE_INVALID', `the signed statement is a ${statement.predicateType}, not an Airlock bundle statement`, where, undefined, 'this signature was made for something else; it does not vouch for this bundle');
+  }
+  const actual = sha256Hex(airlockJson);
+  const subject = statement.subject.find((s) => s.name === AIRLOCK_JSON);
+  if (statement.subject.length !== 1 || !subject || subject.digest['sha256'] === undefined) {
+    throw signatureError('SIGNATURE_INVALID', `the signed statement's subject is not exactly ${AIRLOCK_JSON} with a sha256 digest`, where);
+  }
+  if (subject.digest['sha256'] !== actual) {
+    throw signatureError(
+      'SIGNATURE_INVALID',
+      `${AIRLOCK_JSON} does not match its signature: signed sha256:${subject.digest['sha256']}, found sha256:${actual}`,
+      AIRLOCK_JSON,
+      undefined,
+      'airlock.json was altered after signing, or the signature belongs to another bundle: copy the bundle again from the source',
+    );
+  }
+  const predicate = readAirlockPredicate(statement);
+  if (!predicate || predicate.bundleId !== `sha256:${actual}`) {
+    throw signatureError('SIGNATURE_INVALID', `the signed bundle id ${predicate?.bundleId || '(none)'} is not sha256:${actual}`, where);
+  }
+  return predicate;
+}
