@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
 import { AirlockError, ioError, MultiError } from '../errors.js';
 import { isDigest } from '../oci/index.js';
 import { writeFileAtomic } from '../util/index.js';
@@ -100,15 +101,16 @@ export function compareLock(lock: LockFile, resolved: ReadonlyMap<string, string
   return out.sort((a, b) => compareStrings(a.source, b.source)).map((x) => x.error);
 }
 
-/** `file:line:col` of a JSON.parse failure, from V8's "at position N" (or just the file). */
+/**
+ * `file:line:col` of a JSON.parse failure. V8 names an offset only for some errors ("at position
+ * N"); otherwise the yaml parser (JSON is YAML 1.2 flow syntax) locates the first error.
+ */
 function jsonWhere(text: string, path: string, err: unknown): string {
   const m = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
-  if (!m) return path;
-  const offset = Math.min(Number(m[1]), text.length);
+  const offset = m ? Math.min(Number(m[1]), text.length) : parseDocument(text, { prettyErrors: false }).errors[0]?.pos[0];
+  if (offset === undefined) return path;
   const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const col = offset - before.lastIndexOf('\n');
-  return `${path}:${line}:${col}`;
+  return `${path}:${before.split('\n').length}:${offset - before.lastIndexOf('\n')}`;
 }
 
 function compareStrings(a: string, b: string): number {

@@ -145,7 +145,7 @@ function readRegistries(ctx: Ctx, field: Field | undefined): Map<string, Registr
   const node = r.resolve(field.value, field.where);
   if (node === undefined) return out;
   if (!isMap(node)) {
-    r.problem(r.whereOf(node, field.where), `\`registries\` must be a mapping of HOST[:PORT] to settings, not ${describe(node)}`);
+    r.problem(r.whereOf(node, field.where), `\`registries\` must be a mapping of HOST[:PORT] to settings, not ${describe(node)}`, 'e.g. registries: { ghcr.io: { authfile: ./auth.json } }');
     return out;
   }
   for (const pair of node.items) {
@@ -223,7 +223,7 @@ function readImage(ctx: Ctx, item: unknown, where: string, defaults: MirrorDefau
     r.problem(repoField.where, 'an image entry has either `ref` or `repository`, not both', 'use `ref` for one image, `repository` with `tags` for several');
     ok = false;
   } else if (m.lacks('ref') && m.lacks('repository')) {
-    r.problem(where, 'an image entry needs `ref` (one image) or `repository` (with `tags`)');
+    r.problem(where, 'an image entry needs `ref` (one image) or `repository` (with `tags`)', 'e.g. - ref: ghcr.io/org/app:1.0');
     ok = false;
   }
   if (refField && tagsField) {
@@ -356,7 +356,7 @@ function readTags(ctx: Ctx, field: Field): TagSelector | undefined {
   const semverField = m.get('semver');
   const regexField = m.get('regex');
   if (semverField && regexField) {
-    r.problem(regexField.where, '`tags` has either `semver` or `regex`, not both');
+    r.problem(regexField.where, '`tags` has either `semver` or `regex`, not both', 'add a second entry for the same repository to combine selections');
     return undefined;
   }
   if (semverField) {
@@ -379,7 +379,7 @@ function readTags(ctx: Ctx, field: Field): TagSelector | undefined {
     }
     return { kind: 'regex', pattern };
   }
-  r.problem(where, '`tags` needs `semver` or `regex` (or write a list of tags)');
+  r.problem(where, '`tags` needs `semver` or `regex` (or write a list of tags)', 'e.g. tags: { semver: ">=1.2.0 <2.0.0" } or tags: [v1.0.0, v1.1.0]');
   return undefined;
 }
 
@@ -390,7 +390,7 @@ function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   const keyField = m.get('key');
   const keylessField = m.get('keyless');
   if (keyField && keylessField) {
-    r.problem(keylessField.where, '`verify` has either `key` or `keyless`, not both');
+    r.problem(keylessField.where, '`verify` has either `key` or `keyless`, not both', 'keep the policy the image is really signed with');
     return undefined;
   }
   if (keyField) {
@@ -398,7 +398,7 @@ function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
     return keyPath === undefined ? undefined : { kind: 'key', keyPath };
   }
   if (!keylessField) {
-    if (m.lacks('key') && m.lacks('keyless')) r.problem(r.whereOf(field.value, field.where), '`verify` needs `key: PUBLIC_KEY` or `keyless: { issuer, identity | identityRegexp }`');
+    if (m.lacks('key') && m.lacks('keyless')) r.problem(r.whereOf(field.value, field.where), '`verify` needs `key` or `keyless`', 'verify: { key: ./cosign.pub } or verify: { keyless: { issuer: URL, identity: SIGNER } }');
     return undefined;
   }
   const k = r.map(keylessField.value, '`keyless`', KEYLESS_KEYS, keylessField.where);
@@ -421,7 +421,7 @@ function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   let identity: string | undefined;
   let identityRegexp: string | undefined;
   if (identityField && regexpField) {
-    r.problem(regexpField.where, '`keyless` has either `identity` or `identityRegexp`, not both');
+    r.problem(regexpField.where, '`keyless` has either `identity` or `identityRegexp`, not both', 'identity matches exactly; identityRegexp is a pattern (anchor it with ^...$)');
     ok = false;
   } else if (!identityField && !regexpField) {
     // Any identity from the issuer would accept anyone's signature made through that issuer.
@@ -435,7 +435,7 @@ function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
       try {
         new RegExp(identityRegexp);
       } catch (err) {
-        r.problem(r.whereOf(regexpField.value, regexpField.where), `\`${identityRegexp}\` is not a valid regular expression: ${(err as Error).message}`, undefined, err);
+        r.problem(r.whereOf(regexpField.value, regexpField.where), `\`${identityRegexp}\` is not a valid regular expression: ${(err as Error).message}`, 'JavaScript RegExp syntax; anchor it with ^...$', err);
         ok = false;
       }
     }
@@ -465,10 +465,10 @@ function readChart(ctx: Ctx, item: unknown, where: string): ChartEntry | undefin
   const versionField = m.get('version');
   let ok = true;
   if (refField && repoField) {
-    r.problem(repoField.where, 'a chart entry has either `ref` (oci://) or `repo` (index.yaml repository), not both');
+    r.problem(repoField.where, 'a chart entry has either `ref` (oci://) or `repo` (index.yaml repository), not both', 'keep the one the chart is published through');
     ok = false;
   } else if (m.lacks('ref') && m.lacks('repo')) {
-    r.problem(where, 'a chart entry needs `ref: oci://HOST/PATH` or `repo: https://URL` with `name`');
+    r.problem(where, 'a chart entry needs `ref` or `repo`', 'ref: oci://HOST/PATH/CHART, or repo: https://URL with name: CHART');
     ok = false;
   }
   if (refField && nameField) {
@@ -543,10 +543,10 @@ function readFile(ctx: Ctx, item: unknown, where: string): FileEntry | undefined
   const nameField = m.get('name');
   let ok = true;
   if (pathField && urlField) {
-    r.problem(urlField.where, 'a file entry has either `path` or `url`, not both');
+    r.problem(urlField.where, 'a file entry has either `path` or `url`, not both', 'use two entries with different names');
     ok = false;
   } else if (m.lacks('path') && m.lacks('url')) {
-    r.problem(where, 'a file entry needs `path` (a local file) or `url` (with `sha256`)');
+    r.problem(where, 'a file entry needs `path` or `url`', 'path: ./local-file, or url: https://... with sha256: HEX');
     ok = false;
   }
   if (pathField && shaField) {
@@ -615,7 +615,7 @@ function readPath(ctx: Ctx, field: Field | undefined, what: string): string | un
   const text = ctx.r.string(field.value, what, field.where);
   if (text === undefined) return undefined;
   if (text.includes('\0')) {
-    ctx.r.problem(ctx.r.whereOf(field.value, field.where), `${what} contains a NUL character`);
+    ctx.r.problem(ctx.r.whereOf(field.value, field.where), `${what} contains a NUL character`, 'write the path as plain text');
     return undefined;
   }
   return isAbsolute(text) ? normalize(text) : resolve(ctx.baseDir, text);
@@ -672,7 +672,7 @@ function yamlMessage(e: YAMLError): string {
   return `YAML: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
 }
 
-function yamlHint(e: YAMLError): string | undefined {
+function yamlHint(e: YAMLError): string {
   switch (e.code) {
     case 'DUPLICATE_KEY': return 'a key may appear only once in a mapping';
     case 'TAB_AS_INDENT': return 'indent with spaces, not tabs';

@@ -49,9 +49,9 @@ export class YamlReader {
     return range && typeof range[0] === 'number' ? this.whereAt(range[0]) : fallback;
   }
 
-  problem(where: string, message: string, hint?: string, cause?: unknown): void {
+  problem(where: string, message: string, hint: string, cause?: unknown): void {
     this.problems.push(
-      new AirlockError('MIRROR_INVALID', message, { where, ...(hint ? { hint } : {}), ...(cause !== undefined ? { cause } : {}) }),
+      new AirlockError('MIRROR_INVALID', message, { where, hint, ...(cause !== undefined ? { cause } : {}) }),
     );
   }
 
@@ -63,11 +63,11 @@ export class YamlReader {
       if (err.code === 'REFERENCE_INVALID') {
         this.problems.push(err.where === where ? err : new AirlockError(err.code, err.message, { where, ...(err.hint ? { hint: err.hint } : {}), cause: err }));
       } else {
-        this.problem(where, err.message, err.hint, err);
+        this.problem(where, err.message, err.hint ?? 'see CONTRACT.md "The mirror list"', err);
       }
       return;
     }
-    this.problem(where, fallbackMessage, undefined, err);
+    this.problem(where, fallbackMessage, 'see CONTRACT.md "The mirror list"', err);
   }
 
   /** Follow an alias to its anchor. An alias to nothing is a problem (and yields undefined). */
@@ -89,7 +89,7 @@ export class YamlReader {
     const value = this.resolve(node, fallback);
     if (value === undefined) return undefined;
     if (!isMap(value)) {
-      this.problem(this.whereOf(value, fallback), `${what} must be a mapping (key: value), not ${describe(value)}`);
+      this.problem(this.whereOf(value, fallback), `${what} must be a mapping (key: value), not ${describe(value)}`, 'indent its keys under it, or write { key: value }');
       return undefined;
     }
     const out = new Fields();
@@ -97,7 +97,7 @@ export class YamlReader {
       const key = this.resolve(pair.key, fallback);
       const keyWhere = this.whereOf(pair.key, this.whereOf(value, fallback));
       if (!isScalar(key) || typeof key.value !== 'string') {
-        this.problem(keyWhere, `${what}: keys must be plain names, not ${describe(key)}`);
+        this.problem(keyWhere, `${what}: keys must be plain names, not ${describe(key)}`, 'write the key as a plain word');
         continue;
       }
       const name = key.value;
@@ -121,7 +121,7 @@ export class YamlReader {
     const value = this.resolve(node, fallback);
     if (value === undefined) return undefined;
     if (!isSeq(value)) {
-      this.problem(this.whereOf(value, fallback), `${what} must be a list, not ${describe(value)}`);
+      this.problem(this.whereOf(value, fallback), `${what} must be a list, not ${describe(value)}`, 'write one `- item` per line under it, or [a, b]');
       return undefined;
     }
     return value.items;
@@ -137,7 +137,7 @@ export class YamlReader {
     if (isScalar(value)) {
       if (typeof value.value === 'string') {
         if (value.value.length === 0) {
-          this.problem(this.whereOf(value, fallback), `${what} is empty`);
+          this.problem(this.whereOf(value, fallback), `${what} is empty`, 'give it a value or remove the key');
           return undefined;
         }
         return value.value;
@@ -146,7 +146,7 @@ export class YamlReader {
         return value.source;
       }
     }
-    this.problem(this.whereOf(value, fallback), `${what} must be a string, not ${describe(value)}`, isNullish(value) ? 'give it a value or remove the key' : undefined);
+    this.problem(this.whereOf(value, fallback), `${what} must be a string, not ${describe(value)}`, isNullish(value) ? 'give it a value or remove the key' : 'quote it if YAML reads it as something else');
     return undefined;
   }
 
@@ -154,7 +154,7 @@ export class YamlReader {
     const value = this.resolve(node, fallback);
     if (value === undefined) return undefined;
     if (isScalar(value) && typeof value.value === 'boolean') return value.value;
-    this.problem(this.whereOf(value, fallback), `${what} must be true or false, not ${describe(value)}`);
+    this.problem(this.whereOf(value, fallback), `${what} must be true or false, not ${describe(value)}`, 'YAML 1.2 reads only true and false as booleans (yes/no/on/off are strings)');
     return undefined;
   }
 
