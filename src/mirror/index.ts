@@ -1,0 +1,9 @@
+export {
+  type MirrorList, type MirrorDefaults, type RegistrySettings, type TlsMode, type TagSelector, type VerifyPolicy,
+  type ImageEntry, type ImageRefEntry, type ImageRepositoryEntry, type ChartEntry, type FileEntry,
+  type LockFile, type LockEntry, TLS_MODES,
+} from './types.js';
+export { parseMirrorList, MAX_MIRROR_LIST_BYTES } from './parse.js';
+export { readMirrorLists, mergeMirrorLists } from './read.js';
+export { selectTags } from './tags.js';
+export { createLockFile, readLockFile, writeLockFile, parseLockFile, compareLock } from './lock.js';

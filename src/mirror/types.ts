@@ -1,0 +1,132 @@
+import type { Platform } from '../oci/index.js';
+import type { Reference } from '../reference/index.js';
+
+/**
+ * A validated mirror list (CONTRACT.md "The mirror list"). Every entry carries `where`
+ * (`file:line:col`, 1-based) so later failures (a tag that does not exist, a signature that does
+ * not verify) can point back at the line that asked for it.
+ *
+ * `defaults` are already applied to every entry at parse time; they stay here for reporting only.
+ */
+export interface MirrorList {
+  readonly version: 1;
+  readonly defaults: MirrorDefaults;
+  /** Keyed by normalised `host[:port]` (lowercase, Docker Hub aliases → docker.io). */
+  readonly registries: ReadonlyMap<string, RegistrySettings>;
+  readonly images: readonly ImageEntry[];
+  readonly charts: readonly ChartEntry[];
+  readonly files: readonly FileEntry[];
+  /** The mirror list files this list came from, in the order given. */
+  readonly sources: readonly string[];
+}
+
+export interface MirrorDefaults {
+  /** Absent: every platform. */
+  readonly platforms?: readonly Platform[];
+  /** Carry signatures, attestations and SBOMs that refer to each image. Default true. */
+  readonly referrers: boolean;
+}
+
+export type TlsMode = 'verify' | 'skip-verify' | 'plain-http';
+export const TLS_MODES: readonly TlsMode[] = ['verify', 'skip-verify', 'plain-http'];
+
+/**
+ * Per-registry settings; they win over the `--src-*` flags (CONTRACT.md "Source registry
+ * settings"). A field left out is absent here, so the flag (or the default) still applies to it.
+ */
+export interface RegistrySettings {
+  /** Absent: `--src-tls-verify`, else `verify`. */
+  readonly tls?: TlsMode;
+  /** Absolute: docker `certs.d` layout (`*.crt`, `*.cert` + `*.key`). */
+  readonly certDir?: string;
+  /** Absolute: docker `config.json` / containers `auth.json`. */
+  readonly authfile?: string;
+  /** Where the registry's key was written (`file:line:col`); the first place when merged. */
+  readonly where: string;
+}
+
+export type TagSelector =
+  | { readonly kind: 'list'; readonly tags: readonly string[] }
+  | { readonly kind: 'semver'; readonly range: string }
+  | { readonly kind: 'regex'; readonly pattern: string };
+
+export type VerifyPolicy =
+  | { readonly kind: 'key'; readonly keyPath: string }
+  | {
+      readonly kind: 'keyless';
+      /** OIDC issuer URL, compared exactly. */
+      readonly issuer: string;
+      /** Exactly one of identity / identityRegexp is set. */
+      readonly identity?: string;
+      readonly identityRegexp?: string;
+      /** Absolute path of a `trusted_root.json`; absent: the production Sigstore root. */
+      readonly trustedRoot?: string;
+    };
+
+interface ImageCommon {
+  /** Absent: every platform (the `--platform` flags, if any, then filter). */
+  readonly platforms?: readonly Platform[];
+  readonly referrers: boolean;
+  readonly verify?: VerifyPolicy;
+  readonly where: string;
+}
+
+/** One image by reference: tag and/or digest. */
+export interface ImageRefEntry extends ImageCommon {
+  readonly kind: 'ref';
+  /** Always has a tag or a digest: a bare reference gets tag `latest`. */
+  readonly ref: Reference;
+  /**
+   * No digest and the tag is `latest` (written or implied): what it names changes upstream, so
+   * export resolves and pins it and warns (issue 4).
+   */
+  readonly floating: boolean;
+}
+
+/** Several tags of one repository, chosen from its tag list. */
+export interface ImageRepositoryEntry extends ImageCommon {
+  readonly kind: 'repository';
+  /** Registry and repository only: no tag, no digest. */
+  readonly repository: Reference;
+  readonly tags: TagSelector;
+}
+
+export type ImageEntry = ImageRefEntry | ImageRepositoryEntry;
+
+export type ChartEntry =
+  | {
+      readonly kind: 'oci';
+      /** From `oci://host/path`: registry and repository, no tag or digest. */
+      readonly ref: Reference;
+      /** Exact version or a semver range (`semver.validRange` accepts it). */
+      readonly version: string;
+      readonly includeImages: boolean;
+      readonly where: string;
+    }
+  | {
+      readonly kind: 'repo';
+      /** http(s) URL of a classic `index.yaml` chart repository, without a trailing slash. */
+      readonly repoUrl: string;
+      readonly name: string;
+      readonly version: string;
+      readonly includeImages: boolean;
+      readonly where: string;
+    };
+
+export type FileEntry =
+  | { readonly kind: 'path'; readonly path: string /* absolute */; readonly name: string; readonly where: string }
+  | { readonly kind: 'url'; readonly url: string; readonly sha256: string /* 64 lowercase hex */; readonly name: string; readonly where: string };
+
+/** `--lock FILE`: the resolved tag → digest set, JSON with a version field (STYLE.md §6). */
+export interface LockFile {
+  readonly version: 1;
+  /** Sorted by source. */
+  readonly entries: readonly LockEntry[];
+}
+
+export interface LockEntry {
+  /** What was resolved, as `formatReference` writes it: `registry/repository:tag`. */
+  readonly source: string;
+  /** What it resolved to: `sha256:<hex>`. */
+  readonly digest: string;
+}
