@@ -31,12 +31,17 @@ export const ANNOTATION_COSIGN_SIGNATURE = 'dev.cosignproject.cosign/signature';
 /** DSSE payload type of an in-toto statement: https://github.com/in-toto/attestation/blob/main/spec/v1/envelope.md */
 export const MEDIA_TYPE_IN_TOTO = 'application/vnd.in-toto+json';
 
+// SBOMs carried as OCI artifacts (artifactType and layer media type): https://spdx.github.io/spdx-spec/v2.3/
+export const MEDIA_TYPE_SPDX_JSON = 'application/spdx+json';
+
 // Airlock's own artifacts (files carried as OCI artifacts)
 export const MEDIA_TYPE_AIRLOCK_FILE = 'application/vnd.airlock.file.v1';
 
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
+export const ANNOTATION_VERSION = 'org.opencontainers.image.version';
+export const ANNOTATION_DESCRIPTION = 'org.opencontainers.image.description';
 
 /** Every manifest media type the registry client asks for in `Accept`. */
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [
