@@ -173,6 +173,23 @@ describe('writeBundle → openBundle', () => {
   });
 });
 
+describe('writeBundle cancellation', () => {
+  it('stops on abort and leaves no file behind', async (t) => {
+    const dir = await tempDir(t);
+    const staged = await stageLayout(join(dir, 'stage'));
+    const { writeBundle } = await import('../../../src/bundle/index.js');
+    const { airlockJson, airlockManifest } = await import('./fixture.js');
+    await mkdir(join(dir, 'out'));
+    const ac = new AbortController();
+    ac.abort();
+    await assertRejectsCode(writeBundle({
+      layoutDir: staged.dir, airlockJson: airlockJson(airlockManifest(staged)), output: join(dir, 'out', 'x.tar.zst'),
+      form: 'tar.zst', order: staged.order, signal: ac.signal,
+    }), 'ABORTED');
+    assert.deepEqual(await readdir(join(dir, 'out')), []);
+  });
+});
+
 describe('readBundleFront', () => {
   for (const form of ['tar', 'tar.zst'] as const) {
     it(`reads only the front of a ${form} with a large trailing layer`, async (t) => {
