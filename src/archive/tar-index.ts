@@ -28,7 +28,7 @@ export async function indexTar(path: string, opts: IndexTarOptions = {}): Promis
   }
   try {
     const { size: fileSize } = await fh.stat();
-    const reader = new WindowReader(fh, fileSize);
+    const reader = new WindowReader(fh, fileSize, path);
     const decoder = new TarHeaderDecoder(path);
     const index = new Map<string, TarIndexEntry>();
     const truncated = (what: string, at: number): AirlockError =>
@@ -58,12 +58,14 @@ export async function indexTar(path: string, opts: IndexTarOptions = {}): Promis
 class WindowReader {
   readonly #fh: FileHandle;
   readonly #size: number;
+  readonly #path: string;
   #buf = Buffer.alloc(0);
   #start = 0;
 
-  constructor(fh: FileHandle, size: number) {
+  constructor(fh: FileHandle, size: number, path: string) {
     this.#fh = fh;
     this.#size = size;
+    this.#path = path;
   }
 
   async read(pos: number, n: number): Promise<Buffer> {
@@ -80,7 +82,7 @@ class WindowReader {
     }
     this.#buf = buf.subarray(0, got);
     this.#start = pos;
-    if (got < n) throw new AirlockError('BUNDLE_UNREADABLE', 'the archive changed while it was read', { where: `${this.#fh.fd}` });
+    if (got < n) throw new AirlockError('BUNDLE_UNREADABLE', 'the archive changed while it was read', { where: this.#path });
     return this.#buf.subarray(0, n);
   }
 }

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { AirlockError, DigestMismatchError, SizeMismatchError } from '../errors.js';
+import { AirlockError, DigestMismatchError, SizeMismatchError, abortError } from '../errors.js';
 import { TAR_END_BYTES, tarEntryBytes, zstdCompressBound } from '../archive/index.js';
 import { formatBytes } from '../util/index.js';
 import type { Digest } from '../oci/index.js';
-import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BlobPiece, type BundleBlob, type VolumeInfo } from './types.js';
-import { INDEX_JSON, OCI_LAYOUT_FILE, blobEntryName, pieceEntryName } from './entry-names.js';
+import type { BlobPiece, BundleBlob, VolumeInfo } from './types.js';
+import { blobEntryName } from './entry-names.js';
 
 export interface VolumeBlob {
   readonly digest: Digest;
@@ -178,11 +178,6 @@ export function usableTarBytes(maxSize: number, compressed: boolean): number {
   return Math.max(0, t);
 }
 
-/** Exact tar bytes of one volume as the writer lays it out. */
-export function volumeTarBytes(entries: readonly { path: string; size: number }[]): number {
-  return entries.reduce((n, e) => n + tarEntryBytes(e.path, e.size), TAR_END_BYTES);
-}
-
 export type ReadBlob = (digest: Digest) => Promise<Readable> | Readable;
 
 /**
@@ -210,7 +205,7 @@ export async function computePieceDigests(plan: VolumePlan, readBlob: ReadBlob, 
     for await (const chunk of body as AsyncIterable<Buffer>) {
       if (opts.signal?.aborted) {
         body.destroy();
-        throw opts.signal.reason instanceof Error ? opts.signal.reason : new AirlockError('ABORTED', 'operation cancelled');
+        throw abortError(opts.signal);
       }
       whole.update(chunk);
       total += chunk.length;
@@ -257,15 +252,3 @@ export function applyVolumePlan(
   }
   return { blobs: out, volumes: { count: plan.volumes.length, maxSize: plan.maxSize } };
 }
-
-/** The entries of every front: used by the writer for exact volume sizes. */
-export function frontEntries(airlockJson: number, signature: number | undefined, ociLayout: number, indexJson: number): { path: string; size: number }[] {
-  return [
-    { path: AIRLOCK_JSON, size: airlockJson },
-    ...(signature !== undefined ? [{ path: AIRLOCK_SIGNATURE, size: signature }] : []),
-    { path: OCI_LAYOUT_FILE, size: ociLayout },
-    { path: INDEX_JSON, size: indexJson },
-  ];
-}
-
-export { pieceEntryName };
