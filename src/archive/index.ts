@@ -1,0 +1,13 @@
+export { createTarWriter, type TarWriter, type EntryBodySource } from './tar-writer.js';
+export { readTarEntries, type TarEntry, type ReadTarOptions } from './tar-reader.js';
+export { indexTar, type TarIndexEntry, type IndexTarOptions } from './tar-index.js';
+export {
+  tarEntryBytes, paddingOf, normalizeEntryPath, TAR_END_BYTES, BLOCK_SIZE, type FileHeaderOptions,
+} from './tar-header.js';
+export {
+  createZstdCompressStream, createZstdDecompressStream, isZstdMagic, zstdCompressBound, DEFAULT_MAX_WINDOW_LOG,
+  type ZstdCompressOptions, type ZstdDecompressOptions,
+} from './zstd.js';
+export {
+  detectBundleForm, parseVolumeName, formatVolumeName, stripBundleExtension, type BundleForm, type VolumeName,
+} from './detect.js';

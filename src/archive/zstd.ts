@@ -1,0 +1,178 @@
+import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import binding from 'zstd-napi/binding.js';
+import { AirlockError } from '../errors.js';
+
+/** zstd frame magic, little-endian 0xFD2FB528 (RFC 8878 §3.1.1). */
+export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+/**
+ * Largest window a bundle may ask the decoder for: 2^27 = 128 MiB, zstd's own default limit
+ * (ZSTD_WINDOWLOG_LIMIT_DEFAULT). Our writer's levels use ≤ 2^23; a stream asking for more is
+ * refused before the decoder allocates it.
+ */
+export const DEFAULT_MAX_WINDOW_LOG = 27;
+const OUT_SLAB = 1 << 20;
+const MIN_FREE = 128 * 1024;
+
+export interface ZstdCompressOptions {
+  /** zstd level. Default 3 (NOTES.md: levels 1–3 run at 1–2 GB/s; image layers do not compress anyway). */
+  readonly level?: number;
+}
+
+/**
+ * zstd compression with the frame checksum on (zstd-napi leaves it off: NOTES.md), single
+ * threaded: measured here, zstd's worker threads make level 3 slower (they spin-wait), and
+ * 1 MiB input chunks keep each main-thread stall to about a millisecond.
+ */
+export function createZstdCompressStream(opts: ZstdCompressOptions = {}): Transform {
+  const cctx = new binding.CCtx();
+  cctx.setParameter(binding.CParameter.compressionLevel, opts.level ?? 3);
+  cctx.setParameter(binding.CParameter.checksumFlag, 1);
+  const outSize = Math.max(binding.cStreamOutSize(), 256 * 1024);
+  let out = Buffer.allocUnsafe(outSize);
+  const run = (t: Transform, input: Buffer, end: boolean): void => {
+    const directive = end ? binding.EndDirective.end : binding.EndDirective.continue;
+    let src = input;
+    for (;;) {
+      const [ret, produced, consumed] = cctx.compressStream2(out, src, directive);
+      if (produced > 0) {
+        t.push(out.subarray(0, produced));
+        out = Buffer.allocUnsafe(outSize);
+      }
+      src = src.subarray(consumed);
+      if (src.length === 0 && (!end || ret === 0)) return;
+    }
+  };
+  return new Transform({
+    readableHighWaterMark: 1 << 20,
+    writableHighWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      try {
+        run(this, chunk, false);
+        cb();
+      } catch (err) {
+        cb(new AirlockError('INTERNAL', 'zstd compression failed', { cause: err }));
+      }
+    },
+    flush(cb: TransformCallback) {
+      try {
+        run(this, Buffer.alloc(0), true);
+        cb();
+      } catch (err) {
+        cb(new AirlockError('INTERNAL', 'zstd compression failed', { cause: err }));
+      }
+    },
+  });
+}
+
+export interface ZstdDecompressOptions {
+  /** Refuse frames whose window exceeds 2^maxWindowLog bytes. Default 27 (128 MiB). */
+  readonly maxWindowLog?: number;
+  /** Names the input in errors. */
+  readonly where?: string;
+}
+
+/**
+ * zstd decompression that honours the reader's backpressure: output is produced only while the
+ * readable side wants more, so a small, highly compressed input (a decompression bomb) cannot
+ * fill memory, and frames asking for a window above the limit are refused. Corrupt input,
+ * a wrong checksum or a stream that stops inside a frame fail with BUNDLE_UNREADABLE.
+ */
+export function createZstdDecompressStream(opts: ZstdDecompressOptions = {}): Duplex {
+  return new ZstdDecompressStream(opts);
+}
+
+class ZstdDecompressStream extends Duplex {
+  readonly #dctx = new binding.DCtx();
+  readonly #where: string;
+  #pending: Buffer | undefined;
+  #pendingCb: ((err?: Error | null) => void) | undefined;
+  #inFrame = false;
+  #slab = Buffer.allocUnsafe(OUT_SLAB);
+  #slabUsed = 0;
+  #wantsData = false;
+
+  constructor(opts: ZstdDecompressOptions) {
+    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    this.#where = opts.where ?? 'zstd stream';
+    this.#dctx.setParameter(binding.DParameter.windowLogMax, opts.maxWindowLog ?? DEFAULT_MAX_WINDOW_LOG);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#pending = chunk;
+    this.#pendingCb = cb;
+    this.#pump();
+  }
+
+  override _read(): void {
+    this.#wantsData = true;
+    this.#pump();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.#inFrame) {
+      cb(new AirlockError('BUNDLE_UNREADABLE', 'the zstd stream is truncated: it ends inside a frame', {
+        where: this.#where,
+        hint: 'the file is incomplete (an interrupted copy?): copy it again and check it against checksums.txt',
+      }));
+      return;
+    }
+    this.push(null);
+    cb();
+  }
+
+  #pump(): void {
+    while (this.#pending !== undefined && this.#wantsData) {
+      if (OUT_SLAB - this.#slabUsed < MIN_FREE) {
+        this.#slab = Buffer.allocUnsafe(OUT_SLAB);
+        this.#slabUsed = 0;
+      }
+      const dst = this.#slab.subarray(this.#slabUsed);
+      let ret: number;
+      let produced: number;
+      let consumed: number;
+      try {
+        [ret, produced, consumed] = this.#dctx.decompressStream(dst, this.#pending);
+      } catch (err) {
+        const cb = this.#pendingCb;
+        this.#pending = undefined;
+        this.#pendingCb = undefined;
+        cb?.(new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${err instanceof Error ? err.message : String(err)}`, {
+          where: this.#where,
+          cause: err,
+          hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
+        }));
+        return;
+      }
+      this.#pending = this.#pending.subarray(consumed);
+      // A call that neither consumed nor produced reports the *next* frame's header size, not
+      // this frame's state: only count calls that did work.
+      if (consumed > 0 || produced > 0) this.#inFrame = ret !== 0;
+      if (produced > 0) {
+        const out = this.#slab.subarray(this.#slabUsed, this.#slabUsed + produced);
+        this.#slabUsed += produced;
+        if (!this.push(out)) this.#wantsData = false;
+      }
+      if (this.#pending.length === 0 && produced < dst.length) {
+        const cb = this.#pendingCb;
+        this.#pending = undefined;
+        this.#pendingCb = undefined;
+        cb?.();
+        return;
+      }
+    }
+  }
+}
+
+export function isZstdMagic(head: Uint8Array): boolean {
+  return head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
+}
+
+/**
+ * Largest compressed size of `n` input bytes: ZSTD_COMPRESSBOUND from zstd.h, plus room for the
+ * frame header and checksum. Used to keep a compressed volume under its size limit whatever
+ * the data is.
+ */
+export function zstdCompressBound(n: number): number {
+  const small = n < 128 * 1024 ? Math.floor((128 * 1024 - n) / 2048) : 0;
+  return n + Math.floor(n / 256) + small + 32;
+}

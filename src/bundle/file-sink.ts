@@ -1,0 +1,99 @@
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { ioError } from '../errors.js';
+
+/**
+ * A file writer that hashes what it writes (for checksums.txt: hashed while writing, never by
+ * re-reading) and fsyncs before it reports finished, so a rename afterwards publishes whole data.
+ */
+export class HashingFileSink extends Writable {
+  readonly path: string;
+  readonly #hash: Hash = createHash('sha256');
+  #fh: FileHandle | undefined;
+  #bytes = 0;
+  #hex: string | undefined;
+
+  readonly #sync: boolean;
+
+  /** `sync: false` skips the fsync (many small files in a directory that is renamed whole). */
+  constructor(path: string, opts: { sync?: boolean } = {}) {
+    super({ highWaterMark: 4 << 20 });
+    this.path = path;
+    this.#sync = opts.sync ?? true;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** sha256 hex of everything written; available after 'finish'. */
+  get sha256(): string {
+    if (this.#hex === undefined) throw new Error('HashingFileSink: not finished');
+    return this.#hex;
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.path, 'wx', 0o644).then(
+      (fh) => {
+        this.#fh = fh;
+        cb();
+      },
+      (err: unknown) => cb(ioError(err, 'create', this.path)),
+    );
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    const bufs = chunks.map((c) => c.chunk);
+    for (const b of bufs) {
+      this.#hash.update(b);
+      this.#bytes += b.length;
+    }
+    this.#writeAll(bufs).then(() => cb(), (err: unknown) => cb(ioError(err, 'write', this.path)));
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#hex = this.#hash.digest('hex');
+    const fh = this.#fh;
+    if (!fh) {
+      cb();
+      return;
+    }
+    (this.#sync ? fh.sync() : Promise.resolve()).then(
+      () => fh.close(),
+    ).then(
+      () => {
+        this.#fh = undefined;
+        cb();
+      },
+      (err: unknown) => cb(ioError(err, 'write', this.path)),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const fh = this.#fh;
+    this.#fh = undefined;
+    if (!fh) {
+      cb(err);
+      return;
+    }
+    fh.close().then(() => cb(err), () => cb(err));
+  }
+
+  async #writeAll(bufs: Buffer[]): Promise<void> {
+    const fh = this.#fh!;
+    let list = bufs;
+    while (list.length > 0) {
+      let { bytesWritten } = await fh.writev(list);
+      const rest: Buffer[] = [];
+      for (const b of list) {
+        if (bytesWritten >= b.length) bytesWritten -= b.length;
+        else {
+          rest.push(b.subarray(bytesWritten));
+          bytesWritten = 0;
+        }
+      }
+      list = rest;
+    }
+  }
+}

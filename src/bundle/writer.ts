@@ -1,0 +1,304 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { AirlockError, DigestMismatchError, SizeMismatchError, abortError, ioError, isAirlockError } from '../errors.js';
+import { HashingFileSink } from './file-sink.js';
+import {
+  createTarWriter, createZstdCompressStream, formatVolumeName, stripBundleExtension, tarEntryBytes, zstdCompressBound,
+  TAR_END_BYTES, type EntryBodySource,
+} from '../archive/index.js';
+import { hexOf, type Digest } from '../oci/index.js';
+import { writeFileAtomic } from '../util/index.js';
+import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BundleBlob } from './types.js';
+import { CHECKSUMS_FILE, INDEX_JSON, OCI_LAYOUT_FILE, blobEntryName, pieceEntryName } from './entry-names.js';
+import { parseAirlockManifest } from './manifest.js';
+import { MAX_INDEX_JSON_BYTES, MAX_OCI_LAYOUT_BYTES, parseLayoutIndex, parseOciLayout } from './layout-files.js';
+import { MAX_METADATA_BYTES, MetadataTracker } from './metadata.js';
+import type { VolumePlan } from './volume-plan.js';
+
+export type OutputForm = 'dir' | 'tar' | 'tar.zst';
+
+export interface WriteBundleOptions {
+  /** A staged OCI image layout: oci-layout, index.json, blobs/sha256/<hex>. */
+  readonly layoutDir: string;
+  /** The final airlock.json bytes (with volume and piece records when split). */
+  readonly airlockJson: Buffer;
+  /** airlock.sigstore.json, when signed. */
+  readonly signature?: Buffer;
+  /** The bundle file, or the directory for form 'dir'. Volumes are named after it: OUT.vol001.tar.zst. */
+  readonly output: string;
+  readonly form: OutputForm;
+  /** zstd level for 'tar.zst'. Default 3. */
+  readonly compressionLevel?: number;
+  /** Blob write order: manifests, then configs, then layers; exactly the blobs with location 'bundle'. */
+  readonly order: readonly Digest[];
+  /** Split into volumes (tar and tar.zst only); airlock.json must carry this plan's records. */
+  readonly volumes?: VolumePlan;
+  readonly signal?: AbortSignal;
+  /** Blob bytes copied, chunk by chunk. */
+  readonly onProgress?: (bytes: number) => void;
+}
+
+export interface WrittenFile {
+  readonly path: string;
+  readonly size: number;
+  /** sha256 hex, as in checksums.txt. */
+  readonly sha256: string;
+}
+
+export interface WriteBundleResult {
+  /** Every file written (the bundle, each volume, or each file of the directory), checksums.txt excluded. */
+  readonly files: readonly WrittenFile[];
+  readonly checksums: string;
+}
+
+interface EntrySpec {
+  readonly path: string;
+  readonly size: number;
+  readonly body: () => EntryBodySource;
+}
+
+/**
+ * Write a staged layout as a bundle in the contract's entry order (CONTRACT.md "The bundle"):
+ * airlock.json, airlock.sigstore.json, oci-layout, index.json, then blobs in `order`. Split
+ * volumes each repeat the front and every metadata blob, then carry their layers, then their
+ * pieces. Every blob is hashed while it is copied (DIGEST_MISMATCH if the staging is damaged),
+ * every file is written under a temporary name and renamed only when all are whole, and
+ * checksums.txt beside the output lists them in `sha256sum -c` format.
+ */
+export async function writeBundle(opts: WriteBundleOptions): Promise<WriteBundleResult> {
+  const where = `export to ${opts.output}`;
+  const manifest = parseAirlockManifest(opts.airlockJson, 'airlock.json (being written)');
+  const ociLayout = await readSmallFile(join(opts.layoutDir, OCI_LAYOUT_FILE), MAX_OCI_LAYOUT_BYTES);
+  parseOciLayout(ociLayout, join(opts.layoutDir, OCI_LAYOUT_FILE));
+  const indexJson = await readSmallFile(join(opts.layoutDir, INDEX_JSON), MAX_INDEX_JSON_BYTES);
+  parseLayoutIndex(indexJson, join(opts.layoutDir, INDEX_JSON));
+
+  const tracker = new MetadataTracker(manifest, where);
+  checkOrder(opts.order, tracker.blobs);
+  const blobFile = (d: Digest): string => join(opts.layoutDir, 'blobs', 'sha256', hexOf(d));
+  const metadata: { blob: BundleBlob; data: Buffer }[] = [];
+  const layers: BundleBlob[] = [];
+  let metadataBytes = 0;
+  for (const d of opts.order) {
+    const blob = tracker.blobs.get(d)!;
+    if (!tracker.expects(d)) {
+      layers.push(blob);
+      continue;
+    }
+    metadataBytes += blob.size;
+    if (metadataBytes > MAX_METADATA_BYTES) {
+      throw new AirlockError('USAGE', `manifests and configs add up to more than ${MAX_METADATA_BYTES} bytes`, { where });
+    }
+    const data = await readBlobFile(blobFile(d), blob);
+    tracker.add(d, data);
+    metadata.push({ blob, data });
+  }
+  if (!tracker.complete) throw new AirlockError('INTERNAL', 'the write order leaves out manifests or configs', { where });
+
+  const front: EntrySpec[] = [
+    { path: AIRLOCK_JSON, size: opts.airlockJson.length, body: () => opts.airlockJson },
+    ...(opts.signature ? [{ path: AIRLOCK_SIGNATURE, size: opts.signature.length, body: () => opts.signature! }] : []),
+    { path: OCI_LAYOUT_FILE, size: ociLayout.length, body: () => ociLayout },
+    { path: INDEX_JSON, size: indexJson.length, body: () => indexJson },
+    ...metadata.map(({ blob, data }) => ({ path: blobEntryName(blob.digest), size: data.length, body: () => data })),
+  ];
+  const progress = opts.onProgress;
+  const blobEntry = (b: BundleBlob): EntrySpec => ({
+    path: blobEntryName(b.digest),
+    size: b.size,
+    body: () => copyRange(blobFile(b.digest), 0, b.size, b.digest, progress),
+  });
+
+  if (opts.form === 'dir') {
+    if (opts.volumes) throw new AirlockError('USAGE', 'a directory bundle cannot be split into volumes', { hint: 'write a .tar or .tar.zst with --split-size' });
+    return writeDirectory(opts, [...front, ...layers.map(blobEntry)]);
+  }
+  if (!opts.volumes) {
+    const file = await writeArchive(opts.output, opts, [...front, ...layers.map(blobEntry)]);
+    return publish(opts.output, [file]);
+  }
+
+  // Split: assignments come from airlock.json (what readers trust); the plan must agree.
+  const plan = opts.volumes;
+  const count = manifest.volumes?.count;
+  if (count !== plan.volumes.length || manifest.volumes?.maxSize !== plan.maxSize) {
+    throw new AirlockError('INTERNAL', 'airlock.json volumes do not match the volume plan', { where });
+  }
+  const perVolume = Array.from({ length: count }, () => [] as EntrySpec[]);
+  for (const b of layers) {
+    if (b.volume !== undefined) perVolume[b.volume - 1]!.push(blobEntry(b));
+    else if (!b.pieces) throw new AirlockError('INTERNAL', `airlock.json puts layer ${b.digest} in no volume`, { where });
+  }
+  for (const b of layers) {
+    for (const p of b.pieces ?? []) {
+      perVolume[p.volume - 1]!.push({
+        path: pieceEntryName(b.digest, p.offset),
+        size: p.size,
+        body: () => copyRange(blobFile(b.digest), p.offset, p.size, p.digest, progress),
+      });
+    }
+  }
+  for (const v of plan.volumes) {
+    const planned = new Set([...v.blobs.map((d) => blobEntryName(d)), ...v.pieces.map((p) => pieceEntryName(p.digest, p.offset))]);
+    const actual = perVolume[v.number - 1]!.map((e) => e.path);
+    if (actual.length !== planned.size || actual.some((p) => !planned.has(p))) {
+      throw new AirlockError('INTERNAL', `airlock.json and the volume plan disagree on volume ${v.number}`, { where });
+    }
+  }
+  const base = stripBundleExtension(opts.output);
+  const volumes = perVolume.map((entries, i) => ({ path: formatVolumeName(base, i + 1, count, opts.form as 'tar' | 'tar.zst'), entries: [...front, ...entries] }));
+  for (const v of volumes) {
+    const tarBytes = v.entries.reduce((n, e) => n + tarEntryBytes(e.path, e.size), TAR_END_BYTES);
+    const worst = opts.form === 'tar.zst' ? zstdCompressBound(tarBytes) : tarBytes;
+    if (worst > plan.maxSize) {
+      throw new AirlockError('INTERNAL', `volume ${basename(v.path)} could reach ${worst} bytes, over the ${plan.maxSize} allowed: the plan reserved too little for the front entries`, { where });
+    }
+  }
+  const files: PendingFile[] = [];
+  try {
+    for (const v of volumes) files.push(await writeArchive(v.path, opts, v.entries));
+  } catch (err) {
+    await Promise.all(files.map((f) => rm(f.tmp, { force: true })));
+    throw err;
+  }
+  return publish(opts.output, files);
+}
+
+interface PendingFile {
+  readonly tmp: string;
+  readonly final: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+}
+
+async function writeArchive(path: string, opts: WriteBundleOptions, entries: readonly EntrySpec[]): Promise<PendingFile> {
+  const tmp = tempNameFor(path);
+  const sink = new HashingFileSink(tmp);
+  const compress = opts.form === 'tar.zst' ? createZstdCompressStream({ level: opts.compressionLevel ?? 3 }) : undefined;
+  const out: Writable = compress ?? sink;
+  const done = compress ? pipeline(compress, sink) : finished(sink);
+  done.catch(() => {});
+  try {
+    const tar = createTarWriter(out);
+    for (const e of entries) {
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      await tar.addEntry(e.path, e.size, e.body());
+    }
+    await tar.finish();
+    await done;
+    return { tmp, final: path, size: sink.bytes, sha256: sink.sha256 };
+  } catch (err) {
+    compress?.destroy();
+    sink.destroy();
+    await done.catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function writeDirectory(opts: WriteBundleOptions, entries: readonly EntrySpec[]): Promise<WriteBundleResult> {
+  const exists = await stat(opts.output).then(() => true, () => false);
+  if (exists) throw new AirlockError('IO', `${opts.output} already exists`, { where: opts.output, hint: 'choose a new output directory or remove the old one' });
+  const tmp = tempNameFor(opts.output);
+  const written: { rel: string; size: number; sha256: string }[] = [];
+  try {
+    await mkdir(join(tmp, 'blobs', 'sha256'), { recursive: true });
+    for (const e of entries) {
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      // No fsync per file: the directory only becomes visible, by rename, once every file is whole.
+      const sink = new HashingFileSink(join(tmp, e.path), { sync: false });
+      const body = e.body();
+      const src = Buffer.isBuffer(body) ? Readable.from([body]) : Readable.from(body as AsyncIterable<Buffer>);
+      await pipeline(src, sink);
+      if (sink.bytes !== e.size) throw new SizeMismatchError(e.path, e.size, sink.bytes, { where: opts.output });
+      written.push({ rel: e.path, size: sink.bytes, sha256: sink.sha256 });
+    }
+    await rename(tmp, opts.output);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw isAirlockError(err) ? err : ioError(err, 'write', opts.output);
+  }
+  const files = written.map((w) => ({ path: join(opts.output, w.rel), size: w.size, sha256: w.sha256 }));
+  const checksums = join(dirname(opts.output), CHECKSUMS_FILE);
+  await writeFileAtomic(checksums, files.map((f) => `${f.sha256}  ${relative(dirname(opts.output), f.path)}\n`).join(''));
+  return { files, checksums };
+}
+
+async function publish(output: string, pending: readonly PendingFile[]): Promise<WriteBundleResult> {
+  try {
+    for (const f of pending) await rename(f.tmp, f.final);
+  } catch (err) {
+    await Promise.all(pending.map((f) => rm(f.tmp, { force: true })));
+    throw ioError(err, 'rename', output);
+  }
+  const dir = dirname(output);
+  const files = pending.map((f) => ({ path: f.final, size: f.size, sha256: f.sha256 }));
+  const checksums = join(dir, CHECKSUMS_FILE);
+  await writeFileAtomic(checksums, files.map((f) => `${f.sha256}  ${relative(dir, f.path)}\n`).join(''));
+  return { files, checksums };
+}
+
+function checkOrder(order: readonly Digest[], bundleBlobs: ReadonlyMap<Digest, BundleBlob>): void {
+  const seen = new Set<Digest>();
+  for (const d of order) {
+    if (!bundleBlobs.has(d)) throw new AirlockError('INTERNAL', `write order names ${d}, which airlock.json does not place in the bundle`);
+    if (seen.has(d)) throw new AirlockError('INTERNAL', `write order names ${d} twice`);
+    seen.add(d);
+  }
+  if (seen.size !== bundleBlobs.size) throw new AirlockError('INTERNAL', `write order leaves out ${bundleBlobs.size - seen.size} blobs that airlock.json places in the bundle`);
+}
+
+async function readSmallFile(path: string, max: number): Promise<Buffer> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size > max) throw new AirlockError('USAGE', `${path} is larger than ${max} bytes`, { where: path });
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw ioError(err, 'read', path);
+  }
+}
+
+async function readBlobFile(path: string, blob: BundleBlob): Promise<Buffer> {
+  const data = await readSmallFile(path, blob.size);
+  const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  if (data.length !== blob.size) throw new SizeMismatchError(blob.digest, blob.size, data.length, { where: path });
+  if (actual !== blob.digest) throw new DigestMismatchError(blob.digest, actual, data.length, { where: path, hint: 'the staging directory is damaged: run the export again' });
+  return data;
+}
+
+/** Bytes [start, start+size) of a staged blob, hashed as they pass and checked at the end. */
+async function* copyRange(path: string, start: number, size: number, digest: Digest, onProgress?: (n: number) => void): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let n = 0;
+  if (size > 0) {
+    const rs = createReadStream(path, { start, end: start + size - 1, highWaterMark: 1 << 20 });
+    try {
+      for await (const c of rs as AsyncIterable<Buffer>) {
+        hash.update(c);
+        n += c.length;
+        onProgress?.(c.length);
+        yield c;
+      }
+    } catch (err) {
+      throw ioError(err, 'read', path);
+    } finally {
+      rs.destroy();
+    }
+  }
+  if (n !== size) throw new SizeMismatchError(digest, size, n, { where: path, hint: 'the staging directory is damaged: run the export again' });
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) throw new DigestMismatchError(digest, actual, n, { where: path, hint: 'the staging directory is damaged: run the export again' });
+}
