@@ -91,7 +91,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
         where: this.#where, hint: 'manifests are small JSON documents; this one is not a manifest or the registry is misbehaving',
       });
     }
-    const bytes = await readBodyStrict(res.body, MAX_MANIFEST_BYTES, what, this.#where);
+    const bytes = await readBodyStrict(res.body, MAX_MANIFEST_BYTES, what, this.#where, 'MANIFEST_INVALID');
     const digest = digestOf(bytes);
     const expected = isDigest(reference) ? reference : header(res, HEADER_DOCKER_CONTENT_DIGEST);
     if (isDigest(reference) || isDigest(expected)) {

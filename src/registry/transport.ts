@@ -396,14 +396,14 @@ export async function readBodyCapped(body: ResponseBody, max: number): Promise<B
 }
 
 /** Read a body that must fit in `max` bytes, failing (not truncating) past it. */
-export async function readBodyStrict(body: ResponseBody, max: number, what: string, where: string): Promise<Buffer> {
+export async function readBodyStrict(body: ResponseBody, max: number, what: string, where: string, code: 'SIZE_MISMATCH' | 'MANIFEST_INVALID' = 'SIZE_MISMATCH'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body as AsyncIterable<Buffer>) {
     n += c.length;
     if (n > max) {
       body.destroy();
-      throw new AirlockError('SIZE_MISMATCH', `${what} from ${where} is larger than ${max} bytes`, {
+      throw new AirlockError(code, `${what} from ${where} is larger than ${max} bytes`, {
         where,
         hint: 'the registry sent more than any valid answer holds; it may be misbehaving or hostile',
       });

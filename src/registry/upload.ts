@@ -21,6 +21,8 @@ export interface UploadContext {
   readonly chunkSize: number;
   readonly monolithicMax: number;
   readonly signal?: AbortSignal | undefined;
+  /** Named in errors: "blob sha256:…". */
+  readonly what?: string;
 }
 
 const OCTET = 'application/octet-stream';
@@ -30,7 +32,7 @@ export async function uploadBlob(ctx: UploadContext, desc: Descriptor, body: Rea
     const data = await readExactly(body, desc, ctx.where);
     await uploadMonolithic(ctx, desc, data);
   } else {
-    await uploadChunked(ctx, desc, body);
+    await uploadChunked({ ...ctx, what: `blob ${desc.digest}` }, desc, body);
   }
 }
 
@@ -162,7 +164,16 @@ async function patchChunk(ctx: UploadContext, location: string, chunk: Buffer, o
       if (!(err instanceof RegistryError) || (!err.retryable && err.status !== 416) || attempt >= ctx.transport.retries) throw err;
       if (ctx.signal?.aborted) throw abortError(ctx.signal);
       await sleep(ctx.transport.delayFor(attempt++), ctx.signal);
-      const have = await uploadedBytes(ctx, location);
+      const have = await uploadedBytes(ctx, location).catch((statusErr: unknown) => {
+        // Distribution appends whatever part of a broken PATCH arrived, and its session state no
+        // longer matches (BLOB_UPLOAD_INVALID): that session cannot continue. The bytes before this
+        // chunk are gone from the stream, so the caller must push the blob again from its source.
+        throw new RegistryError('NETWORK', `the upload of ${ctx.what ?? 'a blob'} to ${ctx.where} was interrupted and the registry cannot resume it`, {
+          method: 'PATCH', url: location, status: undefined, where: ctx.where, retryable: true, cause: err,
+          errors: statusErr instanceof RegistryError ? statusErr.errors : [],
+          hint: 'retry the copy; the interrupted upload session has been discarded',
+        });
+      });
       if (have < offset || have > offset + chunk.length) throw err;
       sent = have - offset;
       if (sent === chunk.length) return location;
