@@ -79,11 +79,16 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   }
 
   async fetchManifest(reference: string, opts: CallOptions = {}): Promise<{ desc: Descriptor; bytes: Buffer }> {
+    return this.#fetchManifest(reference, opts, true);
+  }
+
+  /** `explain`: on 404, tell an unknown repository from an unknown manifest (one more request). */
+  async #fetchManifest(reference: string, opts: CallOptions, explain: boolean): Promise<{ desc: Descriptor; bytes: Buffer }> {
     const what = `manifest ${reference}`;
     const res = await this.#t.request({
       method: 'GET', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
       scopes: this.#pull(), ok: [200], where: this.#where, what, signal: opts.signal,
-    });
+    }).catch((err: unknown) => (explain ? this.#explainNotFound(err, opts) : Promise.reject(err)));
     const declared = Number(header(res, HEADER_CONTENT_LENGTH));
     if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
       res.body.destroy();
@@ -117,6 +122,30 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const desc: Descriptor = { mediaType, digest, size: bytes.length };
     this.client.rememberManifest(digest, bytes);
     return { desc, bytes };
+  }
+
+  /**
+   * Distribution answers MANIFEST_UNKNOWN for a manifest of a repository that does not exist; the
+   * tag list tells the two apart (NAME_UNKNOWN), so the message says which one the user got wrong.
+   */
+  async #explainNotFound(err: unknown, opts: CallOptions): Promise<never> {
+    if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND' || err.has('NAME_UNKNOWN')) throw err;
+    const probe = await this.#t.request({
+      method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, signal: opts.signal,
+    }).catch(() => undefined);
+    if (probe?.status === 404) {
+      const body = await readBodyStrict(probe.body, MAX_LIST_BODY_BYTES, 'the tag list', this.#where).catch(() => Buffer.alloc(0));
+      if (body.includes('NAME_UNKNOWN')) {
+        throw new RegistryError('NOT_FOUND', `repository ${this.#where} not found (NAME_UNKNOWN)`, {
+          method: err.method, url: err.url, status: 404, where: this.#where, cause: err,
+          errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }, ...err.errors],
+          hint: 'check the repository name (and the registry path prefix); the account may also lack access to it',
+        });
+      }
+    } else {
+      await probe?.body.dump().catch(() => {});
+    }
+    throw err;
   }
 
   async fetch(desc: Descriptor, opts: CallOptions = {}): Promise<Readable> {
@@ -195,7 +224,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     await this.client.withLock(`${this.name}:${tag}`, async () => {
       let existing: Descriptor[] = [];
       try {
-        const { bytes } = await this.fetchManifest(tag, opts);
+        const { bytes } = await this.#fetchManifest(tag, opts, false);
         existing = referrerDescriptors(bytes, `${this.#where}:${tag}`);
       } catch (err) {
         if (!(err instanceof RegistryError && err.code === 'NOT_FOUND')) throw err;
@@ -274,7 +303,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async #referrersFallback(subject: Descriptor, opts: CallOptions & { artifactType?: string }): Promise<Descriptor[]> {
     const tag = referrersTag(subject.digest);
     try {
-      const { bytes } = await this.fetchManifest(tag, opts);
+      const { bytes } = await this.#fetchManifest(tag, opts, false);
       return filterArtifactType(referrerDescriptors(bytes, `${this.#where}:${tag}`), opts.artifactType);
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [];
