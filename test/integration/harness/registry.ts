@@ -228,3 +228,99 @@ async function waitForRegistry(
   }
   throw new Error(`registry at ${url} did not answer /v2/ within 15 s: ${stderr()}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small test content (images, an index, a Helm chart, an artifact with a subject) and an OCI
+// layout writer, so tests seed registries with skopeo and check what clients read back.
+
+import { createHash } from 'node:crypto';
+
+export interface TestBlob {
+  readonly desc: { readonly mediaType: string; readonly digest: string; readonly size: number; readonly artifactType?: string; readonly platform?: { os: string; architecture: string } };
+  readonly data: Buffer;
+}
+
+export interface TestContent {
+  /** The root manifest or index. */
+  readonly root: TestBlob;
+  /** Everything, children before parents (root last). */
+  readonly all: readonly TestBlob[];
+}
+
+export function testBlob(mediaType: string, data: Buffer): TestBlob {
+  return { desc: { mediaType, digest: `sha256:${createHash('sha256').update(data).digest('hex')}`, size: data.length }, data };
+}
+
+/** Deterministic pseudo-random bytes for `seed` (no two tests share blobs unless they mean to). */
+export function seededBytes(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let block = createHash('sha256').update(seed).digest();
+  for (let off = 0; off < size; off += block.length) {
+    block.copy(out, off, 0, Math.min(block.length, size - off));
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+}
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+
+/** A one-platform image: config + `layers` layers of `layerSize` bytes. `docker: true` uses schema 2 media types. */
+export function testImage(seed: string, o: { layers?: number; layerSize?: number; docker?: boolean; arch?: string } = {}): TestContent {
+  const docker = o.docker ?? false;
+  const layers = Array.from({ length: o.layers ?? 2 }, (_, i) =>
+    testBlob(docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip', seededBytes(`${seed}/layer${i}`, o.layerSize ?? 4096)));
+  const config = testBlob(docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+    Buffer.from(JSON.stringify({ architecture: o.arch ?? 'amd64', os: 'linux', created: '2024-01-01T00:00:00Z', config: { Env: [`SEED=${seed}`] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.desc.digest) } })));
+  const mt = docker ? 'application/vnd.docker.distribution.manifest.v2+json' : OCI_MANIFEST;
+  const manifest = testBlob(mt, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mt, config: config.desc, layers: layers.map((l) => l.desc) }, null, 2)));
+  return { root: manifest, all: [config, ...layers, manifest] };
+}
+
+/** A multi-arch index (OCI, or a Docker manifest list with `docker: true`) over amd64 and arm64 images. */
+export function testIndex(seed: string, o: { docker?: boolean; layerSize?: number } = {}): TestContent {
+  const archs = ['amd64', 'arm64'];
+  const images = archs.map((arch) => testImage(`${seed}/${arch}`, { arch, docker: o.docker ?? false, layers: 1, ...(o.layerSize ? { layerSize: o.layerSize } : {}) }));
+  const mt = o.docker ? 'application/vnd.docker.distribution.manifest.list.v2+json' : OCI_INDEX;
+  const index = testBlob(mt, Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: mt,
+    manifests: images.map((img, i) => ({ ...img.root.desc, platform: { os: 'linux', architecture: archs[i]! } })),
+  })));
+  return { root: index, all: [...images.flatMap((i) => i.all), index] };
+}
+
+/** A Helm chart as Helm 3 pushes it (https://helm.sh/docs/topics/registries/). */
+export function testHelmChart(seed: string): TestContent {
+  const config = testBlob('application/vnd.cncf.helm.config.v1+json', Buffer.from(JSON.stringify({ name: `chart-${seed}`, version: '1.2.3', apiVersion: 'v2' })));
+  const chart = testBlob('application/vnd.cncf.helm.chart.content.v1.tar+gzip', seededBytes(`${seed}/chart`, 2048));
+  const manifest = testBlob(OCI_MANIFEST, Buffer.from(JSON.stringify({
+    schemaVersion: 2, config: config.desc, layers: [chart.desc], annotations: { 'org.opencontainers.image.title': `chart-${seed}` },
+  })));
+  return { root: manifest, all: [config, chart, manifest] };
+}
+
+/** An OCI 1.1 artifact (artifactType, empty config) whose subject is `subject`. */
+export function testArtifact(seed: string, subject: TestBlob, artifactType = 'application/vnd.example.sbom.v1+json'): TestContent {
+  const empty = testBlob('application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+  const payload = testBlob('application/json', Buffer.from(JSON.stringify({ sbom: seed })));
+  const manifest = testBlob(OCI_MANIFEST, Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: empty.desc, layers: [payload.desc],
+    subject: subject.desc, annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+  })));
+  return { root: { ...manifest, desc: { ...manifest.desc, artifactType } }, all: [empty, payload, manifest] };
+}
+
+/** Write an OCI image layout with `entries` tagged by name (org.opencontainers.image.ref.name). */
+export async function writeOciLayout(dir: string, entries: readonly { readonly tag: string; readonly content: TestContent }[]): Promise<string> {
+  const blobs = join(dir, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  for (const e of entries) {
+    for (const b of e.content.all) await writeFile(join(blobs, b.desc.digest.slice(7)), b.data);
+  }
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2, mediaType: OCI_INDEX,
+    manifests: entries.map((e) => ({ mediaType: e.content.root.desc.mediaType, digest: e.content.root.desc.digest, size: e.content.root.desc.size, annotations: { 'org.opencontainers.image.ref.name': e.tag } })),
+  }));
+  return dir;
+}

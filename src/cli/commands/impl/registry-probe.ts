@@ -1,6 +1,38 @@
+import { createRegistryClient, type ProbeResult } from '../../../registry/index.js';
+import { parseTarget } from '../../../reference/index.js';
 import type { CliContext } from '../../context.js';
-import { notImplemented } from '../../command.js';
+import { registryConfigFromFlags } from '../../registry-flags.js';
 
-export async function runProbe(_args: Record<string, unknown>, _ctx: CliContext): Promise<void> {
-  notImplemented('registry probe', 5);
+const yes = (b: boolean): string => (b ? 'yes' : 'no');
+
+export async function runProbe(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
+  const target = parseTarget(String(args.registry ?? ''), 'REGISTRY');
+  const config = await registryConfigFromFlags(args, 'dest', { logger: ctx.logger, registry: target.host });
+  const client = createRegistryClient(target.host, config, {
+    logger: ctx.logger,
+    side: 'dest',
+    retries: 2,
+  });
+  let result: ProbeResult;
+  try {
+    result = await client.probe(target.prefix, { signal: ctx.signal });
+  } finally {
+    await client.close();
+  }
+  ctx.outJson({ version: 1, ...result });
+  const rows: [string, string][] = [
+    ['registry', `${result.registry} (${result.scheme})`],
+    ['auth', `${result.auth}${result.credentialsSource ? ` (credentials from ${result.credentialsSource})` : ''}`],
+    ['push', yes(result.push)],
+    ['referrers API', result.referrersApi ? 'yes' : 'no (the tag-schema fallback will be used)'],
+    ['OCI manifest / index', `${yes(result.ociManifest)} / ${yes(result.ociIndex)}`],
+    ['Docker manifest / list', `${yes(result.dockerManifest)} / ${yes(result.dockerManifestList)}`],
+    ['OCI artifact with subject', yes(result.ociArtifact)],
+    ['cross-repository mount', yes(result.mount)],
+    ['monolithic / chunked upload', `${yes(result.monolithicUpload)} / ${yes(result.chunkedUpload)}`],
+    ['delete (clean-up)', result.cleanedUp ? 'yes' : `no: probe content left in ${result.repository}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  ctx.out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+  for (const n of result.notes) ctx.logger.info(`note: ${n}`);
 }

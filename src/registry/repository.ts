@@ -1,0 +1,380 @@
+import type { Readable } from 'node:stream';
+import type { CallOptions } from '../content/index.js';
+import { AirlockError, DigestMismatchError, SizeMismatchError } from '../errors.js';
+import {
+  MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_MANIFEST_V1, MEDIA_TYPE_DOCKER_MANIFEST_V1_SIGNED, MEDIA_TYPE_OCI_INDEX,
+  digestOf, isDigest, isManifestMediaType, isSchema1MediaType, parseManifest, type Descriptor, type Digest,
+} from '../oci/index.js';
+import { repositoryScope } from './auth.js';
+import type { RegistryClientImpl } from './client.js';
+import { RegistryError } from './errors.js';
+import { BLOB_HIGH_WATER_MARK, resumableBody } from './download.js';
+import {
+  HEADER_CONTENT_LENGTH, HEADER_CONTENT_TYPE, HEADER_DOCKER_CONTENT_DIGEST, HEADER_LINK, HEADER_LOCATION, HEADER_OCI_FILTERS_APPLIED,
+  HEADER_OCI_SUBJECT, MAX_LIST_BODY_BYTES,
+} from './headers.js';
+import { parseLinkNext } from './link.js';
+import { filterArtifactType, referrerDescriptors, referrersTag, subjectOf } from './referrers.js';
+import { header, readBodyStrict, type TransportResponse } from './transport.js';
+import type { RegistryRepository } from './types.js';
+import { cancelUpload, startUpload, uploadBlob, type UploadContext } from './upload.js';
+
+/**
+ * Accept for manifests: OCI index and manifest, Docker list and schema 2, and schema 1 last so
+ * an old image answers with its real type and gets a clear error instead of a conversion.
+ */
+const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, MEDIA_TYPE_DOCKER_MANIFEST_V1_SIGNED, MEDIA_TYPE_DOCKER_MANIFEST_V1].join(', ');
+
+function mediaTypeOf(res: TransportResponse): string | undefined {
+  const ct = header(res, HEADER_CONTENT_TYPE);
+  return ct ? ct.split(';')[0]!.trim().toLowerCase() : undefined;
+}
+
+/** One repository of a registry: a ContentSource and ContentSink speaking the distribution spec. */
+export class RegistryRepositoryImpl implements RegistryRepository {
+  readonly client: RegistryClientImpl;
+  readonly name: string;
+  readonly #where: string;
+
+  constructor(client: RegistryClientImpl, name: string) {
+    this.client = client;
+    this.name = name;
+    this.#where = `${client.registry}/${name}`;
+  }
+
+  get #t() {
+    return this.client.transport;
+  }
+
+  #pull(): string[] {
+    return [repositoryScope(this.name, 'pull')];
+  }
+
+  #push(): string[] {
+    return [repositoryScope(this.name, 'pull,push')];
+  }
+
+  #isManifest(desc: Pick<Descriptor, 'mediaType'>): boolean {
+    return isManifestMediaType(desc.mediaType) || isSchema1MediaType(desc.mediaType);
+  }
+
+  async resolve(reference: string, opts: CallOptions = {}): Promise<Descriptor> {
+    // HEAD first (spec "Checking if content exists"): no body, and Docker Hub does not count it against pull limits.
+    const res = await this.#t.request({
+      method: 'HEAD', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
+      scopes: this.#pull(), ok: [200, 404], where: this.#where, what: `manifest ${reference}`, signal: opts.signal,
+    });
+    await res.body.dump().catch(() => {});
+    if (res.status === 200) {
+      const digest = header(res, HEADER_DOCKER_CONTENT_DIGEST);
+      const mediaType = mediaTypeOf(res);
+      const size = Number(header(res, HEADER_CONTENT_LENGTH));
+      if (isDigest(digest) && isManifestMediaType(mediaType) && Number.isSafeInteger(size) && size > 0 && size <= MAX_MANIFEST_BYTES
+        && (!isDigest(reference) || digest === reference)) {
+        return { mediaType: mediaType!, digest, size };
+      }
+    }
+    // 404 (for the error body's precise code), or a HEAD that lacks what a descriptor needs: GET.
+    return (await this.fetchManifest(reference, opts)).desc;
+  }
+
+  async fetchManifest(reference: string, opts: CallOptions = {}): Promise<{ desc: Descriptor; bytes: Buffer }> {
+    return this.#fetchManifest(reference, opts, true);
+  }
+
+  /** `explain`: on 404, tell an unknown repository from an unknown manifest (one more request). */
+  async #fetchManifest(reference: string, opts: CallOptions, explain: boolean): Promise<{ desc: Descriptor; bytes: Buffer }> {
+    const what = `manifest ${reference}`;
+    const res = await this.#t.request({
+      method: 'GET', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
+      scopes: this.#pull(), ok: [200], where: this.#where, what, signal: opts.signal,
+    }).catch((err: unknown) => (explain ? this.#explainNotFound(err, opts) : Promise.reject(err)));
+    const declared = Number(header(res, HEADER_CONTENT_LENGTH));
+    if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
+      res.body.destroy();
+      throw new AirlockError('MANIFEST_INVALID', `${what} in ${this.#where} is ${declared} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, {
+        where: this.#where, hint: 'manifests are small JSON documents; this one is not a manifest or the registry is misbehaving',
+      });
+    }
+    const bytes = await readBodyStrict(res.body, MAX_MANIFEST_BYTES, what, this.#where, 'MANIFEST_INVALID');
+    const digest = digestOf(bytes);
+    const expected = isDigest(reference) ? reference : header(res, HEADER_DOCKER_CONTENT_DIGEST);
+    if (isDigest(reference) || isDigest(expected)) {
+      if (digest !== expected) {
+        throw new DigestMismatchError(expected as string, digest, bytes.length, {
+          where: `${this.#where}@${reference}`,
+          hint: 'the registry (or something between) sent a manifest that does not match its digest; retry, and report it to the registry operator if it persists',
+        });
+      }
+    }
+    const ct = mediaTypeOf(res);
+    if (isSchema1MediaType(ct)) {
+      throw new AirlockError('MANIFEST_INVALID', `${this.#where}:${reference} is a Docker schema 1 manifest, which is not supported`, {
+        where: this.#where,
+        hint: 'schema 1 is deprecated and cannot be copied with digests intact; push the image again with a current client (schema 2 or OCI)',
+      });
+    }
+    let mediaType = isManifestMediaType(ct) ? ct! : undefined;
+    if (!mediaType) {
+      // Content-Type missing or generic: the document says what it is (parseManifest also rejects schema 1).
+      mediaType = parseManifest(bytes, ct, `${this.#where}@${reference}`).mediaType;
+    }
+    const desc: Descriptor = { mediaType, digest, size: bytes.length };
+    this.client.rememberManifest(digest, bytes);
+    return { desc, bytes };
+  }
+
+  /**
+   * Distribution answers MANIFEST_UNKNOWN for a manifest of a repository that does not exist; the
+   * tag list tells the two apart (NAME_UNKNOWN), so the message says which one the user got wrong.
+   */
+  async #explainNotFound(err: unknown, opts: CallOptions): Promise<never> {
+    if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND' || err.has('NAME_UNKNOWN')) throw err;
+    const probe = await this.#t.request({
+      method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, signal: opts.signal,
+    }).catch(() => undefined);
+    if (probe?.status === 404) {
+      const body = await readBodyStrict(probe.body, MAX_LIST_BODY_BYTES, 'the tag list', this.#where).catch(() => Buffer.alloc(0));
+      if (body.includes('NAME_UNKNOWN')) {
+        throw new RegistryError('NOT_FOUND', `repository ${this.#where} not found (NAME_UNKNOWN)`, {
+          method: err.method, url: err.url, status: 404, where: this.#where, cause: err,
+          errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }, ...err.errors],
+          hint: 'check the repository name (and the registry path prefix); the account may also lack access to it',
+        });
+      }
+    } else {
+      await probe?.body.dump().catch(() => {});
+    }
+    throw err;
+  }
+
+  async fetch(desc: Descriptor, opts: CallOptions = {}): Promise<Readable> {
+    if (this.#isManifest(desc)) {
+      const res = await this.#t.request({
+        method: 'GET', url: `/v2/${this.name}/manifests/${desc.digest}`, headers: { accept: `${desc.mediaType}, ${MANIFEST_ACCEPT}` },
+        scopes: this.#pull(), ok: [200], where: this.#where, what: `manifest ${desc.digest}`, signal: opts.signal,
+      });
+      return res.body;
+    }
+    const url = `/v2/${this.name}/blobs/${desc.digest}`;
+    const get = (offset: number): Promise<TransportResponse> => this.#t.request({
+      method: 'GET', url, headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      scopes: this.#pull(), ok: offset > 0 ? [200, 206] : [200], where: this.#where, what: `blob ${desc.digest}`,
+      signal: opts.signal, highWaterMark: BLOB_HIGH_WATER_MARK,
+    });
+    const first = await get(0);
+    return resumableBody(first, { transport: this.#t, desc, where: `${this.#where}@${desc.digest}`, reopen: get, signal: opts.signal });
+  }
+
+  async exists(desc: Descriptor, opts: CallOptions = {}): Promise<boolean> {
+    const kind = this.#isManifest(desc) ? 'manifests' : 'blobs';
+    const res = await this.#t.request({
+      method: 'HEAD', url: `/v2/${this.name}/${kind}/${desc.digest}`, headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {},
+      scopes: this.#pull(), ok: [200, 404], where: this.#where, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, signal: opts.signal,
+    });
+    await res.body.dump().catch(() => {});
+    return res.status === 200;
+  }
+
+  async push(desc: Descriptor, body: Readable, opts: CallOptions = {}): Promise<void> {
+    if (this.#isManifest(desc)) {
+      const bytes = await readManifestBody(body, desc, this.#where);
+      await this.pushManifest(desc, bytes, desc.digest, opts);
+      return;
+    }
+    const ctx: UploadContext = {
+      transport: this.#t, repository: this.name, where: this.#where, scopes: this.#push(),
+      chunkSize: this.client.chunkSize, monolithicMax: this.client.monolithicMax, signal: opts.signal,
+    };
+    await uploadBlob(ctx, desc, body);
+  }
+
+  async pushManifest(desc: Descriptor, bytes: Buffer, reference: string, opts: CallOptions = {}): Promise<void> {
+    if (bytes.length !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, bytes.length, { where: this.#where });
+    const actual = digestOf(bytes);
+    if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, bytes.length, { where: this.#where });
+    // The exact bytes, with the descriptor's media type (spec "Pushing Manifests").
+    const res = await this.#t.request({
+      method: 'PUT', url: `/v2/${this.name}/manifests/${reference}`, headers: { 'content-type': desc.mediaType }, body: bytes,
+      scopes: this.#push(), ok: [200, 201, 202], where: this.#where, what: `manifest ${reference === desc.digest ? desc.digest : `${reference} (${desc.digest})`}`,
+      push: true, signal: opts.signal,
+    });
+    await res.body.dump().catch(() => {});
+    const echoed = header(res, HEADER_DOCKER_CONTENT_DIGEST);
+    if (isDigest(echoed) && echoed !== desc.digest) {
+      throw new DigestMismatchError(desc.digest, echoed, bytes.length, {
+        where: this.#where, hint: 'the registry stored the manifest under another digest (it rewrote it); it cannot hold this content unchanged',
+      });
+    }
+    this.client.rememberManifest(desc.digest, bytes);
+    const sub = subjectOf(bytes);
+    if (sub) {
+      if (header(res, HEADER_OCI_SUBJECT) !== undefined) {
+        this.client.setReferrersApi(true);
+      } else {
+        // Spec "Pushing Manifests with Subject": without OCI-Subject the client keeps the tag-schema index.
+        await this.#addToFallbackIndex(sub.subject.digest, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size,
+          ...(sub.artifactType ? { artifactType: sub.artifactType } : {}), ...(sub.annotations ? { annotations: sub.annotations } : {}) }, opts);
+      }
+    }
+  }
+
+  async #addToFallbackIndex(subject: Digest, entry: Descriptor, opts: CallOptions): Promise<void> {
+    const tag = referrersTag(subject);
+    await this.client.withLock(`${this.name}:${tag}`, async () => {
+      let existing: Descriptor[] = [];
+      try {
+        const { bytes } = await this.#fetchManifest(tag, opts, false);
+        existing = referrerDescriptors(bytes, `${this.#where}:${tag}`);
+      } catch (err) {
+        if (!(err instanceof RegistryError && err.code === 'NOT_FOUND')) throw err;
+      }
+      if (existing.some((d) => d.digest === entry.digest)) return;
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [...existing, entry] }));
+      const desc: Descriptor = { mediaType: MEDIA_TYPE_OCI_INDEX, digest: digestOf(index), size: index.length };
+      await this.pushManifest(desc, index, tag, opts);
+    });
+  }
+
+  async tag(desc: Descriptor, tag: string, opts: CallOptions = {}): Promise<void> {
+    const bytes = this.client.recallManifest(desc.digest) ?? (await this.fetchManifest(desc.digest, opts)).bytes;
+    await this.pushManifest(desc, bytes, tag, opts);
+  }
+
+  async tags(opts: CallOptions = {}): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const page of this.#pages(`/v2/${this.name}/tags/list`, this.#pull(), 'the tag list', opts)) {
+        const tags = (page as { tags?: unknown }).tags;
+        if (Array.isArray(tags)) for (const t of tags) if (typeof t === 'string') out.push(t);
+      }
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [];
+      throw err;
+    }
+    return out;
+  }
+
+  /** Follow `Link: <…>; rel="next"` (spec "Listing Tags"). */
+  async *#pages(first: string, scopes: string[], what: string, opts: CallOptions): AsyncGenerator<unknown> {
+    let url: string | undefined = first;
+    for (let i = 0; url && i < 100_000; i++) {
+      const res: TransportResponse = await this.#t.request({ method: 'GET', url, scopes, ok: [200], where: this.#where, what, signal: opts.signal });
+      const body = await readBodyStrict(res.body, MAX_LIST_BODY_BYTES, what, this.#where);
+      yield parseJson(body, what, this.#where);
+      url = parseLinkNext(header(res, HEADER_LINK), res.url);
+    }
+  }
+
+  async referrers(subject: Descriptor, opts: CallOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
+    const viaApi = await this.client.decideReferrers(() => this.#referrersApi(subject, opts));
+    return viaApi ?? this.#referrersFallback(subject, opts);
+  }
+
+  /** The referrers API (spec "Listing Referrers"), and whether its answer shows the registry has it. */
+  async #referrersApi(subject: Descriptor, opts: CallOptions & { artifactType?: string }): Promise<ReferrersAttempt> {
+    const q = opts.artifactType ? `?artifactType=${encodeURIComponent(opts.artifactType)}` : '';
+    let url: string | undefined = `/v2/${this.name}/referrers/${subject.digest}${q}`;
+    const out: Descriptor[] = [];
+    let filtered = true;
+    for (let i = 0; url && i < 10_000; i++) {
+      const res: TransportResponse = await this.#t.request({
+        method: 'GET', url, headers: { accept: MEDIA_TYPE_OCI_INDEX }, scopes: this.#pull(), ok: [200, 400, 404, 405],
+        where: this.#where, what: `referrers of ${subject.digest}`, signal: opts.signal,
+      });
+      if (res.status !== 200) {
+        const body = await readBodyStrict(res.body, MAX_LIST_BODY_BYTES, 'referrers', this.#where).catch(() => Buffer.alloc(0));
+        // A repository that does not exist says NAME_UNKNOWN on registries with the API: no decision.
+        if (res.status === 404 && /NAME_UNKNOWN/.test(body.toString('utf8'))) return { kind: 'unknown', descs: [] };
+        if (i === 0) return { kind: 'unsupported' };
+        break;
+      }
+      // Distribution without the API may answer a catch-all 200 that is not an index.
+      const ct = mediaTypeOf(res);
+      const body = await readBodyStrict(res.body, MAX_LIST_BODY_BYTES, 'referrers', this.#where);
+      if (i === 0 && ct !== MEDIA_TYPE_OCI_INDEX && !/"manifests"/.test(body.toString('utf8'))) return { kind: 'unsupported' };
+      out.push(...referrerDescriptors(body, `${this.#where} referrers of ${subject.digest}`));
+      if (!(header(res, HEADER_OCI_FILTERS_APPLIED) ?? '').split(',').map((s) => s.trim()).includes('artifactType')) filtered = false;
+      url = parseLinkNext(header(res, HEADER_LINK), res.url);
+    }
+    return { kind: 'api', descs: filtered ? out : filterArtifactType(out, opts.artifactType) };
+  }
+
+  async #referrersFallback(subject: Descriptor, opts: CallOptions & { artifactType?: string }): Promise<Descriptor[]> {
+    const tag = referrersTag(subject.digest);
+    try {
+      const { bytes } = await this.#fetchManifest(tag, opts, false);
+      return filterArtifactType(referrerDescriptors(bytes, `${this.#where}:${tag}`), opts.artifactType);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [];
+      throw err;
+    }
+  }
+
+  async mount(desc: Descriptor, fromRepository: string, opts: CallOptions = {}): Promise<boolean> {
+    if (fromRepository === this.name) return this.exists(desc, opts);
+    const ctx = {
+      transport: this.#t, repository: this.name, where: this.#where,
+      // Distribution checks pull access on the source repository of a mount.
+      scopes: [...this.#push(), repositoryScope(fromRepository, 'pull')], signal: opts.signal,
+      chunkSize: 0, monolithicMax: 0,
+    };
+    const res = await startUpload(ctx, `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`);
+    await res.body.dump().catch(() => {});
+    if (res.status === 201) return true;
+    // 202: the registry opened an ordinary upload session instead (spec "Mounting a blob from another repository").
+    const loc = header(res, HEADER_LOCATION);
+    if (loc) await cancelUpload(ctx, this.#t.resolveUrl(loc).toString());
+    return false;
+  }
+
+  async delete(desc: Descriptor, opts: CallOptions = {}): Promise<boolean> {
+    const kind = this.#isManifest(desc) ? 'manifests' : 'blobs';
+    const res = await this.#t.request({
+      method: 'DELETE', url: `/v2/${this.name}/${kind}/${desc.digest}`, scopes: [repositoryScope(this.name, '*')],
+      ok: [200, 202, 204, 404, 405], where: this.#where, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, push: true, signal: opts.signal,
+    }).catch((err: unknown) => {
+      // Deletion disabled or not allowed for this account: report "not deleted", do not fail.
+      if (err instanceof RegistryError && (err.code === 'AUTH' || err.has('UNSUPPORTED'))) return undefined;
+      throw err;
+    });
+    if (!res) return false;
+    await res.body.dump().catch(() => {});
+    return res.status === 200 || res.status === 202 || res.status === 204;
+  }
+}
+
+/**
+ * One referrers API call: `api` shows the registry has the API, `unsupported` that it does not,
+ * `unknown` (NAME_UNKNOWN) decides nothing.
+ */
+export type ReferrersAttempt =
+  | { readonly kind: 'api'; readonly descs: Descriptor[] }
+  | { readonly kind: 'unsupported' }
+  | { readonly kind: 'unknown'; readonly descs: Descriptor[] };
+
+async function readManifestBody(body: Readable, desc: Descriptor, where: string): Promise<Buffer> {
+  if (desc.size > MAX_MANIFEST_BYTES) {
+    body.destroy();
+    throw new AirlockError('MANIFEST_INVALID', `manifest ${desc.digest} is ${desc.size} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, { where });
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > desc.size) {
+      body.destroy();
+      throw new SizeMismatchError(desc.digest, desc.size, n, { where });
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks, n);
+}
+
+function parseJson(body: Buffer, what: string, where: string): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new AirlockError('REGISTRY', `${where} sent ${what} that is not JSON`, { where, cause: err, hint: 'the registry is misbehaving; run with --verbose' });
+  }
+}

@@ -1,0 +1,118 @@
+import type { Readable } from 'node:stream';
+import type { BlobMounter, CallOptions, ContentSink, ContentSource, ReferrerLister, TagLister } from '../content/index.js';
+import type { Logger } from '../log.js';
+import type { Descriptor } from '../oci/index.js';
+import type { RegistrySide } from './errors.js';
+
+/** How to reach one registry host. */
+export interface RegistryHostConfig {
+  /**
+   * `verify` (default): HTTPS with the system CAs plus certDir's. `skip-verify`: HTTPS without
+   * verification, falling back to plain HTTP when the host does not speak TLS (skopeo's
+   * `--tls-verify=false`). `plain-http`: HTTP only.
+   */
+  readonly tls: 'verify' | 'skip-verify' | 'plain-http';
+  /** certs.d-style directory: `*.crt` CAs, `NAME.cert` + `NAME.key` client pair. */
+  readonly certDir?: string;
+  readonly credentials?: { readonly username: string; readonly password: string };
+  readonly authfile?: string;
+}
+
+export interface RequestInfo {
+  readonly method: string;
+  /** Redacted. */
+  readonly url: string;
+  /** Undefined when no response arrived. */
+  readonly status?: number;
+  /** Request body bytes handed to the connection. */
+  readonly bytesSent?: number;
+}
+
+export interface RegistryClientOptions {
+  /** Debug logs of every request (method, redacted URL, status). Default: none. */
+  readonly logger?: Logger;
+  /** Sockets per host. Default 16. */
+  readonly connections?: number;
+  /** Retries of idempotent requests. Default 4. */
+  readonly retries?: number;
+  /** First retry backoff in ms (doubles each time, with jitter). Default 250. */
+  readonly retryBaseDelayMs?: number;
+  /** Largest wait between retries, and largest Retry-After honoured, in ms. Default 30000. */
+  readonly retryMaxDelayMs?: number;
+  /** Chunk size of chunked (PATCH) uploads; also the memory one upload holds. Default 16 MiB. */
+  readonly chunkSize?: number;
+  /** Blobs up to this size are uploaded in one PUT. Default 16 MiB. */
+  readonly monolithicMax?: number;
+  /** Time to wait for response headers, and longest silence inside a response body, in ms. Default 120000. */
+  readonly timeoutMs?: number;
+  /** Which flags to name in hints: `--src-*` or `--dest-*`. Default: both. */
+  readonly side?: RegistrySide;
+  /** The `--authfile` flag when `config.authfile` is a per-registry file (it is consulted after it). */
+  readonly fallbackAuthfile?: string;
+  /** Environment for credential lookup (tests). Default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Called after every HTTP exchange: tests count requests and bytes, --verbose prints them. */
+  readonly onRequest?: (info: RequestInfo) => void;
+}
+
+export type AuthScheme = 'none' | 'basic' | 'bearer';
+
+/** What `registry probe` found out. */
+export interface ProbeResult {
+  readonly registry: string;
+  /** The scratch repository used for write tests. */
+  readonly repository: string;
+  readonly scheme: 'https' | 'http';
+  readonly auth: AuthScheme;
+  /** Credentials were found (and from where), never what they are. */
+  readonly credentialsSource?: string;
+  readonly referrersApi: boolean;
+  readonly push: boolean;
+  readonly ociManifest: boolean;
+  readonly ociIndex: boolean;
+  readonly dockerManifest: boolean;
+  readonly dockerManifestList: boolean;
+  /** An OCI 1.1 artifact (artifactType + subject) is accepted. */
+  readonly ociArtifact: boolean;
+  readonly mount: boolean;
+  readonly monolithicUpload: boolean;
+  readonly chunkedUpload: boolean;
+  readonly delete: boolean;
+  /** Everything the probe wrote was removed again. */
+  readonly cleanedUp: boolean;
+  readonly notes: readonly string[];
+}
+
+export interface RegistryClient {
+  /** Normalised registry name, as in Reference.registry. */
+  readonly registry: string;
+  repository(name: string): RegistryRepository;
+  /** GET /v2/ with auth: clear errors for TLS, auth and unreachable hosts. */
+  ping(opts?: CallOptions): Promise<void>;
+  /** Try what the registry supports on a scratch repository under `repository`, cleaning up after. */
+  probe(repository: string, opts?: CallOptions): Promise<ProbeResult>;
+  /** All repositories (paginated, n ≤ 1000). */
+  catalog(opts?: CallOptions): Promise<string[]>;
+  /** The auth scheme learnt so far (after a request). */
+  readonly authScheme: AuthScheme | undefined;
+  /** Is the referrers API available? Decided on first use and cached. */
+  supportsReferrersApi(repository: string, opts?: CallOptions): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface RegistryRepository extends ContentSource, ContentSink, ReferrerLister, BlobMounter, TagLister {
+  readonly client: RegistryClient;
+  readonly name: string;
+  resolve(reference: string, opts?: CallOptions): Promise<Descriptor>;
+  fetchManifest(reference: string, opts?: CallOptions): Promise<{ desc: Descriptor; bytes: Buffer }>;
+  fetch(desc: Descriptor, opts?: CallOptions): Promise<Readable>;
+  exists(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
+  push(desc: Descriptor, body: Readable, opts?: CallOptions): Promise<void>;
+  pushManifest(desc: Descriptor, bytes: Buffer, reference: string, opts?: CallOptions): Promise<void>;
+  tag(desc: Descriptor, tag: string, opts?: CallOptions): Promise<void>;
+  tags(opts?: CallOptions): Promise<string[]>;
+  referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string }): Promise<Descriptor[]>;
+  mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;
+  /** DELETE a manifest or blob (probe clean-up, tests). False when the registry does not allow it. */
+  delete(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
+}
