@@ -17,6 +17,7 @@ const CODES = {
   KEY_INVALID: EXIT.badInput,
   MAPPING_CONFLICT: EXIT.badInput,
   LOCK_MISMATCH: EXIT.badInput,
+  PLATFORM_UNAVAILABLE: EXIT.badInput,
   // exit 3: verification failed
   DIGEST_MISMATCH: EXIT.verification,
   SIZE_MISMATCH: EXIT.verification,

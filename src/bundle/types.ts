@@ -46,11 +46,21 @@ export interface UpstreamSignatureRecord {
   readonly method: 'cosign-key' | 'sigstore-bundle-key' | 'sigstore-bundle-keyless';
   /** Key fingerprint (sha256 of SPKI DER) or certificate identity. */
   readonly signer: string;
-  /** Digests of the signature artifacts carried in the bundle. */
+  /** Digests of the signature manifests carried in the bundle. */
   readonly signatures: readonly Digest[];
-  /** Bundle-relative path of trust material carried (public key PEM, trusted_root.json) as a blob digest. */
-  readonly trustMaterial?: readonly Digest[];
+  /** Trust material, carried inside the signed airlock.json so the site can re-check offline. */
+  readonly publicKeyPem?: string;
+  readonly trustedRootJson?: string;
+  readonly identity?: string;
+  readonly identityRegexp?: string;
+  readonly issuer?: string;
+  /** The signed bytes themselves (small), so the site re-checks them offline before pushing. */
+  readonly evidence?: readonly UpstreamEvidence[];
 }
+
+export type UpstreamEvidence =
+  | { readonly kind: 'cosign'; readonly signatureManifest: Digest; readonly payload: string /* base64 */; readonly signature: string /* base64 */ }
+  | { readonly kind: 'sigstore-bundle'; readonly signatureManifest: Digest; readonly bundle: string /* base64 */ };
 
 export type BlobLocation = 'bundle' | 'base';
 

@@ -1,0 +1,288 @@
+import { Readable } from 'node:stream';
+import { AirlockError, isAirlockError } from '../errors.js';
+import { canMount, verifyStream, type ContentSink } from '../content/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+import { forEachConcurrent, Semaphore } from '../util/index.js';
+import { closure } from './walk.js';
+import type { CopyEvent, CopyPlan, Journal, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
+
+/** Where blob bytes come from: any digest on demand, or front to back in entry order. */
+export type BlobSupply =
+  | { readonly kind: 'random'; fetch(desc: Descriptor, signal?: AbortSignal): Promise<Readable> }
+  | { readonly kind: 'sequential'; readonly blobs: AsyncIterable<SequentialBlob> };
+
+export interface ExecuteOptions {
+  /** Parallel transfers. Default 8 (CONTRACT.md). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: CopyEvent) => void;
+  readonly journal?: Journal;
+  /** Extra bytes held in memory by digest (manifests are in the plan; configs from a bundle front). */
+  readonly memory?: ReadonlyMap<Digest, Buffer>;
+  /** Retries of a whole blob transfer for random-access supplies. Default 2. */
+  readonly retries?: number;
+  /** Names a blob in errors: which artifact needs it. */
+  readonly describeBlob?: (digest: Digest) => string;
+  /** Check what the sinks hold and report what would be pushed; push nothing. */
+  readonly dryRun?: boolean;
+}
+
+export interface ExecuteReport {
+  readonly blobsPushed: number;
+  readonly bytesPushed: number;
+  readonly blobsMounted: number;
+  readonly blobsSkipped: number;
+  /** (repository, blob) pairs the sinks held already. */
+  readonly blobsExisting: number;
+  readonly manifestsPushed: number;
+  readonly tagsSet: number;
+  readonly completed: readonly RootTarget[];
+  /** Roots whose content is not all present yet (volumes still to come), with the missing digests. */
+  readonly waiting: readonly { readonly target: RootTarget; readonly missing: readonly Digest[] }[];
+  /** Targets whose root manifest the sink held before this run. */
+  readonly present: readonly RootTarget[];
+  /** Dry run: per repository, the blobs (digest, size) it lacks. */
+  readonly toPush: readonly { readonly repository: string; readonly digest: Digest; readonly size: number }[];
+}
+
+interface RepoState {
+  readonly repository: string;
+  readonly sink: ContentSink;
+  readonly present: Set<Digest>;
+}
+
+const key = (kind: string, repo: string, id: string): string => `${kind} ${repo} ${id}`;
+
+/**
+ * The copy engine's apply half: make every target root's graph present in its sink, children
+ * before parents, blobs once per repository (mounted across repositories of one registry), and
+ * tags last. A root whose content is not all present (blobs from other volumes still missing)
+ * is neither pushed nor tagged.
+ */
+export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: readonly RootTarget[], opts: ExecuteOptions = {}): Promise<ExecuteReport> {
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const emit = opts.onEvent ?? (() => {});
+  const signal = opts.signal;
+  const journal = opts.journal;
+  const counters = { blobsPushed: 0, bytesPushed: 0, blobsMounted: 0, blobsSkipped: 0, blobsExisting: 0, manifestsPushed: 0, tagsSet: 0 };
+  const present: RootTarget[] = [];
+
+  // Per target repository: the sink and what it must hold.
+  const repos = new Map<string, RepoState>();
+  const closures = new Map<RootTarget, Digest[]>();
+  for (const t of targets) {
+    if (!repos.has(t.repository)) repos.set(t.repository, { repository: t.repository, sink: t.sink, present: new Set() });
+    closures.set(t, closure(plan.nodes, t.root.desc.digest));
+  }
+  const needed = new Map<string, Set<Digest>>();
+  for (const t of targets) {
+    let s = needed.get(t.repository);
+    if (!s) needed.set(t.repository, (s = new Set()));
+    for (const d of closures.get(t)!) s.add(d);
+  }
+  const isManifest = (d: Digest): boolean => plan.nodes.get(d)?.bytes !== undefined;
+
+  // 1. What is there already: journal first (no request), then the registry. A manifest that
+  // exists proves its whole graph exists (registries refuse a manifest whose children are
+  // missing), so one HEAD per root usually answers for hundreds of blobs.
+  const checks: { repo: RepoState; digest: Digest }[] = [];
+  for (const [repoName, digests] of needed) {
+    const repo = repos.get(repoName)!;
+    for (const d of digests) {
+      if (journal?.has(key(isManifest(d) ? 'manifest' : 'blob', repoName, d))) repo.present.add(d);
+    }
+  }
+  const markClosure = (repo: RepoState, d: Digest): void => {
+    for (const c of closure(plan.nodes, d)) repo.present.add(c);
+  };
+  await forEachConcurrent(targets, concurrency, async (t) => {
+    const repo = repos.get(t.repository)!;
+    const d = t.root.desc.digest;
+    if (repo.present.has(d) || (await repo.sink.exists(t.root.desc, signal ? { signal } : {}))) {
+      markClosure(repo, d);
+      present.push(t);
+    }
+  }, signal);
+  for (const [repoName, digests] of needed) {
+    const repo = repos.get(repoName)!;
+    for (const d of digests) if (!repo.present.has(d)) checks.push({ repo, digest: d });
+  }
+  await forEachConcurrent(checks, concurrency, async ({ repo, digest }) => {
+    const node = plan.nodes.get(digest);
+    if (!node) return;
+    if (await repo.sink.exists(node.desc, signal ? { signal } : {})) {
+      repo.present.add(digest);
+      counters.blobsExisting++;
+      emit({ type: 'blob-done', digest, size: node.desc.size, how: 'exists', repository: repo.repository });
+    }
+  }, signal);
+
+  // 2. Blobs: which repositories lack each blob.
+  const missingBlobs = new Map<Digest, RepoState[]>();
+  for (const [repoName, digests] of needed) {
+    const repo = repos.get(repoName)!;
+    for (const d of digests) {
+      if (repo.present.has(d) || isManifest(d)) continue;
+      const list = missingBlobs.get(d);
+      if (list) list.push(repo);
+      else missingBlobs.set(d, [repo]);
+    }
+  }
+
+  if (opts.dryRun) {
+    const toPush = [...missingBlobs].flatMap(([d, rs]) => rs.map((r) => ({ repository: r.repository, digest: d, size: plan.nodes.get(d)!.desc.size })));
+    return { ...counters, completed: [], waiting: [], present, toPush };
+  }
+
+  const describe = (d: Digest): string => opts.describeBlob?.(d) ?? `blob ${d}`;
+  const pushOne = async (repo: RepoState, desc: Descriptor, body: Readable): Promise<void> => {
+    emit({ type: 'blob-start', digest: desc.digest, size: desc.size });
+    const verified = body.pipe(verifyStream(desc, { where: describe(desc.digest), onProgress: (n) => emit({ type: 'bytes', bytes: n }) }));
+    body.on('error', (err) => verified.destroy(err));
+    await repo.sink.push(desc, verified, signal ? { signal } : {});
+    repo.present.add(desc.digest);
+    counters.blobsPushed++;
+    counters.bytesPushed += desc.size;
+    await journal?.record(key('blob', repo.repository, desc.digest), { action: 'push', repository: repo.repository, digest: desc.digest });
+    emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied', repository: repo.repository });
+  };
+  /** After the first repository has the blob: mount it into the others (or report they still lack it). */
+  const spread = async (first: RepoState, others: readonly RepoState[], desc: Descriptor, refetch?: () => Promise<Readable>): Promise<void> => {
+    for (const repo of others) {
+      if (canMount(repo.sink) && (await repo.sink.mount(desc, first.repository, signal ? { signal } : {}))) {
+        repo.present.add(desc.digest);
+        counters.blobsMounted++;
+        await journal?.record(key('blob', repo.repository, desc.digest), { action: 'mount', repository: repo.repository, from: first.repository, digest: desc.digest });
+        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'mounted', repository: repo.repository });
+      } else if (refetch) {
+        await pushOne(repo, desc, await refetch());
+      }
+      // Sequential source and no mount: the repository stays without the blob; its roots wait and a
+      // re-run (which reads the bundle again) pushes it.
+    }
+  };
+
+  const fromMemory = (d: Digest): Buffer | undefined => plan.nodes.get(d)?.bytes ?? opts.memory?.get(d);
+  const inMemory = [...missingBlobs.keys()].filter((d) => fromMemory(d) !== undefined);
+  await forEachConcurrent(inMemory, concurrency, async (d) => {
+    const repos_ = missingBlobs.get(d)!;
+    const desc = plan.nodes.get(d)!.desc;
+    const bytes = fromMemory(d)!;
+    const [first, ...others] = repos_;
+    await pushOne(first!, desc, Readable.from([bytes]));
+    await spread(first!, others, desc, async () => Readable.from([bytes]));
+    missingBlobs.delete(d);
+  }, signal);
+
+  if (supply.kind === 'random') {
+    const retries = opts.retries ?? 2;
+    await forEachConcurrent([...missingBlobs.keys()], concurrency, async (d) => {
+      const desc = plan.nodes.get(d)!.desc;
+      const [first, ...others] = missingBlobs.get(d)!;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await pushOne(first!, desc, await supply.fetch(desc, signal));
+          break;
+        } catch (err) {
+          if (attempt >= retries || signal?.aborted || !isRetryable(err)) throw err;
+          emit({ type: 'warning', message: `retrying ${describe(d)}: ${(err as Error).message}` });
+        }
+      }
+      await spread(first!, others, desc, () => supply.fetch(desc, signal));
+    }, signal);
+  } else {
+    const background = new Semaphore(concurrency);
+    const pending = new Set<Promise<void>>();
+    let backgroundError: unknown;
+    for await (const { desc, body } of supply.blobs) {
+      signal?.throwIfAborted();
+      if (backgroundError) throw backgroundError;
+      const lacking = missingBlobs.get(desc.digest);
+      if (!lacking || lacking.length === 0) {
+        // Nobody needs it (already present, or not part of any root): read past it.
+        body.resume();
+        await new Promise<void>((resolve, reject) => {
+          body.once('end', resolve);
+          body.once('error', reject);
+          if (body.readableEnded) resolve();
+        });
+        counters.blobsSkipped++;
+        continue;
+      }
+      const [first, ...others] = lacking;
+      await pushOne(first!, desc, body);
+      missingBlobs.delete(desc.digest);
+      if (others.length > 0) {
+        const release = await background.acquire();
+        const p = spread(first!, others, desc)
+          .catch((err: unknown) => {
+            backgroundError ??= err;
+          })
+          .finally(() => {
+            release();
+            pending.delete(p);
+          });
+        pending.add(p);
+      }
+    }
+    await Promise.all(pending);
+    if (backgroundError) throw backgroundError;
+  }
+
+  // 3. Manifests, children first; a root only when all of its graph is present. Referrers after
+  // everything else so their subjects exist first.
+  const ordered = [...targets].sort((a, b) => Number(a.root.kind === 'referrer') - Number(b.root.kind === 'referrer'));
+  const completed: RootTarget[] = [];
+  const waiting: { target: RootTarget; missing: Digest[] }[] = [];
+  for (const t of ordered) {
+    const repo = repos.get(t.repository)!;
+    const all = closures.get(t)!;
+    const missing = all.filter((d) => !repo.present.has(d) && !isManifest(d));
+    const subjectMissing = t.root.subject !== undefined && needsSubject(t.root) && !repo.present.has(t.root.subject) &&
+      targets.some((o) => o !== t && o.root.desc.digest === t.root.subject && o.repository === t.repository);
+    if (missing.length > 0 || subjectMissing) {
+      waiting.push({ target: t, missing });
+      emit({ type: 'root-waiting', root: t.root, missing: missing.length });
+      continue;
+    }
+    for (const d of all) {
+      const node = plan.nodes.get(d);
+      if (!node?.bytes || repo.present.has(d)) continue;
+      await repo.sink.push(node.desc, Readable.from([node.bytes]), signal ? { signal } : {});
+      repo.present.add(d);
+      counters.manifestsPushed++;
+      await journal?.record(key('manifest', repo.repository, d), { action: 'push-manifest', repository: repo.repository, digest: d });
+      emit({ type: 'manifest-done', digest: d, repository: repo.repository, how: 'pushed' });
+    }
+    completed.push(t);
+  }
+
+  // 4. Tags last.
+  for (const t of completed) {
+    const tag = t.root.tag;
+    if (tag !== undefined) {
+      const repo = repos.get(t.repository)!;
+      const k = key('tag', repo.repository, `${tag}@${t.root.desc.digest}`);
+      if (!journal?.has(k)) {
+        await repo.sink.tag(t.root.desc, tag, signal ? { signal } : {});
+        counters.tagsSet++;
+        await journal?.record(k, { action: 'tag', repository: repo.repository, tag, digest: t.root.desc.digest });
+      }
+      emit({ type: 'tag-done', repository: repo.repository, tag, digest: t.root.desc.digest });
+    }
+    emit({ type: 'root-done', root: t.root, target: t.repository });
+  }
+
+  return { ...counters, completed, waiting, present, toPush: [] };
+}
+
+function needsSubject(root: PlannedRoot): boolean {
+  return root.kind === 'referrer';
+}
+
+function isRetryable(err: unknown): boolean {
+  if (!isAirlockError(err)) return true;
+  const e = err as AirlockError & { retryable?: boolean };
+  if (typeof e.retryable === 'boolean') return e.retryable;
+  return e.code === 'NETWORK' || e.code === 'SIZE_MISMATCH' || e.code === 'DIGEST_MISMATCH' || e.code === 'REGISTRY';
+}

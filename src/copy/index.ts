@@ -1,0 +1,3 @@
+export * from './types.js';
+export { walkGraph, closure, fetchManifestBytes, type WalkOptions, type WalkResult } from './walk.js';
+export { executeCopy, type BlobSupply, type ExecuteOptions, type ExecuteReport } from './execute.js';

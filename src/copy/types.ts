@@ -1,0 +1,75 @@
+import type { Readable } from 'node:stream';
+import type { ContentSink } from '../content/index.js';
+import type { Descriptor, Digest, Platform } from '../oci/index.js';
+
+export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
+
+/** One piece of content in the graph: a manifest (bytes held) or a blob (config or layer). */
+export interface PlanNode {
+  readonly desc: Descriptor;
+  readonly kind: NodeKind;
+  /** Raw manifest bytes, exactly as fetched and verified (never re-serialised). */
+  readonly bytes?: Buffer;
+  /** Digests that must exist before this node (config + layers, or child manifests). */
+  readonly children: readonly Digest[];
+  /** Where it can be fetched from: `registry/repository`. */
+  readonly origin?: string;
+}
+
+export type RootKind = 'image' | 'chart' | 'file' | 'referrer';
+
+/** A root of the graph: what the user asked for (or a referrer found for it), pinned. */
+export interface PlannedRoot {
+  readonly kind: RootKind;
+  /** `registry/repository` of the source. */
+  readonly repository: string;
+  readonly registry: string;
+  readonly repositoryPath: string;
+  readonly tag?: string;
+  /** Root descriptor as carried (after any platform filter). */
+  readonly desc: Descriptor;
+  /** The upstream digest when a platform filter produced a new index. */
+  readonly upstreamDigest?: Digest;
+  readonly platforms?: readonly Platform[];
+  /** Referrers: the subject's digest, and the tag for cosign-style tag referrers. */
+  readonly subject?: Digest;
+  readonly referrerTag?: string;
+  readonly artifactType?: string;
+  /** Files: the name to deliver. */
+  readonly fileName?: string;
+}
+
+export interface CopyPlan {
+  readonly roots: readonly PlannedRoot[];
+  readonly nodes: ReadonlyMap<Digest, PlanNode>;
+}
+
+export type CopyEvent =
+  | { readonly type: 'resolve'; readonly ref: string; readonly digest: Digest }
+  | { readonly type: 'warning'; readonly message: string }
+  | { readonly type: 'blob-start'; readonly digest: Digest; readonly size: number }
+  | { readonly type: 'bytes'; readonly bytes: number }
+  | { readonly type: 'blob-done'; readonly digest: Digest; readonly size: number; readonly how: 'copied' | 'cached' | 'exists' | 'mounted' | 'skipped'; readonly repository?: string }
+  | { readonly type: 'manifest-done'; readonly digest: Digest; readonly repository?: string; readonly how: 'pushed' | 'exists' }
+  | { readonly type: 'tag-done'; readonly repository: string; readonly tag: string; readonly digest: Digest }
+  | { readonly type: 'root-done'; readonly root: PlannedRoot; readonly target?: string }
+  | { readonly type: 'root-waiting'; readonly root: PlannedRoot; readonly missing: number };
+
+/** What the import/verify executor pushes into, per root. */
+export interface RootTarget {
+  readonly root: PlannedRoot;
+  /** Key of the sink's repository (`host/repo`), for dedup and mounting. */
+  readonly repository: string;
+  readonly sink: ContentSink;
+}
+
+/** A record of work done, so an interrupted run resumes without re-checking it. */
+export interface Journal {
+  has(key: string): boolean;
+  record(key: string, fields?: Record<string, unknown>): Promise<void>;
+}
+
+export interface SequentialBlob {
+  readonly desc: Descriptor;
+  readonly body: Readable;
+}

@@ -1,0 +1,44 @@
+import { AirlockError } from '../errors.js';
+import { isDigest, type Digest } from '../oci/index.js';
+
+/** receipt.json: what one import left in the target. A valid `--since` base for the next export. */
+export interface Receipt {
+  readonly version: 1;
+  readonly kind: 'airlock-receipt';
+  readonly bundleId: Digest;
+  readonly bases: readonly Digest[];
+  readonly signer?: string;
+  readonly target: string;
+  readonly layout: 'flat' | 'scoped';
+  readonly started: string;
+  readonly finished: string;
+  readonly complete: boolean;
+  readonly artifacts: readonly ReceiptArtifact[];
+  /** Every digest the target holds for this bundle's artifacts (manifests and blobs). */
+  readonly digests: readonly Digest[];
+}
+
+export interface ReceiptArtifact {
+  readonly kind: string;
+  readonly source: string;
+  readonly target: string;
+  readonly digest: Digest;
+  readonly status: 'pushed' | 'present' | 'waiting';
+}
+
+export function parseReceipt(raw: Buffer, where: string): Receipt {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new AirlockError('BUNDLE_UNREADABLE', 'receipt is not valid JSON', { where, cause: err });
+  }
+  const r = doc as Partial<Receipt>;
+  if (r.kind !== 'airlock-receipt' || r.version !== 1) {
+    throw new AirlockError('BUNDLE_VERSION', 'not an airlock receipt of version 1', { where, hint: 'pass the receipt.json written by `airlock bundle import --out-dir`' });
+  }
+  if (!isDigest(r.bundleId) || !Array.isArray(r.digests) || !r.digests.every(isDigest)) {
+    throw new AirlockError('BUNDLE_UNREADABLE', 'receipt has an invalid bundleId or digests list', { where });
+  }
+  return r as Receipt;
+}

@@ -1,0 +1,1 @@
+export { LayoutStore, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT, type LayoutStoreOptions } from './layout-store.js';

@@ -1,0 +1,478 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NOOP_LOGGER } from '../log.js';
+import { openCache } from '../cache/index.js';
+import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
+import {
+  ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
+} from '../oci/index.js';
+import { formatReference, formatRepository, type Reference } from '../reference/index.js';
+import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type MirrorList } from '../mirror/index.js';
+import { createRegistryPool, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
+import {
+  AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, writeBundle,
+  type AirlockManifest, type BundleArtifact, type BundleBlob, type VolumePlan,
+} from '../bundle/index.js';
+import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
+import { forEachConcurrent, Semaphore } from '../util/index.js';
+import { TOOL_VERSION } from '../version.js';
+import { loadBases, type BaseSet } from './bases.js';
+import { verifyUpstreamSignatures } from './upstream.js';
+
+export type BundleForm = 'dir' | 'tar' | 'tar.zst';
+
+export interface ExportOptions {
+  /** Mirror lists (-f); merged. */
+  readonly files: readonly string[];
+  /** Output path; required unless dryRun. */
+  readonly output?: string;
+  readonly dryRun?: boolean;
+  readonly signKey?: string;
+  /** --platform: overrides every entry's platforms. */
+  readonly platforms?: readonly Platform[];
+  readonly splitSize?: number;
+  readonly cacheDir?: string;
+  /** Parallel transfers. Default 8. */
+  readonly concurrency?: number;
+  /** Source registry settings from flags; the mirror list's `registries:` wins. */
+  readonly source?: RegistryHostConfig;
+  readonly lock?: string;
+  readonly locked?: boolean;
+  readonly since?: readonly string[];
+  readonly receiptKeys?: readonly string[];
+  readonly compressionLevel?: number;
+  readonly logger?: Logger;
+  readonly onEvent?: (e: CopyEvent) => void;
+  readonly signal?: AbortSignal;
+  /** For tests: count registry requests. */
+  readonly onRequest?: (info: { method: string; url: string; status?: number }) => void;
+}
+
+export interface ExportResult {
+  readonly version: 1;
+  readonly bundleId?: Digest;
+  readonly output?: string;
+  readonly files: readonly { readonly path: string; readonly size: number; readonly sha256: string }[];
+  readonly artifacts: readonly BundleArtifact[];
+  readonly blobs: number;
+  /** Sum of every artifact's blobs, before dedup. */
+  readonly bytesBeforeDedup: number;
+  /** Unique bytes the artifacts need. */
+  readonly bytesAfterDedup: number;
+  /** Bytes carried in this bundle (after delta). */
+  readonly bytesIncluded: number;
+  readonly bytesFromBases: number;
+  readonly bytesDownloaded: number;
+  readonly volumes?: readonly { readonly volume: number; readonly bytes: number; readonly blobs: number }[];
+  readonly bases: readonly Digest[];
+  readonly signed: boolean;
+  readonly dryRun: boolean;
+  readonly durationMs: number;
+}
+
+export function bundleFormOf(output: string): BundleForm {
+  if (output.endsWith('.tar.zst') || output.endsWith('.tzst')) return 'tar.zst';
+  if (output.endsWith('.tar')) return 'tar';
+  return 'dir';
+}
+
+interface ResolvedRoot {
+  readonly kind: 'image' | 'chart';
+  readonly ref: Reference;
+  readonly tag?: string;
+  readonly desc: Descriptor;
+  readonly rootBytes?: Buffer;
+  readonly platforms?: readonly Platform[];
+  readonly referrers: boolean;
+  readonly where: string;
+  readonly entryIndex: number;
+}
+
+/** `airlock bundle export`: mirror lists → pinned, deduplicated, signed bundle. */
+export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
+  const started = Date.now();
+  const logger = opts.logger ?? NOOP_LOGGER;
+  const emit = opts.onEvent ?? (() => {});
+  const signal = opts.signal;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  if (!opts.dryRun && !opts.output) throw new AirlockError('USAGE', 'missing -o/--output', { hint: 'name the bundle to write, e.g. -o site.tar.zst' });
+
+  // 1. Input, validated whole before any network traffic.
+  const mirror = await readMirrorLists(opts.files);
+  const bases: BaseSet = await loadBases(opts.since ?? [], { receiptKeys: opts.receiptKeys ?? [] });
+  const signingKey = opts.signKey ? await loadPrivateKey(opts.signKey, () => readPassphrase(`passphrase for ${opts.signKey}: `)) : undefined;
+
+  const pool = createRegistryPool({
+    defaults: opts.source ?? { tls: 'verify' },
+    perRegistry: new Map([...mirror.registries].map(([host, s]) => [host, {
+      ...(s.tls ? { tls: s.tls } : {}), ...(s.certDir ? { certDir: s.certDir } : {}), ...(s.authfile ? { authfile: s.authfile } : {}),
+    }])),
+    clientOptions: { logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) },
+  });
+  const repoCache = new Map<string, RegistryRepository>();
+  const repoOf = (registry: string, repository: string): RegistryRepository => {
+    const k = `${registry}/${repository}`;
+    let r = repoCache.get(k);
+    if (!r) repoCache.set(k, (r = pool.client(registry).repository(repository)));
+    return r;
+  };
+
+  try {
+    // 2. Resolve every tag to a digest, once.
+    const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal);
+    const lockMap = new Map<string, string>();
+    for (const r of resolved) if (r.tag !== undefined) lockMap.set(`${formatRepository(r.ref)}:${r.tag}`, r.desc.digest);
+    if (opts.lock && opts.locked) {
+      const lock = await readLockFile(opts.lock);
+      const problems = compareLock(lock, lockMap);
+      if (problems.length > 0) {
+        throw new AirlockError('LOCK_MISMATCH', `${problems.length} resolved reference(s) differ from the lock file ${opts.lock}`, {
+          where: opts.lock,
+          hint: `${problems.map((p) => p.message).slice(0, 5).join('; ')}; re-run without --locked to update the lock`,
+        });
+      }
+    }
+
+    // 3. Walk every graph (manifests only), with referrers.
+    const nodes = new Map<Digest, PlanNode>();
+    const roots: PlannedRoot[] = [];
+    const walkLimit = new Semaphore(concurrency);
+    await Promise.all(resolved.map((r) => walkLimit.run(async () => {
+      const repo = repoOf(r.ref.registry, r.ref.repository);
+      const where = `${formatRepository(r.ref)}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.desc.digest}`;
+      const w = await walkGraph(repo, r.desc, nodes, {
+        where, origin: formatRepository(r.ref), ...(signal ? { signal } : {}), ...(r.platforms ? { platforms: r.platforms } : {}),
+      }, r.rootBytes);
+      if (w.upstreamDigest) logger.info(`${where}: kept ${w.platforms?.map(formatPlatform).join(', ')}; new index ${w.root.digest}`);
+      roots.push({
+        kind: r.kind, repository: formatRepository(r.ref), registry: r.ref.registry, repositoryPath: r.ref.repository,
+        ...(r.tag !== undefined ? { tag: r.tag } : {}), desc: w.root,
+        ...(w.upstreamDigest ? { upstreamDigest: w.upstreamDigest } : {}), ...(w.platforms ? { platforms: w.platforms } : {}),
+      });
+      if (r.referrers) {
+        for (const ref of await findReferrers(repo, w.root, r.desc, logger, signal)) {
+          const rw = await walkGraph(repo, ref.desc, nodes, { where: `${where} referrer ${ref.desc.digest}`, origin: formatRepository(r.ref), ...(signal ? { signal } : {}) });
+          roots.push({
+            kind: 'referrer', repository: formatRepository(r.ref), registry: r.ref.registry, repositoryPath: r.ref.repository,
+            desc: rw.root, subject: ref.subject, ...(ref.tag ? { tag: ref.tag, referrerTag: ref.tag } : {}),
+            ...(ref.desc.artifactType ? { artifactType: ref.desc.artifactType } : {}),
+          });
+        }
+      }
+    })));
+    const uniqueRoots = dedupeRoots(roots);
+
+    // Upstream signature checks (verify: in the mirror list).
+    const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes, repoOf, { logger, ...(signal ? { signal } : {}) });
+
+    // 4. Which blobs travel: every manifest and config always (the importer plans from them);
+    // layers only when no base holds them.
+    const order = blobOrder(nodes);
+    const blobs: BundleBlob[] = order.map((d) => {
+      const n = nodes.get(d)!;
+      const baseIds = n.kind === 'layer' ? bases.holders(d) : [];
+      return baseIds.length > 0
+        ? { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds }
+        : { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
+    });
+    const artifacts: BundleArtifact[] = uniqueRoots.map((r) => toArtifact(r, nodes, upstream.get(r.desc.digest)));
+    const included = blobs.filter((b) => b.location === 'bundle');
+    const bytesIncluded = included.reduce((s, b) => s + b.size, 0);
+    const bytesAfterDedup = blobs.reduce((s, b) => s + b.size, 0);
+    const bytesBeforeDedup = artifacts.reduce((s, a) => s + (a.totalSize ?? 0), 0);
+    const form = opts.output ? bundleFormOf(opts.output) : 'tar.zst';
+    const indexEntries: Descriptor[] = uniqueRoots.map((r) => ({
+      mediaType: r.desc.mediaType, digest: r.desc.digest, size: r.desc.size,
+      ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+      annotations: { [ANNOTATION_REF_NAME]: refName(r) },
+    }));
+    const draft = (extra: Partial<AirlockManifest> = {}): AirlockManifest => ({
+      version: AIRLOCK_FORMAT_VERSION, created: new Date().toISOString(), tool: { name: 'airlock', version: TOOL_VERSION },
+      bases: bases.records, artifacts, blobs, ...extra,
+    });
+    let volumePlan: VolumePlan | undefined;
+    if (opts.splitSize) {
+      if (form === 'dir') throw new AirlockError('USAGE', '--split-size needs a file output (.tar or .tar.zst)', { hint: 'name the output x.tar.zst' });
+      // Front: airlock.json (before the plan's own records), a signature, oci-layout and index.json.
+      const frontBytes = serialise(draft()).length + SIGNATURE_RESERVE + JSON.stringify(indexEntries, null, 2).length + 1024;
+      volumePlan = planVolumes(
+        included.map((b) => ({ digest: b.digest, size: b.size, mediaType: b.mediaType, metadata: nodes.get(b.digest)!.kind !== 'layer' })),
+        { maxSize: opts.splitSize, compressed: form === 'tar.zst', frontBytes },
+      );
+    }
+
+    if (opts.dryRun) {
+      return {
+        version: 1, files: [], artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup, bytesIncluded,
+        bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded: 0, bases: bases.ids,
+        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signingKey), dryRun: true, durationMs: Date.now() - started,
+      };
+    }
+
+    // 5. Download what the cache lacks (verified while streaming), once per blob.
+    const cache = await openCache(opts.cacheDir);
+    const wanted = new Set(included.map((b) => b.digest));
+    const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
+    let bytesDownloaded = 0;
+    await executeCopy(cachePlan, {
+      kind: 'random',
+      fetch: async (desc, s) => {
+        const origin = nodes.get(desc.digest)?.origin;
+        const [registry, ...rest] = (origin ?? '').split('/');
+        return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
+      },
+    }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
+      concurrency,
+      ...(signal ? { signal } : {}),
+      onEvent: (e) => {
+        if (e.type === 'blob-done' && e.how === 'copied') bytesDownloaded += e.size;
+        emit(e);
+      },
+    });
+
+    // 6. Stage an OCI layout of exactly this bundle's blobs (links into the cache), build and sign airlock.json, write.
+    const output = resolvePath(opts.output!);
+    await mkdir(dirname(output), { recursive: true });
+    const staging = join(dirname(output), `.${basename(output)}.staging-${randomUUID().slice(0, 8)}`);
+    const { LayoutStore } = await import('../layout/index.js');
+    const stage = new LayoutStore(staging);
+    try {
+      await stage.init();
+      for (const b of included) {
+        const n = nodes.get(b.digest)!;
+        if (n.bytes) await stage.pushBytes(n.desc, n.bytes);
+        else await stage.linkFrom(cache, n.desc);
+      }
+      await stage.writeIndex(indexEntries);
+      await stage.removeIngest();
+
+      let manifest = draft();
+      if (volumePlan) {
+        const pieces = await computePieceDigests(volumePlan, (d: Digest) => createReadStream(stage.blobPath(d)), signal ? { signal } : {});
+        manifest = draft(applyVolumePlan(blobs, volumePlan, pieces));
+      }
+      const airlockJson = serialise(manifest);
+      const bundleId = bundleIdOf(airlockJson);
+      const signature = signingKey
+        ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey })
+        : undefined;
+      if (!signingKey) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
+      const written = await writeBundle({
+        layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
+        ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+        order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
+        ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
+      });
+      if (opts.lock && !opts.locked) {
+        await writeLockFile(opts.lock, { version: 1, entries: [...lockMap].sort().map(([source, digest]) => ({ source, digest })) });
+      }
+      return {
+        version: 1, bundleId, output, files: written.files, artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup,
+        bytesIncluded, bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded, bases: bases.ids,
+        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signature), dryRun: false,
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+    }
+  } finally {
+    await pool.closeAll();
+  }
+}
+
+async function resolveRoots(
+  mirror: MirrorList,
+  opts: ExportOptions,
+  repoOf: (registry: string, repository: string) => RegistryRepository,
+  emit: (e: CopyEvent) => void,
+  logger: Logger,
+  concurrency: number,
+  signal?: AbortSignal,
+): Promise<ResolvedRoot[]> {
+  const out: ResolvedRoot[] = [];
+  const jobs: (() => Promise<void>)[] = [];
+  const add = (kind: 'image' | 'chart', ref: Reference, tag: string | undefined, platforms: readonly Platform[] | undefined, referrers: boolean, where: string, entryIndex: number): void => {
+    jobs.push(async () => {
+      const repo = repoOf(ref.registry, ref.repository);
+      let desc: Descriptor;
+      let rootBytes: Buffer | undefined;
+      if (ref.digest) {
+        // Pinned by digest: fetch (and verify) it so the media type and size are known.
+        const m = await repo.fetchManifest(ref.digest, signal ? { signal } : {});
+        desc = m.desc;
+        rootBytes = m.bytes;
+        if (tag !== undefined) {
+          const byTag = await repo.resolve(tag, signal ? { signal } : {}).catch(() => undefined);
+          if (byTag && byTag.digest !== ref.digest) {
+            logger.warn(`${formatRepository(ref)}:${tag} now points at ${byTag.digest}; exporting the pinned ${ref.digest}`);
+          }
+        }
+      } else {
+        const m = await repo.fetchManifest(tag ?? 'latest', signal ? { signal } : {});
+        desc = m.desc;
+        rootBytes = m.bytes;
+      }
+      if (!isManifestMediaType(desc.mediaType)) {
+        throw new AirlockError('MANIFEST_INVALID', `${formatReference(ref)} is a ${desc.mediaType}, not an image manifest or index`, { where });
+      }
+      emit({ type: 'resolve', ref: `${formatRepository(ref)}${tag !== undefined ? `:${tag}` : ''}`, digest: desc.digest });
+      const p = opts.platforms && opts.platforms.length > 0 ? opts.platforms : platforms;
+      out.push({ kind, ref, ...(tag !== undefined ? { tag } : {}), desc, rootBytes, ...(p ? { platforms: p } : {}), referrers, where, entryIndex });
+    });
+  };
+  const listJobs: Promise<void>[] = [];
+  mirror.images.forEach((e, i) => {
+    if (e.kind === 'ref') {
+      if (e.floating) logger.warn(`${e.where}: ${formatReference(e.ref)} has no fixed tag; it is resolved and pinned now, and will differ next time`);
+      add('image', e.ref, e.ref.tag, e.platforms, e.referrers ?? mirror.defaults.referrers, e.where, i);
+    } else {
+      listJobs.push((async () => {
+        const tags = await repoOf(e.repository.registry, e.repository.repository).tags(signal ? { signal } : {});
+        const chosen = selectTags(tags, e.tags);
+        if (chosen.length === 0) {
+          throw new AirlockError('NOT_FOUND', `no tag of ${formatRepository(e.repository)} matches the selector`, {
+            where: e.where, hint: `the repository has ${tags.length} tag(s)${tags.length ? `, e.g. ${tags.slice(-5).join(', ')}` : ''}`,
+          });
+        }
+        for (const t of chosen) add('image', { ...e.repository, tag: t }, t, e.platforms, e.referrers ?? mirror.defaults.referrers, e.where, i);
+      })());
+    }
+  });
+  mirror.charts.forEach((c, i) => {
+    if (c.kind !== 'oci') {
+      throw new AirlockError('NOT_IMPLEMENTED', 'classic chart repositories (repo:) are not supported yet', { where: c.where, hint: 'tracked in issue #8; use an oci:// chart for now' });
+    }
+    listJobs.push((async () => {
+      let version = c.version;
+      if (!/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
+        const tags = await repoOf(c.ref.registry, c.ref.repository).tags(signal ? { signal } : {});
+        const chosen = selectTags(tags, { kind: 'semver', range: version });
+        if (chosen.length === 0) throw new AirlockError('NOT_FOUND', `no version of chart ${formatRepository(c.ref)} matches ${version}`, { where: c.where });
+        version = chosen[chosen.length - 1]!;
+      }
+      // Helm stores chart versions as tags, with + replaced by _ (OCI tags cannot hold +).
+      const tag = version.replace(/\+/g, '_');
+      add('chart', { ...c.ref, tag }, tag, undefined, mirror.defaults.referrers, c.where, 100000 + i);
+    })());
+  });
+  if (mirror.files.length > 0) {
+    throw new AirlockError('NOT_IMPLEMENTED', 'files: are not supported yet', { where: mirror.files[0]!.where, hint: 'tracked in issue #8' });
+  }
+  await Promise.all(listJobs);
+  await forEachConcurrent(jobs, concurrency, (j) => j(), signal);
+  return out.sort((a, b) => a.entryIndex - b.entryIndex || (a.tag ?? '').localeCompare(b.tag ?? ''));
+}
+
+interface FoundReferrer {
+  readonly desc: Descriptor;
+  readonly subject: Digest;
+  readonly tag?: string;
+}
+
+const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
+
+/** OCI referrers (API or tag schema) and cosign's `sha256-<hex>.sig/.att/.sbom` tags of a root. */
+async function findReferrers(repo: RegistryRepository, root: Descriptor, upstream: Descriptor, logger: Logger, signal?: AbortSignal): Promise<FoundReferrer[]> {
+  const out: FoundReferrer[] = [];
+  const subjects = root.digest === upstream.digest ? [root] : [root, upstream];
+  const tags = new Set(await repo.tags(signal ? { signal } : {}).catch(() => [] as string[]));
+  for (const subject of subjects) {
+    for (const r of await repo.referrers(subject, signal ? { signal } : {}).catch((err: unknown) => {
+      logger.warn(`could not list referrers of ${repo.client.registry}/${repo.name}@${subject.digest}: ${(err as Error).message}`);
+      return [] as Descriptor[];
+    })) {
+      out.push({ desc: r, subject: subject.digest });
+    }
+    const hex = subject.digest.slice('sha256:'.length);
+    for (const suffix of COSIGN_SUFFIXES) {
+      const tag = `sha256-${hex}.${suffix}`;
+      if (!tags.has(tag)) continue;
+      const desc = await repo.resolve(tag, signal ? { signal } : {});
+      out.push({ desc, subject: subject.digest, tag });
+    }
+  }
+  const seen = new Set<string>();
+  return out.filter((r) => {
+    const k = `${r.desc.digest} ${r.tag ?? ''}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function dedupeRoots(roots: readonly PlannedRoot[]): PlannedRoot[] {
+  const seen = new Map<string, PlannedRoot>();
+  for (const r of roots) {
+    const k = `${r.kind} ${r.repository} ${r.tag ?? ''} ${r.desc.digest}`;
+    if (!seen.has(k)) seen.set(k, r);
+  }
+  return [...seen.values()].sort((a, b) =>
+    Number(a.kind === 'referrer') - Number(b.kind === 'referrer') || a.repository.localeCompare(b.repository) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.desc.digest.localeCompare(b.desc.digest));
+}
+
+/** Contract order: manifests (indexes last so children come first is irrelevant in a bundle), configs, then layers. */
+function blobOrder(nodes: ReadonlyMap<Digest, PlanNode>): Digest[] {
+  const rank = (n: PlanNode): number => (n.kind === 'index' || n.kind === 'manifest' ? 0 : n.kind === 'config' ? 1 : 2);
+  return [...nodes.values()]
+    .sort((a, b) => rank(a) - rank(b) || (rank(a) === 2 ? b.desc.size - a.desc.size : 0) || a.desc.digest.localeCompare(b.desc.digest))
+    .map((n) => n.desc.digest);
+}
+
+function filterNodes(nodes: ReadonlyMap<Digest, PlanNode>, keep: ReadonlySet<Digest>): Map<Digest, PlanNode> {
+  const out = new Map<Digest, PlanNode>();
+  for (const [d, n] of nodes) {
+    if (keep.has(d)) out.set(d, n);
+    else if (n.bytes) out.set(d, n);
+  }
+  // Blobs held by a base are not downloaded: drop them from children so the cache copy is complete without them.
+  for (const [d, n] of out) {
+    if (n.children.some((c) => !out.has(c))) out.set(d, { ...n, children: n.children.filter((c) => out.has(c)) });
+  }
+  return out;
+}
+
+function stripTag(r: PlannedRoot): PlannedRoot {
+  const { tag: _t, ...rest } = r;
+  return rest;
+}
+
+function refName(r: PlannedRoot): string {
+  return r.tag !== undefined ? `${r.repository}:${r.tag}` : `${r.repository}@${r.desc.digest}`;
+}
+
+function toArtifact(r: PlannedRoot, nodes: ReadonlyMap<Digest, PlanNode>, sig: BundleArtifact['upstreamSignature']): BundleArtifact {
+  const totalSize = closure(nodes, r.desc.digest).reduce((s, d) => s + (nodes.get(d)?.desc.size ?? 0), 0);
+  return {
+    kind: r.kind,
+    source: `${r.repository}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.upstreamDigest ?? r.desc.digest}`,
+    repository: r.repository,
+    ...(r.tag !== undefined ? { tag: r.tag } : {}),
+    digest: r.desc.digest,
+    mediaType: r.desc.mediaType,
+    size: r.desc.size,
+    ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+    ...(r.platforms && r.platforms.length > 0 ? { platforms: r.platforms.map(formatPlatform) } : {}),
+    ...(r.upstreamDigest ? { upstreamDigest: r.upstreamDigest } : {}),
+    ...(r.subject ? { subject: r.subject } : {}),
+    ...(r.referrerTag ? { referrerTag: r.referrerTag } : {}),
+    totalSize,
+    ...(sig ? { upstreamSignature: sig } : {}),
+  };
+}
+
+function volumeSummary(plan: VolumePlan): { volume: number; bytes: number; blobs: number }[] {
+  return plan.volumes.map((v) => ({ volume: v.number, bytes: v.bytes, blobs: v.blobs.length + v.pieces.length }));
+}
+
+/** airlock.json as written: compact but line-broken JSON, so a human can still diff two of them. */
+function serialise(m: AirlockManifest): Buffer {
+  return Buffer.from(`${JSON.stringify(m, null, 1)}\n`);
+}
+
+/** A key-based Sigstore bundle is ~2 KiB; leave room for a keyless one with a certificate chain. */
+const SIGNATURE_RESERVE = 16 * 1024;
+

@@ -1,0 +1,360 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NOOP_LOGGER } from '../log.js';
+import { defaultStateDir } from '../cache/index.js';
+import { verifyStream } from '../content/index.js';
+import { executeCopy, type CopyEvent, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, digestOf, parseManifest, type Descriptor, type Digest } from '../oci/index.js';
+import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
+import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
+import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
+import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
+import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
+import { forEachConcurrent } from '../util/index.js';
+import { FileJournal } from './journal.js';
+import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
+import { reverifyUpstream } from './upstream.js';
+
+export interface ImportOptions {
+  /** Bundle file, directory, or one or more volumes. */
+  readonly bundles: readonly string[];
+  /** `HOST[:PORT][/PREFIX]`. */
+  readonly to: string;
+  /** Default 'flat'. */
+  readonly layout?: RepositoryLayout;
+  readonly signature: SignaturePolicy;
+  readonly dest: RegistryHostConfig;
+  readonly dryRun?: boolean;
+  /** Where the image map, mirror configs, files and receipt go. Default `./airlock-import`. */
+  readonly outDir?: string;
+  /** Import journal. Default under $XDG_STATE_HOME. */
+  readonly stateDir?: string;
+  /** Parallel transfers. Default 8. */
+  readonly concurrency?: number;
+  readonly requireUpstreamSignatures?: boolean;
+  readonly logger?: Logger;
+  readonly onEvent?: (e: CopyEvent) => void;
+  readonly signal?: AbortSignal;
+  readonly onRequest?: (info: { method: string; url: string; status?: number; bytesSent?: number }) => void;
+}
+
+export interface ImportPlanEntry {
+  readonly kind: string;
+  readonly source: string;
+  readonly target: string;
+  readonly digest: string;
+}
+
+export interface ImportResult {
+  readonly version: 1;
+  readonly bundleId: Digest;
+  readonly signature: SignatureStatus;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly artifacts: readonly (ImportPlanEntry & { readonly status: 'pushed' | 'present' | 'waiting' })[];
+  readonly blobsPushed: number;
+  readonly bytesPushed: number;
+  readonly blobsMounted: number;
+  readonly blobsAlreadyPresent: number;
+  /** Dry run: what would be pushed. */
+  readonly blobsToPush?: number;
+  readonly bytesToPush?: number;
+  readonly manifestsPushed: number;
+  readonly tagsSet: number;
+  /** Split bundles: the volumes still to import before the waiting artifacts can be tagged. */
+  readonly volumesRemaining: readonly number[];
+  readonly outDir?: string;
+  readonly durationMs: number;
+}
+
+/** `airlock bundle import`: verify offline, then stream the bundle once into the target registry. */
+export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
+  const started = new Date();
+  const logger = opts.logger ?? NOOP_LOGGER;
+  const emit = opts.onEvent ?? (() => {});
+  const signal = opts.signal;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const layout = opts.layout ?? 'flat';
+  const target = parseTarget(opts.to);
+
+  const reader = await openBundle(opts.bundles, signal ? { signal } : {});
+  let client: RegistryClient | undefined;
+  let journal: FileJournal | undefined;
+  try {
+    // 1. Trust: the signature over airlock.json, before anything else is believed.
+    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
+    if (!status.verified) logger.warn(`importing an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
+    const manifest = reader.manifest;
+    const bundleId = reader.id;
+
+    // 2. The plan, from the front of the bundle only.
+    const plan = buildBundlePlan(manifest, reader.metadata, bundleId);
+    if (opts.requireUpstreamSignatures) await reverifyUpstream(manifest, reader.metadata, { logger });
+
+    // 3. Where each artifact lands; two sources on one target repository is a usage error.
+    const mapped = mapArtifacts(manifest.artifacts, target, layout);
+    client = createRegistryClient(target.host, opts.dest, {
+      logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    });
+    const repos = new Map<string, RegistryRepository>();
+    const repoFor = (path: string): RegistryRepository => {
+      let r = repos.get(path);
+      if (!r) repos.set(path, (r = client!.repository(path)));
+      return r;
+    };
+    const targets: RootTarget[] = plan.roots
+      .filter((r) => r.kind !== 'file')
+      .map((root) => ({ root, repository: mapped.get(root.repository)!, sink: repoFor(mapped.get(root.repository)!) }));
+
+    const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+    const targetKey = `${target.host}/${target.prefix}|${layout}`;
+    journal = opts.dryRun ? undefined : await FileJournal.open(stateDir, bundleId, targetKey);
+    const outDir = resolvePath(opts.outDir ?? 'airlock-import');
+    const audit = opts.dryRun ? undefined : new AuditLog(join(outDir, 'audit.jsonl'));
+    await audit?.write({ action: 'start', result: 'ok', detail: `bundle ${bundleId} → ${opts.to}` });
+
+    // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
+    // repositories) before anything is pushed: otherwise name the bases to import first.
+    await ensureBaseBlobs(manifest, plan, targets, repoFor, journal, concurrency, signal);
+
+    // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
+    const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
+    const supply = { kind: 'sequential' as const, blobs: assemblePieces(reader, manifest, spoolDir, signal) };
+    const report = await executeCopy(plan.copyPlan, supply, targets, {
+      concurrency,
+      ...(signal ? { signal } : {}),
+      ...(journal ? { journal } : {}),
+      memory: reader.metadata,
+      dryRun: Boolean(opts.dryRun),
+      describeBlob: (d) => plan.describe(d),
+      onEvent: (e) => {
+        emit(e);
+        if (!audit) return;
+        if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
+        else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
+        else if (e.type === 'tag-done') void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, result: 'ok' });
+      },
+    }).catch(async (err: unknown) => {
+      await audit?.write({ action: 'fail', result: 'error', detail: (err as Error).message });
+      throw err;
+    });
+    await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
+
+    // 6. Referrers for registries without the referrers API: the tag-schema fallback index.
+    if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, logger, signal);
+
+    const waitingRoots = new Set(report.waiting.map((w) => w.target.root));
+    const present = new Set(report.present);
+    const artifacts = targets.map((t) => ({
+      kind: t.root.kind,
+      source: plan.sourceOf(t.root),
+      target: `${target.host}/${t.repository}${t.root.tag !== undefined ? `:${t.root.tag}` : ''}@${t.root.desc.digest}`,
+      digest: t.root.desc.digest,
+      status: waitingRoots.has(t.root) ? 'waiting' as const : present.has(t) ? 'present' as const : 'pushed' as const,
+    }));
+
+    const volumesRemaining = remainingVolumes(manifest, report.waiting.flatMap((w) => w.missing));
+    if (report.waiting.length > 0 && !opts.dryRun && volumesRemaining.length === 0) {
+      const w = report.waiting[0]!;
+      throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${w.missing.length} blob(s) of ${plan.sourceOf(w.target.root)}; ${report.waiting.length} artifact(s) were not tagged`, {
+        where: `${w.missing[0] ?? ''}`,
+        hint: 'the bundle is truncated or incomplete: copy it again and run `airlock bundle verify`',
+      });
+    }
+    if (volumesRemaining.length > 0 && !opts.dryRun) {
+      logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too`);
+    }
+
+    if (!opts.dryRun) {
+      const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => ({
+        kind: t.root.kind, source: artifacts[i]!.source, sourceRegistry: t.root.registry, sourceRepository: t.root.repositoryPath,
+        ...(t.root.tag !== undefined ? { tag: t.root.tag } : {}), digest: t.root.desc.digest, targetRepository: t.repository, status: artifacts[i]!.status,
+      }));
+      const receipt: Receipt = {
+        version: 1, kind: 'airlock-receipt', bundleId, bases: manifest.bases.map((b) => b.id),
+        ...(status.signer ? { signer: status.signer } : {}),
+        target: `${target.host}${target.prefix ? `/${target.prefix}` : ''}`, layout,
+        started: started.toISOString(), finished: new Date().toISOString(), complete: report.waiting.length === 0,
+        artifacts: mappedArtifacts.map((a) => ({ kind: a.kind, source: a.source, target: `${target.host}/${a.targetRepository}`, digest: a.digest as Digest, status: a.status })),
+        digests: plan.digestsHeldBy(report.completed.map((t) => t.root)),
+      };
+      await mkdir(outDir, { recursive: true });
+      await writeDeployOutputs({
+        outDir, target, layout, artifacts: mappedArtifacts, receipt,
+        insecure: opts.dest.tls !== 'verify', plainHttp: opts.dest.tls === 'plain-http',
+        ...(opts.dest.certDir ? { caFile: join(opts.dest.certDir, 'ca.crt') } : {}),
+      });
+      await audit?.write({ action: 'finish', result: 'ok', detail: `${report.blobsPushed} blobs pushed, ${report.tagsSet} tags` });
+      await audit?.flush();
+    }
+
+    return {
+      version: 1, bundleId, signature: status, target: opts.to, dryRun: Boolean(opts.dryRun), artifacts,
+      blobsPushed: report.blobsPushed, bytesPushed: report.bytesPushed, blobsMounted: report.blobsMounted,
+      blobsAlreadyPresent: report.blobsExisting,
+      ...(opts.dryRun ? { blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0) } : {}),
+      manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
+      volumesRemaining, ...(opts.dryRun ? {} : { outDir }), durationMs: Date.now() - started.getTime(),
+    };
+  } finally {
+    await journal?.close().catch(() => {});
+    await reader.close().catch(() => {});
+    await client?.close().catch(() => {});
+  }
+}
+
+/** Source repository (`registry/repo`) → target repository path; refuse two sources on one target. */
+export function mapArtifacts(artifacts: readonly BundleArtifact[], target: TargetRegistry, layout: RepositoryLayout): Map<string, string> {
+  const out = new Map<string, string>();
+  const owner = new Map<string, string>();
+  for (const a of artifacts) {
+    if (a.kind === 'file' || out.has(a.repository)) continue;
+    const ref = parseReference(a.repository, { where: `airlock.json artifact ${a.source}` });
+    const path = mapRepository(ref, target, layout);
+    const other = owner.get(path);
+    if (other && other !== a.repository) {
+      throw new AirlockError('MAPPING_CONFLICT', `${other} and ${a.repository} would both land on ${target.host}/${path}`, {
+        hint: layout === 'flat' ? 'use --layout scoped to keep the source registry in the path' : 'import them into different --to prefixes',
+      });
+    }
+    owner.set(path, a.repository);
+    out.set(a.repository, path);
+  }
+  return out;
+}
+
+async function ensureBaseBlobs(
+  manifest: AirlockManifest,
+  plan: BundlePlan,
+  targets: readonly RootTarget[],
+  repoFor: (path: string) => RegistryRepository,
+  journal: FileJournal | undefined,
+  concurrency: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const baseBlobs = new Map<Digest, BundleBlob>(manifest.blobs.filter((b) => b.location === 'base').map((b) => [b.digest, b]));
+  if (baseBlobs.size === 0) return;
+  const needs: { repo: string; blob: BundleBlob }[] = [];
+  for (const t of targets) {
+    for (const d of plan.closureOf(t.root)) {
+      const b = baseBlobs.get(d);
+      if (b) needs.push({ repo: t.repository, blob: b });
+    }
+  }
+  const uniq = new Map(needs.map((n) => [`${n.repo} ${n.blob.digest}`, n]));
+  const allRepos = [...new Set(targets.map((t) => t.repository))];
+  const missing: BundleBlob[] = [];
+  await forEachConcurrent([...uniq.values()], concurrency, async ({ repo, blob }) => {
+    const k = `blob ${repo} ${blob.digest}`;
+    if (journal?.has(k)) return;
+    const desc = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
+    const o = signal ? { signal } : {};
+    if (await repoFor(repo).exists(desc, o)) return;
+    for (const other of allRepos) {
+      if (other === repo) continue;
+      if ((await repoFor(other).exists(desc, o)) && (await repoFor(repo).mount(desc, other, o))) {
+        await journal?.record(k, { action: 'mount', repository: repo, from: other, digest: blob.digest });
+        return;
+      }
+    }
+    missing.push(blob);
+  }, signal);
+  if (missing.length > 0) {
+    const ids = [...new Set(missing.flatMap((b) => b.bases ?? []))];
+    throw new AirlockError('BASE_MISSING', `this is a delta bundle and the target lacks ${missing.length} blob(s) it relies on`, {
+      where: missing[0]!.digest,
+      hint: `import the base bundle(s) first: ${ids.join(', ')}`,
+    });
+  }
+}
+
+/**
+ * The bundle's blob entries in order, with blobs cut into pieces (split bundles) reassembled: each
+ * piece is verified against its own digest and spooled under the state dir until the blob is whole.
+ */
+async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
+  const pieceCount = new Map<Digest, number>();
+  for (const b of manifest.blobs) if (b.pieces) pieceCount.set(b.digest, b.pieces.length);
+  const got = new Map<Digest, Set<number>>();
+  for await (const entry of reader.blobs()) {
+    signal?.throwIfAborted();
+    if (!entry.piece) {
+      yield { desc: entry.desc, body: entry.body };
+      continue;
+    }
+    const p = entry.piece;
+    await mkdir(spoolDir, { recursive: true });
+    const file = join(spoolDir, `${entry.desc.digest.slice(7)}.${p.offset}`);
+    await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(file));
+    const set = got.get(entry.desc.digest) ?? new Set<number>();
+    set.add(p.offset);
+    got.set(entry.desc.digest, set);
+    if (set.size === pieceCount.get(entry.desc.digest)) {
+      const blob = manifest.blobs.find((b) => b.digest === entry.desc.digest)!;
+      const files = [...blob.pieces!].sort((a, b) => a.offset - b.offset).map((x) => join(spoolDir, `${blob.digest.slice(7)}.${x.offset}`));
+      yield { desc: entry.desc, body: Readable.from(concatFiles(files)) };
+    }
+  }
+}
+
+async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {
+  for (const f of files) {
+    for await (const chunk of createReadStream(f, { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+  }
+}
+
+async function updateReferrerFallbacks(
+  completed: readonly RootTarget[],
+  repoFor: (path: string) => RegistryRepository,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
+  const o = signal ? { signal } : {};
+  for (const t of completed) {
+    const root = t.root;
+    if (root.kind !== 'referrer' || root.referrerTag || !root.subject) continue;
+    const repo = repoFor(t.repository);
+    const subject = { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: root.subject, size: 0 };
+    const listed = await repo.referrers(subject, o).catch(() => [] as Descriptor[]);
+    if (listed.some((d) => d.digest === root.desc.digest)) continue;
+    await addToReferrersFallback(repo, root.subject, { ...root.desc, ...(root.artifactType ? { artifactType: root.artifactType } : {}) }, signal);
+    logger.debug(`listed ${root.desc.digest} under the referrers tag of ${root.subject} in ${t.repository}`);
+  }
+}
+
+function remainingVolumes(manifest: AirlockManifest, missing: readonly Digest[]): number[] {
+  if (!manifest.volumes) return [];
+  const byDigest = new Map(manifest.blobs.map((b) => [b.digest, b]));
+  const vols = new Set<number>();
+  for (const d of missing) {
+    const b = byDigest.get(d);
+    if (b?.volume !== undefined) vols.add(b.volume);
+    for (const p of b?.pieces ?? []) vols.add(p.volume);
+  }
+  return [...vols].sort((a, b) => a - b);
+}
+
+/**
+ * The referrers tag schema (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#referrers-tag-schema):
+ * for registries without the referrers API, an OCI index tagged `sha256-<subject hex>` lists the
+ * referrers. Merge ours into whatever the target already lists.
+ */
+async function addToReferrersFallback(repo: RegistryRepository, subject: Digest, desc: Descriptor, signal?: AbortSignal): Promise<void> {
+  const o = signal ? { signal } : {};
+  const tag = `sha256-${subject.slice('sha256:'.length)}`;
+  let existing: Descriptor[] = [];
+  const current = await repo.fetchManifest(tag, o).catch(() => undefined);
+  if (current) {
+    const m = parseManifest(current.bytes, current.desc.mediaType, `${repo.name}:${tag}`);
+    if (m.kind === 'index') existing = [...m.manifests];
+  }
+  if (existing.some((d) => d.digest === desc.digest)) return;
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [...existing, desc] }));
+  const indexDesc = { mediaType: MEDIA_TYPE_OCI_INDEX, digest: digestOf(bytes), size: bytes.length };
+  await repo.pushManifest(indexDesc, bytes, tag, o);
+}

@@ -1,0 +1,45 @@
+import { readBundleFront, type BundleArtifact, type BundleBase } from '../bundle/index.js';
+import { inspectSignature, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
+import type { Digest } from '../oci/index.js';
+
+export interface InspectResult {
+  readonly version: 1;
+  readonly bundleId: Digest;
+  readonly formatVersion: number;
+  readonly created: string;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly signature: SignatureStatus;
+  readonly bases: readonly BundleBase[];
+  readonly artifacts: readonly BundleArtifact[];
+  readonly totals: {
+    readonly artifacts: number;
+    readonly blobs: number;
+    readonly bytesIncluded: number;
+    readonly bytesFromBases: number;
+    /** Sum of every artifact's blobs minus the unique bytes: what dedup saved. */
+    readonly bytesSavedByDedup: number;
+  };
+  readonly volumes?: { readonly count: number; readonly maxSize: number };
+}
+
+/** `airlock bundle inspect`: reads only the front of the bundle; reports the signature, never refuses. */
+export async function inspectBundle(path: string, policy: SignaturePolicy): Promise<InspectResult> {
+  const front = await readBundleFront(path);
+  const m = front.manifest;
+  const signature = await inspectSignature(front.airlockRaw, front.signature, policy);
+  const included = m.blobs.filter((b) => b.location === 'bundle').reduce((s, b) => s + b.size, 0);
+  const all = m.blobs.reduce((s, b) => s + b.size, 0);
+  const before = m.artifacts.reduce((s, a) => s + (a.totalSize ?? 0), 0);
+  return {
+    version: 1,
+    bundleId: front.id,
+    formatVersion: m.version,
+    created: m.created,
+    tool: m.tool,
+    signature,
+    bases: m.bases,
+    artifacts: m.artifacts,
+    totals: { artifacts: m.artifacts.length, blobs: m.blobs.length, bytesIncluded: included, bytesFromBases: all - included, bytesSavedByDedup: Math.max(0, before - all) },
+    ...(m.volumes ? { volumes: m.volumes } : {}),
+  };
+}

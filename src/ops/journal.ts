@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { open, mkdir, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ioError } from '../errors.js';
+import type { Journal } from '../copy/index.js';
+
+/**
+ * The import journal: one JSON line per finished step (blob pushed or mounted, manifest pushed,
+ * tag set) for one bundle into one target. A re-run after a kill trusts these lines and does not
+ * ask the registry again; a torn last line is ignored. Every step it records is idempotent, so a
+ * step done but not yet recorded is simply done again.
+ */
+export class FileJournal implements Journal {
+  readonly path: string;
+  readonly #done = new Set<string>();
+  #fh: FileHandle | undefined;
+  #chain: Promise<void> = Promise.resolve();
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  static async open(stateDir: string, bundleId: string, target: string): Promise<FileJournal> {
+    const dir = join(stateDir, 'imports', bundleId.replace(/^sha256:/, '').slice(0, 32));
+    const name = `${createHash('sha256').update(target).digest('hex').slice(0, 16)}.jsonl`;
+    const j = new FileJournal(join(dir, name));
+    try {
+      await mkdir(dir, { recursive: true });
+      const text = await readFile(j.path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return '';
+        throw err;
+      });
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        try {
+          const rec = JSON.parse(line) as { key?: unknown };
+          if (typeof rec.key === 'string') j.#done.add(rec.key);
+        } catch {
+          // a line torn by a kill: the step it described is done again
+        }
+      }
+      j.#fh = await open(j.path, 'a', 0o600);
+    } catch (err) {
+      throw ioError(err, 'open the import journal in', dir);
+    }
+    return j;
+  }
+
+  get size(): number {
+    return this.#done.size;
+  }
+
+  has(key: string): boolean {
+    return this.#done.has(key);
+  }
+
+  record(key: string, fields: Record<string, unknown> = {}): Promise<void> {
+    this.#done.add(key);
+    const line = `${JSON.stringify({ key, time: new Date().toISOString(), ...fields })}\n`;
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#fh?.write(line);
+      } catch (err) {
+        throw ioError(err, 'write the import journal', this.path);
+      }
+    });
+    return this.#chain;
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+    await this.#fh?.close();
+    this.#fh = undefined;
+  }
+}

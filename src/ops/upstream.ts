@@ -1,0 +1,202 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AirlockError, MultiError, ioError, isAirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readVerified } from '../content/index.js';
+import type { PlanNode, PlannedRoot } from '../copy/index.js';
+import {
+  ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_SIGSTORE_BUNDLE_V03, digestOf, parseManifest, type Digest,
+} from '../oci/index.js';
+import type { MirrorList, VerifyPolicy } from '../mirror/index.js';
+import type { RegistryRepository } from '../registry/index.js';
+import type { AirlockManifest, UpstreamEvidence, UpstreamSignatureRecord } from '../bundle/index.js';
+import {
+  parsePublicKey, verifyCosignSimpleSigning, verifySigstoreBundleForDigest, type KeylessPolicy, type VerificationKey,
+} from '../signing/index.js';
+
+/** Signature payloads and Sigstore bundles are small; refuse anything that is not. */
+const MAX_SIGNATURE_BLOB = 1024 * 1024;
+
+interface Resolved {
+  readonly desc: { readonly digest: Digest };
+  readonly rootBytes?: Buffer;
+  readonly ref: { readonly registry: string; readonly repository: string };
+  readonly entryIndex: number;
+  readonly where: string;
+}
+
+interface TrustMaterial {
+  readonly key?: VerificationKey;
+  readonly keyless?: KeylessPolicy;
+  readonly record: Pick<UpstreamSignatureRecord, 'publicKeyPem' | 'trustedRootJson' | 'identity' | 'identityRegexp' | 'issuer'>;
+}
+
+async function loadTrust(policy: VerifyPolicy, where: string): Promise<TrustMaterial> {
+  const read = async (path: string): Promise<string> => readFile(path, 'utf8').catch((err: unknown) => {
+    throw ioError(err, 'read', path);
+  });
+  if (policy.kind === 'key') {
+    const pem = await read(policy.keyPath);
+    return { key: parsePublicKey(pem, policy.keyPath), record: { publicKeyPem: pem } };
+  }
+  if (!policy.trustedRoot) {
+    throw new AirlockError('MIRROR_INVALID', 'keyless verify: needs trustedRoot (verification is offline)', {
+      where, hint: 'add trustedRoot: ./trusted_root.json (the production root ships in @sigstore/tuf seeds.json)',
+    });
+  }
+  const root = await read(policy.trustedRoot);
+  const keyless: KeylessPolicy = {
+    trustedRootPath: policy.trustedRoot, issuer: policy.issuer,
+    ...(policy.identity ? { identity: policy.identity } : {}), ...(policy.identityRegexp ? { identityRegexp: policy.identityRegexp } : {}),
+  };
+  return {
+    keyless,
+    record: { trustedRootJson: root, issuer: policy.issuer, ...(policy.identity ? { identity: policy.identity } : {}), ...(policy.identityRegexp ? { identityRegexp: policy.identityRegexp } : {}) },
+  };
+}
+
+/**
+ * Export side: every mirror-list entry with `verify:` must carry a valid vendor signature, found
+ * among its referrers (cosign `.sig` tag, or a Sigstore bundle referrer). The evidence and the trust
+ * material go into airlock.json so the site can check it again offline.
+ */
+export async function verifyUpstreamSignatures(
+  mirror: MirrorList,
+  resolved: readonly Resolved[],
+  roots: readonly PlannedRoot[],
+  nodes: ReadonlyMap<Digest, PlanNode>,
+  repoOf: (registry: string, repository: string) => RegistryRepository,
+  opts: { logger: Logger; signal?: AbortSignal },
+): Promise<Map<Digest, UpstreamSignatureRecord>> {
+  const out = new Map<Digest, UpstreamSignatureRecord>();
+  const problems: AirlockError[] = [];
+  for (const r of resolved) {
+    const entry = mirror.images[r.entryIndex];
+    const policy = entry?.verify;
+    if (!policy) continue;
+    const trust = await loadTrust(policy, entry.where);
+    const repo = repoOf(r.ref.registry, r.ref.repository);
+    const repository = `${r.ref.registry}/${r.ref.repository}`;
+    const imageRoot = roots.find((x) => x.kind !== 'referrer' && x.repository === repository && (x.desc.digest === r.desc.digest || x.upstreamDigest === r.desc.digest));
+    const candidates = roots.filter((x) => x.kind === 'referrer' && x.repository === repository && x.subject === r.desc.digest);
+    const evidence: UpstreamEvidence[] = [];
+    const signatures: Digest[] = [];
+    let signer: string | undefined;
+    let method: UpstreamSignatureRecord['method'] | undefined;
+    const failures: string[] = [];
+    for (const c of candidates) {
+      const node = nodes.get(c.desc.digest);
+      if (!node?.bytes) continue;
+      const m = parseManifest(node.bytes, c.desc.mediaType, `${repository}@${c.desc.digest}`);
+      if (m.kind !== 'manifest') continue;
+      try {
+        if (c.referrerTag?.endsWith('.sig') && trust.key) {
+          for (const layer of m.layers) {
+            const sig = layer.annotations?.[ANNOTATION_COSIGN_SIGNATURE];
+            if (!sig) continue;
+            const payload = await readVerified(await repo.fetch(layer, opts.signal ? { signal: opts.signal } : {}), layer, MAX_SIGNATURE_BLOB, { where: `${repository}@${layer.digest}` });
+            verifyCosignSimpleSigning({ imageDigest: r.desc.digest, payload, signatureB64: sig, key: trust.key, where: `${r.where} (${c.referrerTag})` });
+            evidence.push({ kind: 'cosign', signatureManifest: c.desc.digest, payload: payload.toString('base64'), signature: sig });
+            signatures.push(c.desc.digest);
+            signer = trust.key.fingerprint;
+            method = 'cosign-key';
+            break;
+          }
+        } else if (c.artifactType === MEDIA_TYPE_SIGSTORE_BUNDLE_V03 || m.artifactType === MEDIA_TYPE_SIGSTORE_BUNDLE_V03) {
+          const layer = m.layers[0];
+          if (!layer) continue;
+          const bundle = await readVerified(await repo.fetch(layer, opts.signal ? { signal: opts.signal } : {}), layer, MAX_SIGNATURE_BLOB, { where: `${repository}@${layer.digest}` });
+          const s = await verifySigstoreBundleForDigest({
+            bundle, imageDigest: r.desc.digest,
+            policy: { ...(trust.key ? { key: trust.key } : {}), ...(trust.keyless ? { keyless: trust.keyless } : {}) },
+            ...(r.rootBytes ? { manifest: r.rootBytes } : {}), where: `${r.where} (referrer ${c.desc.digest})`,
+          });
+          evidence.push({ kind: 'sigstore-bundle', signatureManifest: c.desc.digest, bundle: bundle.toString('base64') });
+          signatures.push(c.desc.digest);
+          signer = s.signer;
+          method = trust.key ? 'sigstore-bundle-key' : 'sigstore-bundle-keyless';
+        }
+      } catch (err) {
+        if (!isAirlockError(err) || err.code !== 'UPSTREAM_SIGNATURE_INVALID') throw err;
+        failures.push(err.message);
+      }
+    }
+    if (!signer || !method) {
+      problems.push(new AirlockError('UPSTREAM_SIGNATURE_INVALID',
+        candidates.length === 0
+          ? `${r.where}: no vendor signature found (no cosign .sig tag or Sigstore bundle referrer)`
+          : `${r.where}: no vendor signature verifies (${failures.join('; ') || 'no usable signature'})`,
+        { where: entry.where, hint: 'the image is not signed by the key or identity in verify:; do not mirror it, or fix verify:' }));
+      continue;
+    }
+    const record: UpstreamSignatureRecord = { verified: true, method, signer, signatures, ...trust.record, evidence };
+    out.set(r.desc.digest, record);
+    if (imageRoot) out.set(imageRoot.desc.digest, record);
+    opts.logger.info(`${r.where}: vendor signature verified (${signer})`);
+  }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new MultiError('UPSTREAM_SIGNATURE_INVALID', `${problems.length} images fail vendor signature verification`, problems);
+  return out;
+}
+
+/**
+ * Import side (`--require-upstream-signatures`) and `bundle verify --upstream`: check every recorded
+ * vendor signature again, offline, from the evidence and trust material inside the signed
+ * airlock.json, and check that the evidence is bound to the signature manifests the bundle carries.
+ */
+export async function reverifyUpstream(
+  manifest: AirlockManifest,
+  metadata: ReadonlyMap<Digest, Buffer>,
+  opts: { logger: Logger },
+): Promise<number> {
+  const problems: AirlockError[] = [];
+  let checked = 0;
+  for (const a of manifest.artifacts) {
+    const rec = a.upstreamSignature;
+    if (!rec) continue;
+    const imageDigest = (a.upstreamDigest ?? a.digest) as Digest;
+    try {
+      if (!rec.evidence || rec.evidence.length === 0) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the bundle records a vendor signature but carries no evidence`);
+      const key = rec.publicKeyPem ? parsePublicKey(rec.publicKeyPem, `airlock.json ${a.source}`) : undefined;
+      for (const ev of rec.evidence) {
+        const sigManifest = metadata.get(ev.signatureManifest);
+        if (!sigManifest) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is not in the bundle`);
+        const m = parseManifest(sigManifest, undefined, `signature manifest ${ev.signatureManifest}`);
+        if (m.kind !== 'manifest') throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is an index`);
+        const bytes = Buffer.from(ev.kind === 'cosign' ? ev.payload : ev.bundle, 'base64');
+        if (!m.layers.some((l) => l.digest === digestOf(bytes))) {
+          throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the recorded evidence is not a layer of signature manifest ${ev.signatureManifest}`);
+        }
+        if (ev.kind === 'cosign') {
+          if (!key) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: cosign evidence without a public key`);
+          verifyCosignSimpleSigning({ imageDigest, payload: bytes, signatureB64: ev.signature, key, where: a.source });
+        } else {
+          // The signing module reads trusted roots from files: hand it the carried copy through a private temp file.
+          const dir = rec.trustedRootJson ? await mkdtemp(join(tmpdir(), 'airlock-root-')) : undefined;
+          try {
+            let keyless: KeylessPolicy | undefined;
+            if (dir) {
+              await writeFile(join(dir, 'trusted_root.json'), rec.trustedRootJson!, { mode: 0o600 });
+              keyless = { trustedRootPath: join(dir, 'trusted_root.json'), ...(rec.issuer ? { issuer: rec.issuer } : {}), ...(rec.identity ? { identity: rec.identity } : {}), ...(rec.identityRegexp ? { identityRegexp: rec.identityRegexp } : {}) };
+            }
+            await verifySigstoreBundleForDigest({
+              bundle: bytes, imageDigest, policy: { ...(key ? { key } : {}), ...(keyless ? { keyless } : {}) },
+              ...(metadata.get(imageDigest) ? { manifest: metadata.get(imageDigest)! } : {}), where: a.source,
+            });
+          } finally {
+            if (dir) await rm(dir, { recursive: true, force: true });
+          }
+        }
+      }
+      checked++;
+    } catch (err) {
+      if (!isAirlockError(err)) throw err;
+      problems.push(err.code === 'UPSTREAM_SIGNATURE_INVALID' ? err : new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: ${err.message}`, { cause: err }));
+    }
+  }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) throw new MultiError('UPSTREAM_SIGNATURE_INVALID', `${problems.length} vendor signatures fail offline re-verification`, problems);
+  opts.logger.info(`${checked} vendor signature(s) re-verified offline`);
+  return checked;
+}

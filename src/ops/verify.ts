@@ -1,0 +1,105 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AirlockError, MultiError, isAirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NOOP_LOGGER } from '../log.js';
+import { verifyStream } from '../content/index.js';
+import type { CopyEvent } from '../copy/index.js';
+import type { Digest } from '../oci/index.js';
+import { openBundle } from '../bundle/index.js';
+import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
+import { buildBundlePlan } from './bundle-plan.js';
+import { reverifyUpstream } from './upstream.js';
+
+export interface VerifyOptions {
+  readonly bundles: readonly string[];
+  readonly signature: SignaturePolicy;
+  /** Also re-check the vendor signatures recorded at export. */
+  readonly upstream?: boolean;
+  readonly logger?: Logger;
+  readonly onEvent?: (e: CopyEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface VerifyResult {
+  readonly version: 1;
+  readonly bundleId: Digest;
+  readonly signature: SignatureStatus;
+  readonly artifacts: number;
+  readonly blobsChecked: number;
+  readonly bytesChecked: number;
+  readonly upstreamSignaturesChecked: number;
+  /** Split bundles: the volumes given, and how many the bundle has. */
+  readonly volumes?: { readonly given: readonly number[]; readonly count: number };
+}
+
+/**
+ * `airlock bundle verify`: offline, no registry. The signature, then every blob through
+ * verifyStream (a copy to nowhere). Every problem is collected, not just the first.
+ */
+export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
+  const logger = opts.logger ?? NOOP_LOGGER;
+  const emit = opts.onEvent ?? (() => {});
+  const reader = await openBundle(opts.bundles, opts.signal ? { signal: opts.signal } : {});
+  try {
+    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
+    if (!status.verified) logger.warn(`the signature was not verified (${status.reason ?? 'unsigned'}); checking digests only`);
+    const manifest = reader.manifest;
+    // Structure: every manifest present in the front and every child listed.
+    buildBundlePlan(manifest, reader.metadata, reader.id);
+    const upstreamChecked = opts.upstream ? await reverifyUpstream(manifest, reader.metadata, { logger }) : 0;
+
+    const problems: AirlockError[] = [];
+    const seen = new Set<string>();
+    let blobs = reader.metadata.size;
+    let bytes = [...reader.metadata.values()].reduce((s, b) => s + b.length, 0);
+    for (const d of reader.metadata.keys()) seen.add(d);
+    const sink = (): Writable => new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
+    for await (const entry of reader.blobs()) {
+      opts.signal?.throwIfAborted();
+      const target = entry.piece ? { digest: entry.piece.digest, size: entry.piece.size } : entry.desc;
+      const label = entry.piece ? `piece at ${entry.piece.offset} of blob ${entry.desc.digest}` : `blob ${entry.desc.digest}`;
+      emit({ type: 'blob-start', digest: entry.desc.digest, size: target.size });
+      try {
+        await pipeline(entry.body, verifyStream(target, { where: label, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }), sink());
+        bytes += target.size;
+        blobs++;
+      } catch (err) {
+        if (!isAirlockError(err)) throw err;
+        if (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH') throw err;
+        problems.push(err);
+        entry.body.resume();
+      }
+      seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
+      emit({ type: 'blob-done', digest: entry.desc.digest, size: target.size, how: 'copied' });
+    }
+    // Completeness: everything this bundle (or the given volumes of it) claims to hold.
+    const given = new Set(reader.volumes.flatMap((v) => (v.number === undefined ? [] : [v.number])));
+    for (const b of manifest.blobs) {
+      if (b.location !== 'bundle') continue;
+      if (b.pieces) {
+        for (const p of b.pieces) {
+          if (manifest.volumes && !given.has(p.volume)) continue;
+          if (!seen.has(`${b.digest}@${p.offset}`)) problems.push(new AirlockError('BUNDLE_INCOMPLETE', `piece at ${p.offset} of blob ${b.digest} is missing`, { where: `volume ${p.volume}` }));
+        }
+        continue;
+      }
+      if (manifest.volumes && b.volume !== undefined && !given.has(b.volume)) continue;
+      if (!seen.has(b.digest)) problems.push(new AirlockError('BUNDLE_INCOMPLETE', `blob ${b.digest} (${b.size} bytes) is listed in airlock.json but missing`, { ...(b.volume ? { where: `volume ${b.volume}` } : {}) }));
+    }
+    if (problems.length > 0) {
+      const code = problems.some((p) => p.code === 'DIGEST_MISMATCH' || p.code === 'SIZE_MISMATCH') ? 'DIGEST_MISMATCH' : 'BUNDLE_INCOMPLETE';
+      throw new MultiError(code, `the bundle failed verification: ${problems.length} problem(s)`, problems, {
+        where: opts.bundles.join(', '),
+        hint: 'the bundle is damaged or was altered: copy it again from the source (only the named volumes, if split)',
+      });
+    }
+    return {
+      version: 1, bundleId: reader.id, signature: status, artifacts: manifest.artifacts.length, blobsChecked: blobs,
+      bytesChecked: bytes, upstreamSignaturesChecked: upstreamChecked,
+      ...(manifest.volumes ? { volumes: { given: [...given].sort((a, b) => a - b), count: manifest.volumes.count } } : {}),
+    };
+  } finally {
+    await reader.close().catch(() => {});
+  }
+}
