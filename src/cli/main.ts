@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AirlockError, EXIT, exitCodeOf } from '../errors.js';
@@ -81,6 +82,8 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
 
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
+  // Every request and stream in flight listens on this one signal: hundreds at once is normal.
+  setMaxListeners(0, controller.signal);
   const onSignal = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(130);
     controller.abort(new AirlockError('ABORTED', `interrupted by ${sig}`, { hint: 're-run the same command to resume' }));

@@ -139,7 +139,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     }
     if (opts.auth === 'htpasswd') {
       const htpasswd = join(dir, 'htpasswd');
-      await writeFile(htpasswd, `${username}:${bcrypt.hashSync(password!, 8)}\n`);
+      await writeFile(htpasswd, `${username}:${bcrypt.hashSync(password!, 4)}\n`);
       lines.push('auth:', '  htpasswd:', '    realm: airlock-test', `    path: ${htpasswd}`);
     } else if (opts.auth === 'token') {
       if (!opts.token) throw new Error('auth: token needs the token option');
