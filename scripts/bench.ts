@@ -1,0 +1,362 @@
+/**
+ * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan]`
+ *
+ * Airlock against skopeo (the peer) in ONE run, on loopback registries, alternating the tools
+ * run by run: export, import into an empty registry, no-op re-import, verify (against sha256sum
+ * and openssl over the same blob bytes), delta export, and planning a 2,000-image mirror list.
+ * Every figure is the median of `--runs` runs of a spawned CLI: wall time, client CPU, peak RSS,
+ * bytes written to disk, bytes over loopback, registry CPU. Prints a table; writes JSON
+ * (`--json FILE`, default `.cache/bench/latest.json`). Method and figures: docs/BENCHMARKS.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startRegistry, type TestRegistry } from '../test/integration/harness/registry.js';
+import { seedRegistry } from '../test/integration/harness/fixtures.js';
+import { SKOPEO_BIN } from '../test/integration/harness/skopeo.js';
+import { measure, medianOf, type Measurement, type MeasuredRun } from './bench/measure.js';
+import { seedBulk } from './bench/bulk.js';
+import { formatTable, type Row } from './bench/report.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(ROOT, 'bin', 'airlock.js');
+const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Args {
+  runs: number;
+  profile: 'small' | 'large';
+  only: Set<Phase>;
+  json: string;
+  level: number | undefined;
+  bulk: number;
+  keep: boolean;
+}
+
+function parse(): Args {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '3' },
+      profile: { type: 'string', default: 'large' },
+      only: { type: 'string' },
+      json: { type: 'string', default: join(ROOT, '.cache', 'bench', 'latest.json') },
+      'compression-level': { type: 'string' },
+      bulk: { type: 'string', default: '2000' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const only = new Set<Phase>((values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as Phase[]);
+  for (const p of only) if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(',')}`);
+  if (values.profile !== 'small' && values.profile !== 'large') throw new Error('--profile small|large');
+  return {
+    runs: Math.max(1, Number(values.runs)), profile: values.profile, only, json: values.json!,
+    level: values['compression-level'] !== undefined ? Number(values['compression-level']) : undefined,
+    bulk: Number(values.bulk), keep: values.keep!,
+  };
+}
+
+const log = (s: string): void => {
+  process.stderr.write(`[bench] ${s}\n`);
+};
+
+async function duSize(path: string): Promise<number> {
+  const s = await stat(path).catch(() => undefined);
+  if (!s) return 0;
+  if (!s.isDirectory()) return s.size;
+  let n = 0;
+  for (const e of await readdir(path, { withFileTypes: true })) n += await duSize(join(path, e.name));
+  return n;
+}
+
+function versionOf(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+interface PhaseResult {
+  readonly phase: string;
+  readonly tool: string;
+  readonly command: string;
+  readonly runs: readonly Measurement[];
+  readonly median: Measurement;
+  /** Extra figures (bundle size, bytes verified, ...). */
+  readonly extra?: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const args = parse();
+  const work = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
+  const registries: TestRegistry[] = [];
+  const results: PhaseResult[] = [];
+  const started = Date.now();
+  log(`work dir ${work}; df: ${execFileSync('df', ['-h', work], { encoding: 'utf8' }).split('\n')[1]}`);
+  try {
+    log(`seeding the ${args.profile} profile into an upstream registry (fixtures generated once, cached)`);
+    const upstream = await startRegistry();
+    registries.push(upstream);
+    const seeded = await seedRegistry(upstream, args.profile);
+    const blobBytes = seeded.fixtures.description.totalBytes;
+    const up = upstream.host;
+
+    // The same images for both tools: every tagged image, index and chart.
+    const tagged = seeded.images.filter((i) => i.tag && (i.kind === 'image' || i.kind === 'index' || i.kind === 'chart'));
+    const mirrorYaml = (skip: (i: (typeof tagged)[number]) => boolean): string => [
+      'version: 1', 'registries:', `  ${up}: { tls: plain-http }`, 'images:',
+      ...tagged.filter((i) => i.kind !== 'chart' && !skip(i)).map((i) => `  - ${up}/${i.repository}:${i.tag}`),
+      'charts:',
+      ...tagged.filter((i) => i.kind === 'chart' && !skip(i)).map((i) => `  - ref: oci://${up}/${i.repository}\n    version: ${i.tag}`),
+      '',
+    ].join('\n');
+    const skopeoYaml = (): string => {
+      const byRepo = new Map<string, string[]>();
+      for (const i of tagged) byRepo.set(i.repository, [...(byRepo.get(i.repository) ?? []), i.tag!]);
+      return [`${up}:`, '  tls-verify: false', '  images:', ...[...byRepo].map(([r, t]) => `    ${r}: [${t.map((x) => `"${x}"`).join(', ')}]`), ''].join('\n');
+    };
+    const isApp = (tag: string) => (i: (typeof tagged)[number]): boolean => i.repository === 'demo/app' && i.tag === tag;
+    await writeFile(join(work, 'all.yaml'), mirrorYaml(() => false));
+    await writeFile(join(work, 'v1.yaml'), mirrorYaml(isApp('2.0')));
+    await writeFile(join(work, 'v2.yaml'), mirrorYaml(isApp('1.0')));
+    await writeFile(join(work, 'skopeo.yaml'), skopeoYaml());
+    execFileSync(process.execPath, [CLI, 'keys', 'generate', '--out', join(work, 'dmz')], { stdio: 'ignore' });
+
+    const node = process.execPath;
+    const bundle = join(work, 'bundle.tar.zst');
+    const skopeoDir = join(work, 'skopeo-dir');
+    const levelFlag = args.level !== undefined ? ['--compression-level', String(args.level)] : [];
+    const exportArgs = (list: string, out: string, cache: string, extra: string[] = []): string[] => [
+      CLI, 'bundle', 'export', '-f', join(work, list), '-o', out, '--sign-key', join(work, 'dmz.key'), '--cache', cache, '--quiet', ...levelFlag, ...extra,
+    ];
+    const skopeoExportArgs = ['--insecure-policy', 'sync', '--src', 'yaml', '--dest', 'dir', join(work, 'skopeo.yaml'), skopeoDir];
+    const regDirs = (): string[] => registries.map((r) => r.dir);
+
+    async function airlockExport(out: string, list = 'all.yaml', extra: string[] = []): Promise<MeasuredRun> {
+      const cache = join(work, 'cache');
+      await rm(cache, { recursive: true, force: true });
+      await rm(out, { force: true });
+      const m = await measure(node, exportArgs(list, out, cache, extra), { label: 'airlock export', cwd: work, registryDirs: regDirs() });
+      await rm(cache, { recursive: true, force: true });
+      return m;
+    }
+    async function skopeoExport(): Promise<MeasuredRun> {
+      await rm(skopeoDir, { recursive: true, force: true });
+      return measure(SKOPEO_BIN, skopeoExportArgs, { label: 'skopeo export', cwd: work, registryDirs: regDirs() });
+    }
+    const record = (phase: string, tool: string, command: string, runs: MeasuredRun[], extra?: Record<string, number>): void => {
+      const stripped = runs.map(({ stdout: _s, ...m }) => m);
+      results.push({ phase, tool, command, runs: stripped, median: medianOf(stripped), ...(extra ? { extra } : {}) });
+    };
+
+    // 1. export
+    if (args.only.has('export')) {
+      const a: MeasuredRun[] = [];
+      const s: MeasuredRun[] = [];
+      for (let i = 0; i < args.runs; i++) {
+        log(`export run ${i + 1}/${args.runs}`);
+        const order = i % 2 === 0 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
+        for (const tool of order) {
+          if (tool === 'airlock') a.push(await airlockExport(bundle));
+          else s.push(await skopeoExport());
+        }
+      }
+      record('export', 'airlock', `airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, a, { outputBytes: statSync(bundle).size });
+      record('export', 'skopeo', 'skopeo sync --src yaml --dest dir skopeo.yaml DIR', s, { outputBytes: await duSize(skopeoDir) });
+    }
+    // Inputs for the later phases when export was not timed.
+    if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta'))) {
+      log('preparing the bundle (untimed)');
+      await airlockExport(bundle);
+    }
+    if (!existsSync(skopeoDir) && (args.only.has('import') || args.only.has('noop'))) {
+      log('preparing skopeo\'s export (untimed)');
+      await skopeoExport();
+    }
+    const bundleBytes = existsSync(bundle) ? statSync(bundle).size : 0;
+
+    // 2 + 3. import into an empty registry, then a no-op re-import into the now-full one.
+    if (args.only.has('import') || args.only.has('noop')) {
+      const ai: MeasuredRun[] = [];
+      const si: MeasuredRun[] = [];
+      const an: MeasuredRun[] = [];
+      const sn: MeasuredRun[] = [];
+      for (let i = 0; i < args.runs; i++) {
+        log(`import run ${i + 1}/${args.runs}`);
+        const ra = await startRegistry();
+        const rs = await startRegistry();
+        registries.push(ra, rs);
+        try {
+          const importA = async (): Promise<MeasuredRun> => {
+            const state = join(work, 'state');
+            const outDir = join(work, 'import-out');
+            await rm(state, { recursive: true, force: true });
+            await rm(outDir, { recursive: true, force: true });
+            return measure(node, [
+              CLI, 'bundle', 'import', bundle, '--to', ra.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
+              '--state-dir', state, '--out-dir', outDir, '--quiet',
+            ], { label: 'airlock import', cwd: work, registryDirs: regDirs() });
+          };
+          const importS = (): Promise<MeasuredRun> => measure(SKOPEO_BIN, [
+            '--insecure-policy', 'sync', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, rs.host,
+          ], { label: 'skopeo import', cwd: work, registryDirs: regDirs() });
+          const order = i % 2 === 0 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
+          for (const tool of order) {
+            if (tool === 'airlock') ai.push(await importA());
+            else si.push(await importS());
+          }
+          if (args.only.has('noop')) {
+            for (const tool of order) {
+              if (tool === 'airlock') an.push(await importA());
+              else sn.push(await importS());
+            }
+          }
+        } finally {
+          for (const r of [ra, rs]) {
+            await r.stop();
+            registries.splice(registries.indexOf(r), 1);
+          }
+        }
+      }
+      record('import', 'airlock', 'airlock bundle import bundle.tar.zst --to EMPTY --dest-tls-verify=false --verify-key dmz.pub', ai, { bundleBytes });
+      record('import', 'skopeo', 'skopeo sync --src dir --dest docker DIR EMPTY', si);
+      if (args.only.has('noop')) {
+        record('noop', 'airlock', 'the same import again, into the full registry (fresh --state-dir)', an);
+        record('noop', 'skopeo', 'the same sync again, into the full registry', sn);
+      }
+    }
+
+    // 4. verify: the bundle against hashing the same blob bytes with sha256sum and openssl.
+    if (args.only.has('verify')) {
+      const blobDir = join(seeded.fixtures.layoutDir, 'blobs', 'sha256');
+      const files = (await readdir(blobDir)).map((f) => join(blobDir, f));
+      const a: MeasuredRun[] = [];
+      const s: MeasuredRun[] = [];
+      const o: MeasuredRun[] = [];
+      execFileSync('cat', files, { stdio: ['ignore', 'ignore', 'ignore'], maxBuffer: 1 << 30 }); // warm the page cache like the bundle's
+      for (let i = 0; i < args.runs; i++) {
+        log(`verify run ${i + 1}/${args.runs}`);
+        const jobs: [string, () => Promise<void>][] = [
+          ['airlock', async () => {
+            a.push(await measure(node, [CLI, 'bundle', 'verify', bundle, '--verify-key', join(work, 'dmz.pub'), '--quiet'], { label: 'airlock verify', cwd: work }));
+          }],
+          ['sha256sum', async () => {
+            s.push(await measure('sha256sum', files, { label: 'sha256sum', cwd: work }));
+          }],
+          ['openssl', async () => {
+            o.push(await measure('openssl', ['dgst', '-sha256', ...files], { label: 'openssl', cwd: work }));
+          }],
+        ];
+        for (const [, job] of i % 2 === 0 ? jobs : [...jobs].reverse()) await job();
+      }
+      record('verify', 'airlock', 'airlock bundle verify bundle.tar.zst --verify-key dmz.pub', a, { bytes: bundleBytes });
+      record('verify', 'sha256sum', 'sha256sum blobs/sha256/*', s, { bytes: blobBytes });
+      record('verify', 'openssl', 'openssl dgst -sha256 blobs/sha256/*', o, { bytes: blobBytes });
+    }
+
+    // 5. delta: v2 against v1 vs a full v2 export.
+    if (args.only.has('delta')) {
+      const v1 = join(work, 'v1.tar.zst');
+      log('preparing the v1 bundle (untimed)');
+      await airlockExport(v1, 'v1.yaml');
+      const full: MeasuredRun[] = [];
+      const delta: MeasuredRun[] = [];
+      const v2full = join(work, 'v2-full.tar.zst');
+      const v2delta = join(work, 'v2-delta.tar.zst');
+      for (let i = 0; i < args.runs; i++) {
+        log(`delta run ${i + 1}/${args.runs}`);
+        const order = i % 2 === 0 ? ['full', 'delta'] : ['delta', 'full'];
+        for (const kind of order) {
+          if (kind === 'full') full.push(await airlockExport(v2full, 'v2.yaml'));
+          else delta.push(await airlockExport(v2delta, 'v2.yaml', ['--since', v1]));
+        }
+      }
+      record('delta', 'airlock full v2', 'airlock bundle export -f v2.yaml', full, { outputBytes: statSync(v2full).size });
+      record('delta', 'airlock v2 --since v1', 'airlock bundle export -f v2.yaml --since v1.tar.zst', delta, { outputBytes: statSync(v2delta).size });
+      await rm(v1, { force: true });
+      await rm(v2full, { force: true });
+      await rm(v2delta, { force: true });
+    }
+
+    // 6. planning a mirror list of many small images (--dry-run: resolve, walk, plan; no layer moves).
+    if (args.only.has('plan')) {
+      log(`pushing ${args.bulk} small images (untimed)`);
+      const list = await seedBulk(upstream, args.bulk, work);
+      const p: MeasuredRun[] = [];
+      for (let i = 0; i < args.runs; i++) {
+        log(`plan run ${i + 1}/${args.runs}`);
+        p.push(await measure(node, [CLI, 'bundle', 'export', '-f', list, '--dry-run', '--quiet', '--json'], { label: 'airlock plan', cwd: work, registryDirs: regDirs() }));
+      }
+      record('plan', 'airlock', `airlock bundle export -f bulk.yaml --dry-run (${args.bulk} images)`, p, { images: args.bulk });
+    }
+
+    const rows = buildRows(results, bundleBytes);
+    process.stdout.write(`${formatTable(rows)}\n`);
+    const machine = {
+      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: versionOf('uname', ['-r']), node: process.version, skopeo: versionOf(SKOPEO_BIN, ['--version']),
+      registry: versionOf('/usr/bin/docker-registry', ['--version']), openssl: versionOf('openssl', ['version']),
+      airlock: versionOf(node, [CLI, '--version']), git: versionOf('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+    };
+    const report = {
+      date: new Date().toISOString(), profile: args.profile, runs: args.runs, machine, blobBytes, bundleBytes,
+      durationS: (Date.now() - started) / 1000, ratios: Object.fromEntries(rows.filter((r) => r.ratio !== undefined).map((r) => [r.key, r.ratio])), results,
+    };
+    await mkdir(join(args.json, '..'), { recursive: true });
+    await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    log(`JSON: ${args.json}`);
+  } finally {
+    await Promise.all(registries.map((r) => r.stop()));
+    if (!args.keep) await rm(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  }
+}
+
+/** Table rows with the ratios the targets are stated in. */
+function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] {
+  const get = (phase: string, tool: string): PhaseResult | undefined => results.find((r) => r.phase === phase && r.tool === tool);
+  const rows: Row[] = results.map((r) => ({ key: `${r.phase}:${r.tool}`, phase: r.phase, tool: r.tool, m: r.median, ...(r.extra ? { extra: r.extra } : {}) }));
+  const ratio = (key: string, label: string, value: number | undefined, target: string): void => {
+    if (value === undefined || !Number.isFinite(value)) return;
+    rows.push({ key, phase: 'ratio', tool: label, ratio: value, target });
+  };
+  const ae = get('export', 'airlock');
+  const se = get('export', 'skopeo');
+  const ai = get('import', 'airlock');
+  const si = get('import', 'skopeo');
+  const an = get('noop', 'airlock');
+  const av = get('verify', 'airlock');
+  const ov = get('verify', 'openssl');
+  const sv = get('verify', 'sha256sum');
+  const df = get('delta', 'airlock full v2');
+  const dd = get('delta', 'airlock v2 --since v1');
+  const pl = get('plan', 'airlock');
+  if (ae && se) ratio('export.time', 'export time airlock/skopeo', ae.median.wallS / se.median.wallS, '≤ 0.4');
+  if (ai && si) {
+    ratio('import.time', 'import time airlock/skopeo', ai.median.wallS / si.median.wallS, '≤ 0.75');
+    ratio('import.cpu', 'import client CPU airlock/skopeo', ai.median.cpuS / si.median.cpuS, '≤ 0.5');
+  }
+  if (ai && bundleBytes) ratio('import.disk', 'import disk writes / bundle bytes', ai.median.diskWriteBytes / bundleBytes, '< 0.01');
+  if (an && ai) ratio('noop.time', 'no-op re-import / full import (airlock)', an.median.wallS / ai.median.wallS, '≤ 0.05');
+  const tput = (r: PhaseResult | undefined): number | undefined => (r?.extra?.bytes ? r.extra.bytes / r.median.wallS : undefined);
+  if (av && ov) ratio('verify.throughput', 'verify throughput airlock/openssl', tput(av)! / tput(ov)!, '≥ 0.7');
+  if (av && sv) ratio('verify.vs-sha256sum', 'verify throughput airlock/sha256sum', tput(av)! / tput(sv)!, '');
+  if (ae) ratio('export.rss', 'export peak RSS (MiB)', ae.median.maxRssMiB, '≤ 256');
+  if (ai) ratio('import.rss', 'import peak RSS (MiB)', ai.median.maxRssMiB, '≤ 256');
+  if (df && dd) {
+    ratio('delta.time', 'delta export time / full v2 export', dd.median.wallS / df.median.wallS, '');
+    ratio('delta.size', 'delta bundle size / full v2 bundle', dd.extra!.outputBytes! / df.extra!.outputBytes!, '');
+  }
+  if (pl) ratio('plan.time', `planning ${pl.extra?.images} images (s)`, pl.median.wallS, '< 30');
+  return rows;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
