@@ -32,6 +32,14 @@ export class VerifyStream extends Transform {
     return this.#bytes;
   }
 
+  /**
+   * True when this stream checks exactly `desc`: a sink handed it may skip hashing the same bytes
+   * again (the stream fails before it ends if they are wrong, so nothing unverified is committed).
+   */
+  verifies(desc: Pick<Descriptor, 'digest' | 'size'>): boolean {
+    return this.#desc.digest === desc.digest && this.#desc.size === desc.size;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#bytes += chunk.length;
     if (this.#bytes > this.#desc.size) {

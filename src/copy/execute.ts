@@ -194,7 +194,9 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     const background = new Semaphore(concurrency);
     const pending = new Set<Promise<void>>();
     let backgroundError: unknown;
-    for await (const { desc, body } of supply.blobs) {
+    // Once nothing is missing, stop reading: a no-op re-import then costs the front of the bundle
+    // and the existence checks, not a pass over every layer (breaking closes the supply).
+    for await (const { desc, body } of missingBlobs.size > 0 ? supply.blobs : []) {
       signal?.throwIfAborted();
       if (backgroundError) throw backgroundError;
       const lacking = missingBlobs.get(desc.digest);
@@ -212,6 +214,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
       const [first, ...others] = lacking;
       await pushOne(first!, desc, body);
       missingBlobs.delete(desc.digest);
+      const last = missingBlobs.size === 0;
       if (others.length > 0) {
         const release = await background.acquire();
         const p = spread(first!, others, desc)
@@ -224,6 +227,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
           });
         pending.add(p);
       }
+      if (last) break;
     }
     await Promise.all(pending);
     if (backgroundError) throw backgroundError;

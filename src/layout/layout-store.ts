@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, ioError } from '../errors.js';
-import { verifyStream, type CallOptions, type ContentSink, type ContentSource } from '../content/index.js';
+import { VerifyStream, verifyStream, type CallOptions, type ContentSink, type ContentSource } from '../content/index.js';
 import {
   ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_INDEX, hexOf, isDigest, parseDescriptor, type Descriptor, type Digest,
 } from '../oci/index.js';
@@ -92,13 +92,14 @@ export class LayoutStore implements ContentSource, ContentSink {
       return;
     }
     const tmp = join(this.root, 'ingest', `${hexOf(desc.digest)}.${randomUUID()}`);
+    // A body that is already a verifyStream of this descriptor (the copy engine's) is not hashed a
+    // second time: it fails before it ends if the bytes are wrong, and the rename waits for its end.
+    const checked = body instanceof VerifyStream && body.verifies(desc) && !this.#opts.onBytes;
     try {
-      await pipeline(
-        body,
-        verifyStream(desc, { where: `blob ${desc.digest}`, ...(this.#opts.onBytes ? { onProgress: this.#opts.onBytes } : {}) }),
-        createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 }),
-        ...(opts.signal ? [{ signal: opts.signal }] : []),
-      );
+      const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
+      const options = opts.signal ? { signal: opts.signal } : {};
+      if (checked) await pipeline(body, file, options);
+      else await pipeline(body, verifyStream(desc, { where: `blob ${desc.digest}`, ...(this.#opts.onBytes ? { onProgress: this.#opts.onBytes } : {}) }), file, options);
       await rename(tmp, this.blobPath(desc.digest));
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});

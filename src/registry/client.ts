@@ -10,7 +10,6 @@ import { RegistryRepositoryImpl, type ReferrersAttempt } from './repository.js';
 import { Transport, header, readBodyStrict } from './transport.js';
 import type { AuthScheme, ProbeResult, RegistryClient, RegistryClientOptions, RegistryHostConfig, RegistryRepository } from './types.js';
 
-const DEFAULT_CHUNK = 16 * 1024 * 1024;
 const DEFAULT_MONOLITHIC_MAX = 16 * 1024 * 1024;
 /** Manifests remembered for tag(): small, bounded. */
 const MANIFEST_CACHE_ENTRIES = 512;
@@ -37,7 +36,8 @@ export class RegistryClientImpl implements RegistryClient {
   constructor(registry: string, config: RegistryHostConfig, opts: RegistryClientOptions = {}) {
     this.registry = normaliseRegistry(registry);
     this.transport = new Transport(this.registry, config, opts);
-    this.chunkSize = Math.max(64 * 1024, opts.chunkSize ?? DEFAULT_CHUNK);
+    // No chunkSize: large blobs go in one streamed PUT (upload.ts uploadStreamed).
+    this.chunkSize = opts.chunkSize === undefined || opts.chunkSize <= 0 ? 0 : Math.max(64 * 1024, opts.chunkSize);
     this.monolithicMax = Math.max(0, opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX);
   }
 

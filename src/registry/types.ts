@@ -39,7 +39,10 @@ export interface RegistryClientOptions {
   readonly retryBaseDelayMs?: number;
   /** Largest wait between retries, and largest Retry-After honoured, in ms. Default 30000. */
   readonly retryMaxDelayMs?: number;
-  /** Chunk size of chunked (PATCH) uploads; also the memory one upload holds. Default 16 MiB. */
+  /**
+   * Chunk size of chunked (PATCH) uploads of blobs above monolithicMax; also the memory one upload
+   * holds. Default: none, such blobs go in one streamed PUT (measured faster: docs/BENCHMARKS.md).
+   */
   readonly chunkSize?: number;
   /** Blobs up to this size are uploaded in one PUT. Default 16 MiB. */
   readonly monolithicMax?: number;
