@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan]`
+ * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan]
+ *   [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]`
  *
  * Airlock against skopeo (the peer) in ONE run, on loopback registries, alternating the tools
  * run by run: export, import into an empty registry, no-op re-import, verify (against sha256sum
@@ -35,6 +36,7 @@ interface Args {
   level: number | undefined;
   bulk: number;
   keep: boolean;
+  compare: string | undefined;
 }
 
 function parse(): Args {
@@ -47,6 +49,7 @@ function parse(): Args {
       'compression-level': { type: 'string' },
       bulk: { type: 'string', default: '2000' },
       keep: { type: 'boolean', default: false },
+      compare: { type: 'string' },
     },
     strict: true,
   });
@@ -56,7 +59,7 @@ function parse(): Args {
   return {
     runs: Math.max(1, Number(values.runs)), profile: values.profile, only, json: values.json!,
     level: values['compression-level'] !== undefined ? Number(values['compression-level']) : undefined,
-    bulk: Number(values.bulk), keep: values.keep!,
+    bulk: Number(values.bulk), keep: values.keep!, compare: values.compare,
   };
 }
 
@@ -153,11 +156,11 @@ async function main(): Promise<void> {
     const skopeoExportArgs = ['--insecure-policy', 'sync', '--src', 'yaml', '--dest', 'dir', join(work, 'skopeo.yaml'), skopeoDir];
     const regDirs = (): string[] => registries.map((r) => r.dir);
 
-    async function airlockExport(out: string, list = 'all.yaml', extra: string[] = []): Promise<MeasuredRun> {
+    async function airlockExport(out: string, list = 'all.yaml', extra: string[] = [], cli = CLI): Promise<MeasuredRun> {
       const cache = join(work, 'cache');
       await rm(cache, { recursive: true, force: true });
       await rm(out, { force: true });
-      const m = await measure(node, exportArgs(list, out, cache, extra), { label: 'airlock export', cwd: work, registryDirs: regDirs() });
+      const m = await measure(node, [cli, ...exportArgs(list, out, cache, extra).slice(1)], { label: 'airlock export', cwd: work, registryDirs: regDirs() });
       await rm(cache, { recursive: true, force: true });
       return m;
     }
@@ -170,20 +173,27 @@ async function main(): Promise<void> {
       results.push({ phase, tool, command, runs: stripped, median: medianOf(stripped), ...(extra ? { extra } : {}) });
     };
 
+    // The tools of a phase, in alternating order run by run; `--compare CLI` adds an older build.
+    const airlocks: [string, string][] = [['airlock', CLI], ...(args.compare ? [['airlock-before', args.compare] as [string, string]] : [])];
+    const orderFor = <T>(i: number, tools: readonly T[]): T[] => (i % 2 === 0 ? [...tools] : [...tools].reverse());
+
     // 1. export
     if (args.only.has('export')) {
-      const a: MeasuredRun[] = [];
-      const s: MeasuredRun[] = [];
+      const runs = new Map<string, MeasuredRun[]>();
+      const push = (k: string, m: MeasuredRun): void => {
+        runs.set(k, [...(runs.get(k) ?? []), m]);
+      };
       for (let i = 0; i < args.runs; i++) {
         log(`export run ${i + 1}/${args.runs}`);
-        const order = i % 2 === 0 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
-        for (const tool of order) {
-          if (tool === 'airlock') a.push(await airlockExport(bundle));
-          else s.push(await skopeoExport());
+        for (const [tool, cli] of orderFor(i, [...airlocks, ['skopeo', ''] as [string, string]])) {
+          if (tool === 'skopeo') push(tool, await skopeoExport());
+          else push(tool, await airlockExport(bundle, 'all.yaml', [], cli));
         }
       }
-      record('export', 'airlock', `airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, a, { outputBytes: statSync(bundle).size });
-      record('export', 'skopeo', 'skopeo sync --src yaml --dest dir skopeo.yaml DIR', s, { outputBytes: await duSize(skopeoDir) });
+      for (const [tool] of airlocks) {
+        record('export', tool, `airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, runs.get(tool)!, { outputBytes: statSync(bundle).size });
+      }
+      record('export', 'skopeo', 'skopeo sync --src yaml --dest dir skopeo.yaml DIR', runs.get('skopeo')!, { outputBytes: await duSize(skopeoDir) });
     }
     // Inputs for the later phases when export was not timed.
     if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta'))) {
@@ -196,54 +206,52 @@ async function main(): Promise<void> {
     }
     const bundleBytes = existsSync(bundle) ? statSync(bundle).size : 0;
 
-    // 2 + 3. import into an empty registry, then a no-op re-import into the now-full one.
+    // 2 + 3. import into an empty registry (one per tool), then a no-op re-import into the now-full one.
     if (args.only.has('import') || args.only.has('noop')) {
-      const ai: MeasuredRun[] = [];
-      const si: MeasuredRun[] = [];
-      const an: MeasuredRun[] = [];
-      const sn: MeasuredRun[] = [];
+      const imports = new Map<string, MeasuredRun[]>();
+      const noops = new Map<string, MeasuredRun[]>();
+      const push = (m: Map<string, MeasuredRun[]>, k: string, r: MeasuredRun): void => {
+        m.set(k, [...(m.get(k) ?? []), r]);
+      };
+      const tools: [string, string][] = [...airlocks, ['skopeo', '']];
       for (let i = 0; i < args.runs; i++) {
         log(`import run ${i + 1}/${args.runs}`);
-        const ra = await startRegistry();
-        const rs = await startRegistry();
-        registries.push(ra, rs);
+        const regs = new Map<string, TestRegistry>();
+        for (const [tool] of tools) {
+          const r = await startRegistry();
+          regs.set(tool, r);
+          registries.push(r);
+        }
         try {
-          const importA = async (): Promise<MeasuredRun> => {
+          const importOne = async (tool: string, cli: string): Promise<MeasuredRun> => {
+            const reg = regs.get(tool)!;
+            if (tool === 'skopeo') {
+              return measure(SKOPEO_BIN, ['--insecure-policy', 'sync', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, reg.host],
+                { label: 'skopeo import', cwd: work, registryDirs: regDirs() });
+            }
             const state = join(work, 'state');
             const outDir = join(work, 'import-out');
             await rm(state, { recursive: true, force: true });
             await rm(outDir, { recursive: true, force: true });
             return measure(node, [
-              CLI, 'bundle', 'import', bundle, '--to', ra.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
+              cli, 'bundle', 'import', bundle, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
               '--state-dir', state, '--out-dir', outDir, '--quiet',
-            ], { label: 'airlock import', cwd: work, registryDirs: regDirs() });
+            ], { label: `${tool} import`, cwd: work, registryDirs: regDirs() });
           };
-          const importS = (): Promise<MeasuredRun> => measure(SKOPEO_BIN, [
-            '--insecure-policy', 'sync', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, rs.host,
-          ], { label: 'skopeo import', cwd: work, registryDirs: regDirs() });
-          const order = i % 2 === 0 ? ['airlock', 'skopeo'] : ['skopeo', 'airlock'];
-          for (const tool of order) {
-            if (tool === 'airlock') ai.push(await importA());
-            else si.push(await importS());
-          }
-          if (args.only.has('noop')) {
-            for (const tool of order) {
-              if (tool === 'airlock') an.push(await importA());
-              else sn.push(await importS());
-            }
-          }
+          for (const [tool, cli] of orderFor(i, tools)) push(imports, tool, await importOne(tool, cli));
+          if (args.only.has('noop')) for (const [tool, cli] of orderFor(i, tools)) push(noops, tool, await importOne(tool, cli));
         } finally {
-          for (const r of [ra, rs]) {
+          for (const r of regs.values()) {
             await r.stop();
             registries.splice(registries.indexOf(r), 1);
           }
         }
       }
-      record('import', 'airlock', 'airlock bundle import bundle.tar.zst --to EMPTY --dest-tls-verify=false --verify-key dmz.pub', ai, { bundleBytes });
-      record('import', 'skopeo', 'skopeo sync --src dir --dest docker DIR EMPTY', si);
+      for (const [tool] of airlocks) record('import', tool, 'airlock bundle import bundle.tar.zst --to EMPTY --dest-tls-verify=false --verify-key dmz.pub', imports.get(tool)!, { bundleBytes });
+      record('import', 'skopeo', 'skopeo sync --src dir --dest docker DIR EMPTY', imports.get('skopeo')!);
       if (args.only.has('noop')) {
-        record('noop', 'airlock', 'the same import again, into the full registry (fresh --state-dir)', an);
-        record('noop', 'skopeo', 'the same sync again, into the full registry', sn);
+        for (const [tool] of airlocks) record('noop', tool, 'the same import again, into the full registry (fresh --state-dir)', noops.get(tool)!);
+        record('noop', 'skopeo', 'the same sync again, into the full registry', noops.get('skopeo')!);
       }
     }
 

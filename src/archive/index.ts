@@ -6,7 +6,7 @@ export {
 } from './tar-header.js';
 export {
   createZstdCompressStream, createZstdDecompressStream, isZstdMagic, zstdCompressBound, DEFAULT_MAX_WINDOW_LOG,
-  type ZstdCompressOptions, type ZstdDecompressOptions,
+  type ZstdCompressOptions, type ZstdCompressStream, type ZstdDecompressOptions,
 } from './zstd.js';
 export {
   detectBundleForm, parseVolumeName, formatVolumeName, stripBundleExtension, type BundleForm, type VolumeName,

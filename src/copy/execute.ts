@@ -212,21 +212,34 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
         continue;
       }
       const [first, ...others] = lacking;
-      await pushOne(first!, desc, body);
       missingBlobs.delete(desc.digest);
       const last = missingBlobs.size === 0;
-      if (others.length > 0) {
-        const release = await background.acquire();
-        const p = spread(first!, others, desc)
-          .catch((err: unknown) => {
-            backgroundError ??= err;
-          })
-          .finally(() => {
-            release();
-            pending.delete(p);
-          });
-        pending.add(p);
-      }
+      // Pipelined, bounded by `concurrency`: move on to the next entry as soon as this body has
+      // been read (all its bytes are with the sink), not when the registry has answered. The
+      // registry's finishing work (Distribution re-reads and moves each upload) then overlaps
+      // the reading of the next blob instead of stalling the one sequential stream.
+      const release = await background.acquire();
+      let bodyRead!: () => void;
+      const read = new Promise<void>((resolve) => {
+        bodyRead = resolve;
+      });
+      body.once('end', bodyRead);
+      body.once('close', bodyRead);
+      body.once('error', bodyRead);
+      const p: Promise<void> = (async () => {
+        await pushOne(first!, desc, body);
+        if (others.length > 0) await spread(first!, others, desc);
+      })()
+        .catch((err: unknown) => {
+          backgroundError ??= err;
+        })
+        .finally(() => {
+          release();
+          pending.delete(p);
+          bodyRead();
+        });
+      pending.add(p);
+      await read;
       if (last) break;
     }
     await Promise.all(pending);
