@@ -175,6 +175,8 @@ async function main(): Promise<void> {
 
     // The tools of a phase, in alternating order run by run; `--compare CLI` adds an older build.
     const airlocks: [string, string][] = [['airlock', CLI], ...(args.compare ? [['airlock-before', args.compare] as [string, string]] : [])];
+    // Each airlock build imports the bundle it wrote itself (the format's defaults may differ).
+    const bundleOf = (tool: string): string => (tool === 'airlock' ? bundle : join(work, `bundle-${tool}.tar.zst`));
     const orderFor = <T>(i: number, tools: readonly T[]): T[] => (i % 2 === 0 ? [...tools] : [...tools].reverse());
 
     // 1. export
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
         log(`export run ${i + 1}/${args.runs}`);
         for (const [tool, cli] of orderFor(i, [...airlocks, ['skopeo', ''] as [string, string]])) {
           if (tool === 'skopeo') push(tool, await skopeoExport());
-          else push(tool, await airlockExport(bundle, 'all.yaml', [], cli));
+          else push(tool, await airlockExport(bundleOf(tool), 'all.yaml', [], cli));
         }
       }
       for (const [tool] of airlocks) {
@@ -234,7 +236,7 @@ async function main(): Promise<void> {
             await rm(state, { recursive: true, force: true });
             await rm(outDir, { recursive: true, force: true });
             return measure(node, [
-              cli, 'bundle', 'import', bundle, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
+              cli, 'bundle', 'import', existsSync(bundleOf(tool)) ? bundleOf(tool) : bundle, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
               '--state-dir', state, '--out-dir', outDir, '--quiet',
             ], { label: `${tool} import`, cwd: work, registryDirs: regDirs() });
           };
