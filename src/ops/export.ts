@@ -5,7 +5,8 @@ import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
-import { openCache } from '../cache/index.js';
+import { defaultCacheDir, openCache } from '../cache/index.js';
+import { LayoutStore } from '../layout/index.js';
 import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
@@ -166,8 +167,13 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     })));
     const uniqueRoots = dedupeRoots(roots);
 
-    // Upstream signature checks (verify: in the mirror list).
-    const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes, repoOf, { logger, ...(signal ? { signal } : {}) });
+    // Upstream signature checks (verify: in the mirror list). Their payload blobs are read through
+    // the download cache like every other blob, so an export with a warm cache downloads nothing
+    // (issue 4); a dry run only reads the cache, it does not fill it.
+    const cacheDir = opts.cacheDir ?? defaultCacheDir();
+    const sigCache = opts.dryRun ? new LayoutStore(cacheDir) : await openCache(cacheDir);
+    const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes,
+      (registry, repository) => readThroughCache(repoOf(registry, repository), sigCache, !opts.dryRun), { logger, ...(signal ? { signal } : {}) });
 
     // 4. Which blobs travel: every manifest and config always (the importer plans from them);
     // layers only when no base holds them.
@@ -214,7 +220,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     }
 
     // 5. Download what the cache lacks (verified while streaming), once per blob.
-    const cache = await openCache(opts.cacheDir);
+    const cache = sigCache;
     const wanted = new Set(included.map((b) => b.digest));
     const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
     let bytesDownloaded = 0;
@@ -238,7 +244,6 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const output = resolvePath(opts.output!);
     await mkdir(dirname(output), { recursive: true });
     const staging = join(dirname(output), `.${basename(output)}.staging-${randomUUID().slice(0, 8)}`);
-    const { LayoutStore } = await import('../layout/index.js');
     const stage = new LayoutStore(staging);
     try {
       await stage.init();
@@ -401,6 +406,26 @@ async function findReferrers(repo: RegistryRepository, root: Descriptor, upstrea
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
+  });
+}
+
+/**
+ * `repo` with blob fetches served from `cache` when it holds them (and, with `fill`, stored there
+ * first when it does not): every byte is verified on the way into the cache.
+ */
+function readThroughCache(repo: RegistryRepository, cache: LayoutStore, fill: boolean): RegistryRepository {
+  const fetch: RegistryRepository['fetch'] = async (desc, o = {}) => {
+    if (await cache.exists(desc)) return cache.fetch(desc, o);
+    if (!fill) return repo.fetch(desc, o);
+    await cache.push(desc, await repo.fetch(desc, o), o);
+    return cache.fetch(desc, o);
+  };
+  return new Proxy(repo, {
+    get(target, prop) {
+      if (prop === 'fetch') return fetch;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
   });
 }
 
