@@ -78,7 +78,9 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
     if (p) lines.push('  override_path = true');
     if (o.caFile) lines.push(`  ca = ${toml(o.caFile)}`);
     if (o.insecure && !o.plainHttp) lines.push('  skip_verify = true');
-    await put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u.replace(/:/g, '_')}/hosts.toml`, `${lines.join('\n')}\n`);
+    // containerd (1.6, Linux) looks for `<hosts dir>/<host[:port]>/hosts.toml` with the colon kept
+    // (only its Windows build drops it): `127.0.0.1_5000` would never be read (NOTES.md).
+    await put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u}/hosts.toml`, `${lines.join('\n')}\n`);
   }
 
   // k3s / RKE2 registries.yaml.
