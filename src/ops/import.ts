@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -143,7 +143,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       await audit?.write({ action: 'fail', result: 'error', detail: (err as Error).message });
       throw err;
     });
-    await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
+    // Pieces wait in the spool for the volumes still to come; drop them once nothing waits.
+    if (report.waiting.length === 0) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
 
     // 6. Referrers for registries without the referrers API: the tag-schema fallback index.
     if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, logger, signal);
@@ -275,12 +276,23 @@ async function ensureBaseBlobs(
 
 /**
  * The bundle's blob entries in order, with blobs cut into pieces (split bundles) reassembled: each
- * piece is verified against its own digest and spooled under the state dir until the blob is whole.
+ * piece is verified against its own digest and spooled under the state dir (temp name, renamed
+ * when whole) until the blob is whole. The spool outlives the run: volumes are imported in any
+ * order, one command each, so the pieces of one blob arrive in different runs.
  */
 async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
-  const pieceCount = new Map<Digest, number>();
-  for (const b of manifest.blobs) if (b.pieces) pieceCount.set(b.digest, b.pieces.length);
-  const got = new Map<Digest, Set<number>>();
+  const cut = new Map<Digest, BundleBlob>();
+  for (const b of manifest.blobs) if (b.pieces) cut.set(b.digest, b);
+  const pieceFile = (d: Digest, offset: number): string => join(spoolDir, `${d.slice(7)}.${offset}`);
+  const whole = async (b: BundleBlob): Promise<boolean> => {
+    for (const p of b.pieces!) {
+      const s = await stat(pieceFile(b.digest, p.offset)).catch(() => undefined);
+      if (s?.size !== p.size) return false;
+    }
+    return true;
+  };
+  const body = (b: BundleBlob): Readable => Readable.from(concatFiles([...b.pieces!].sort((x, y) => x.offset - y.offset).map((x) => pieceFile(b.digest, x.offset))));
+  const yielded = new Set<Digest>();
   for await (const entry of reader.blobs()) {
     signal?.throwIfAborted();
     if (!entry.piece) {
@@ -289,16 +301,25 @@ async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, 
     }
     const p = entry.piece;
     await mkdir(spoolDir, { recursive: true });
-    const file = join(spoolDir, `${entry.desc.digest.slice(7)}.${p.offset}`);
-    await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(file));
-    const set = got.get(entry.desc.digest) ?? new Set<number>();
-    set.add(p.offset);
-    got.set(entry.desc.digest, set);
-    if (set.size === pieceCount.get(entry.desc.digest)) {
-      const blob = manifest.blobs.find((b) => b.digest === entry.desc.digest)!;
-      const files = [...blob.pieces!].sort((a, b) => a.offset - b.offset).map((x) => join(spoolDir, `${blob.digest.slice(7)}.${x.offset}`));
-      yield { desc: entry.desc, body: Readable.from(concatFiles(files)) };
+    const file = pieceFile(entry.desc.digest, p.offset);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(tmp));
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
     }
+    const blob = cut.get(entry.desc.digest);
+    if (blob && !yielded.has(blob.digest) && (await whole(blob))) {
+      yielded.add(blob.digest);
+      yield { desc: entry.desc, body: body(blob) };
+    }
+  }
+  // Pieces spooled by earlier runs (another volume, or a run killed before it pushed the blob).
+  for (const blob of cut.values()) {
+    if (yielded.has(blob.digest) || !(await whole(blob))) continue;
+    yield { desc: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size }, body: body(blob) };
   }
 }
 
