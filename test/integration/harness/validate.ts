@@ -37,7 +37,7 @@ export interface RawManifest {
 
 export const sha256Of = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-const MANIFEST_TYPES = new Set([MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST]);
+export const MANIFEST_TYPES: ReadonlySet<string> = new Set([MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST]);
 const ACCEPT = [...MANIFEST_TYPES].join(', ');
 
 function children(m: RawManifest): { manifests: RawDescriptor[]; blobs: RawDescriptor[] } {
