@@ -20,7 +20,7 @@ import {
 import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { loadBases, type BaseSet } from './bases.js';
+import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
 
 export type BundleForm = 'dir' | 'tar' | 'tar.zst';
@@ -169,13 +169,13 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // Upstream signature checks (verify: in the mirror list).
     const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes, repoOf, { logger, ...(signal ? { signal } : {}) });
 
-    // 4. Which blobs travel: every manifest and config always (the importer plans from them);
-    // layers only when no base holds them.
+    // 4. Which blobs travel (bases.ts `travels`): every manifest and index (the importer plans
+    // from them); configs and layers only when no base holds them.
     const order = blobOrder(nodes);
     const blobs: BundleBlob[] = order.map((d) => {
       const n = nodes.get(d)!;
-      const baseIds = n.kind === 'layer' ? bases.holders(d) : [];
-      return baseIds.length > 0
+      const baseIds = bases.holders(d);
+      return !travels(n.desc.mediaType, baseIds.length > 0)
         ? { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds }
         : { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
     });
