@@ -53,10 +53,14 @@ export function heldDigests(doc: BaseDocument): readonly Digest[] {
 }
 
 /** Read a bundle file, volume or directory, a bare airlock.json, or a receipt.json: only the small front. */
-export async function readBaseDocument(path: string, what = 'the --since base'): Promise<BaseDocument> {
+export async function readBaseDocument(
+  path: string,
+  what = 'the --since base',
+  hint = 'name an earlier bundle, its airlock.json, or an import receipt.json',
+): Promise<BaseDocument> {
   const s = await stat(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new AirlockError('USAGE', `${what} ${path} does not exist`, { where: path, hint: 'name an earlier bundle, its airlock.json, or an import receipt.json' });
+      throw new AirlockError('USAGE', `${what} ${path} does not exist`, { where: path, hint });
     }
     throw ioError(err, `read ${what}`, path);
   });

@@ -73,7 +73,8 @@ export interface DiffResult {
  * (then "a delta from OLD" is the delta for that site). Pure comparison; no registry, no layer read.
  */
 export async function diffBundles(oldPath: string, newPath: string): Promise<DiffResult> {
-  const [oldDoc, newDoc] = await Promise.all([readBaseDocument(oldPath, 'OLD'), readBaseDocument(newPath, 'NEW')]);
+  const hint = 'name a bundle file, volume or directory, or its airlock.json (OLD may also be a receipt.json)';
+  const [oldDoc, newDoc] = await Promise.all([readBaseDocument(oldPath, 'OLD', hint), readBaseDocument(newPath, 'NEW', hint)]);
   if (newDoc.kind !== 'bundle') {
     throw new AirlockError('USAGE', `NEW (${newPath}) is a receipt; it must be a bundle or its airlock.json`, {
       where: newPath, hint: 'a receipt can only be OLD: `airlock bundle diff receipt.json NEW`',
@@ -98,7 +99,7 @@ export function planDiff(oldDoc: BaseDocument, newDoc: BaseDocument & { kind: 'b
   const removed = [...oldArtifacts].filter(([k]) => !newArtifacts.has(k)).map(([, a]) => a);
 
   const oldHeld = new Set(heldDigests(oldDoc));
-  const oldSizes = new Map(oldDoc.kind === 'bundle' ? oldDoc.manifest.blobs.map((b) => [b.digest, b.size]) : []);
+  const oldBlobs = new Map(oldDoc.kind === 'bundle' ? oldDoc.manifest.blobs.map((b) => [b.digest, b]) : []);
   const newBlobs = newDoc.manifest.blobs;
   const newSet = new Set(newBlobs.map((b) => b.digest));
   const blobsAdded: DiffBlob[] = [];
@@ -117,7 +118,10 @@ export function planDiff(oldDoc: BaseDocument, newDoc: BaseDocument & { kind: 'b
       deltaBytes += b.size;
     }
   }
-  const blobsRemoved: DiffBlob[] = [...oldHeld].filter((d) => !newSet.has(d)).map((d) => ({ digest: d, size: oldSizes.get(d) ?? 0 }));
+  const blobsRemoved: DiffBlob[] = [...oldHeld].filter((d) => !newSet.has(d)).map((d) => {
+    const b = oldBlobs.get(d);
+    return { digest: d, size: b?.size ?? 0, ...(b ? { mediaType: b.mediaType } : {}) };
+  });
   const total = newBlobs.reduce((s, b) => s + b.size, 0);
   const byName = (a: { name: string; kind: string }, b: { name: string; kind: string }): number => a.name.localeCompare(b.name) || a.kind.localeCompare(b.kind);
   return {

@@ -26,7 +26,7 @@ export async function runDiff(args: Record<string, unknown>, ctx: CliContext): P
   );
   if (args.blobs) {
     for (const x of b.added) lines.push(`  + ${x.digest}  ${formatBytes(x.size).padStart(10)}  ${x.mediaType ?? ''}`);
-    for (const x of b.removed) lines.push(`  - ${x.digest}${r.old.kind === 'bundle' ? `  ${formatBytes(x.size).padStart(10)}` : ''}`);
+    for (const x of b.removed) lines.push(`  - ${x.digest}${r.old.kind === 'bundle' ? `  ${formatBytes(x.size).padStart(10)}  ${x.mediaType ?? ''}` : ''}`);
   }
   lines.push(`a delta from old to new (export --since old) would carry ${r.delta.blobs} blobs, ${formatBytes(r.delta.bytes)} (${r.delta.bytes} bytes); ${formatBytes(r.delta.bytesLeftOut)} left to old`);
   ctx.out(lines.join('\n'));
