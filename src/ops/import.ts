@@ -20,6 +20,7 @@ import { FileJournal } from './journal.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
+import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type DeliveryTracker } from '../files/index.js';
 
 export interface ImportOptions {
   /** Bundle file, directory, or one or more volumes. */
@@ -40,6 +41,8 @@ export interface ImportOptions {
   readonly requireUpstreamSignatures?: boolean;
   /** `--sign-key`: sign receipt.json (receipt.sigstore.json beside it) so the DMZ can check it with --receipt-key. */
   readonly signKey?: string;
+  /** Also push carried files to the target as OCI artifacts (`PREFIX/airlock/files:NAME`). Default false. */
+  readonly pushFiles?: boolean;
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -72,6 +75,8 @@ export interface ImportResult {
   /** Split bundles: the volumes still to import before the waiting artifacts can be tagged. */
   readonly volumesRemaining: readonly number[];
   readonly outDir?: string;
+  /** Files written under out-dir (`files/NAME`, `files/charts/NAME.tgz`), each verified against its digest. */
+  readonly files?: readonly string[];
   readonly durationMs: number;
 }
 
@@ -114,9 +119,15 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (!r) repos.set(path, (r = client!.repository(path)));
       return r;
     };
+    const filesRepository = [target.prefix, FILES_REPOSITORY].filter((p) => p).join('/');
     const targets: RootTarget[] = plan.roots
-      .filter((r) => r.kind !== 'file')
-      .map((root) => ({ root, repository: mapped.get(root.repository)!, sink: repoFor(mapped.get(root.repository)!) }));
+      .filter((r) => r.kind !== 'file' || opts.pushFiles)
+      .map((root) => {
+        const repository = root.kind === 'file' ? filesRepository : mapped.get(root.repository)!;
+        return { root, repository, sink: repoFor(repository) };
+      });
+    const deliveries = planDeliveries(manifest.artifacts, reader.metadata);
+    const tracker: DeliveryTracker = { delivered: new Set() };
 
     const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
     const targetKey = `${target.host}/${target.prefix}|${layout}`;
@@ -131,7 +142,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
     const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
-    const supply = { kind: 'sequential' as const, blobs: assemblePieces(reader, manifest, spoolDir, signal) };
+    const entries = assemblePieces(reader, manifest, spoolDir, signal);
+    // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
+    const supply = { kind: 'sequential' as const, blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
     const report = await executeCopy(plan.copyPlan, supply, targets, {
       concurrency,
       ...(signal ? { signal } : {}),
@@ -177,11 +190,25 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too`);
     }
 
+    const undelivered = deliveries.filter((d) => !tracker.delivered.has(d.path));
+    if (!opts.dryRun && undelivered.length > 0 && volumesRemaining.length === 0) {
+      throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${undelivered[0]!.path} (${undelivered[0]!.digest}) of ${undelivered[0]!.source}`, {
+        where: undelivered[0]!.digest, hint: 'the bundle is truncated or incomplete: copy it again and run `airlock bundle verify`',
+      });
+    }
+    if (!opts.dryRun && deliveries.length > 0) await writeDeliveryChecksums(outDir, deliveries);
+
     if (!opts.dryRun) {
-      const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => ({
-        kind: t.root.kind, source: artifacts[i]!.source, sourceRegistry: t.root.registry, sourceRepository: t.root.repositoryPath,
-        ...(t.root.tag !== undefined ? { tag: t.root.tag } : {}), digest: t.root.desc.digest, targetRepository: t.repository, status: artifacts[i]!.status,
-      }));
+      const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => {
+        const chartImages = t.root.kind === 'chart'
+          ? manifest.artifacts.find((a) => a.kind === 'chart' && a.digest === t.root.desc.digest && a.repository === t.root.repository)?.chartImages
+          : undefined;
+        return {
+          kind: t.root.kind, source: artifacts[i]!.source, sourceRegistry: t.root.registry, sourceRepository: t.root.repositoryPath,
+          ...(t.root.tag !== undefined ? { tag: t.root.tag } : {}), digest: t.root.desc.digest, targetRepository: t.repository, status: artifacts[i]!.status,
+          ...(chartImages ? { chartImages } : {}),
+        };
+      });
       const receipt: Receipt = {
         version: 1, kind: 'airlock-receipt', bundleId, bases: manifest.bases.map((b) => b.id),
         ...(status.signer ? { signer: status.signer } : {}),
@@ -209,7 +236,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       blobsAlreadyPresent: report.blobsExisting,
       ...(opts.dryRun ? { blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0) } : {}),
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
-      volumesRemaining, ...(opts.dryRun ? {} : { outDir }), durationMs: Date.now() - started.getTime(),
+      volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
+      ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
     };
   } finally {
     await journal?.close().catch(() => {});
