@@ -129,13 +129,13 @@ describe('bundle import (issue 5)', () => {
     const result = parseJsonOutput<ImportJson>(r);
     assert.equal(result.artifacts.length, airlock.artifacts.length);
     assert.ok(result.artifacts.every((a) => a.status === 'pushed'));
-    for (const a of airlock.artifacts) {
+    await Promise.all(airlock.artifacts.map(async (a) => {
       const up = await skopeoInspectRaw(`docker://${a.repository}@${a.digest}`, upstream);
       const target = `docker://${site.host}/mirror/${pathOf(a)}`;
       const got = await skopeoInspectRaw(`${target}@${a.digest}`, site);
       assert.equal(Buffer.compare(got, up), 0, `${a.source}: bytes differ in the target`);
       if (a.tag !== undefined) assert.equal(sha256Of(await skopeoInspectRaw(`${target}:${a.tag}`, site)), a.digest, `${a.source}: tag`);
-    }
+    }));
     // The whole graph of every tag (the multi-arch index's children included) is there.
     const report = await validateRegistry(siteEp);
     const multi = seeded.find('demo/multi', '1.0');
