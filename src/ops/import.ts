@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -20,7 +21,7 @@ import { FileJournal } from './journal.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
-import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type DeliveryTracker } from '../files/index.js';
+import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
 export interface ImportOptions {
   /** Bundle file, directory, or one or more volumes. */
@@ -179,7 +180,13 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       status: waitingRoots.has(t.root) ? 'waiting' as const : present.has(t) ? 'present' as const : 'pushed' as const,
     }));
 
-    const volumesRemaining = remainingVolumes(manifest, report.waiting.flatMap((w) => w.missing));
+    // Files: delivered in this run, or by an earlier run of another volume (the file is in out-dir
+    // with its digest); what is neither waits for its volume like an image does.
+    const undelivered: Delivery[] = [];
+    for (const d of deliveries) {
+      if (!tracker.delivered.has(d.path) && !(await isDelivered(outDir, d))) undelivered.push(d);
+    }
+    const volumesRemaining = remainingVolumes(manifest, [...report.waiting.flatMap((w) => w.missing), ...undelivered.map((d) => d.digest)]);
     if (report.waiting.length > 0 && !opts.dryRun && volumesRemaining.length === 0) {
       const w = report.waiting[0]!;
       throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${w.missing.length} blob(s) of ${plan.sourceOf(w.target.root)}; ${report.waiting.length} artifact(s) were not tagged`, {
@@ -191,13 +198,12 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too`);
     }
 
-    const undelivered = deliveries.filter((d) => !tracker.delivered.has(d.path));
     if (!opts.dryRun && undelivered.length > 0 && volumesRemaining.length === 0) {
       throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${undelivered[0]!.path} (${undelivered[0]!.digest}) of ${undelivered[0]!.source}`, {
         where: undelivered[0]!.digest, hint: 'the bundle is truncated or incomplete: copy it again and run `airlock bundle verify`',
       });
     }
-    if (!opts.dryRun && deliveries.length > 0) await writeDeliveryChecksums(outDir, deliveries);
+    if (!opts.dryRun && deliveries.length > 0 && undelivered.length === 0) await writeDeliveryChecksums(outDir, deliveries);
 
     if (!opts.dryRun) {
       const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => {
@@ -421,6 +427,15 @@ async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, 
     if (yielded.has(blob.digest) || !(await whole(blob))) continue;
     yield { desc: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size }, body: body(blob) };
   }
+}
+
+/** A file an earlier run delivered: present under out-dir with the delivery's size and digest. */
+async function isDelivered(outDir: string, d: Delivery): Promise<boolean> {
+  const path = join(outDir, d.path);
+  if ((await stat(path).catch(() => undefined))?.size !== d.size) return false;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}` === d.digest;
 }
 
 async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {
