@@ -25,6 +25,7 @@ interface Artifact { kind: string; source: string; repository: string; tag?: str
 interface AirlockJson { artifacts: Artifact[]; blobs: { digest: string; size: number; mediaType: string; location: string; volume?: number; pieces?: { volume: number; offset: number; size: number; digest: string }[] }[]; volumes?: { count: number; maxSize: number } }
 interface ExportJson { bundleId: string; artifacts: Artifact[]; blobs: number; files: { path: string; size: number }[]; volumes?: { volume: number; bytes: number }[]; dryRun: boolean }
 
+const RELEASE_NOTES = 'airlock 1.0: release notes carried as a file\n';
 const BLOB_GET = /^\/v2\/.+\/blobs\/sha256:[a-f0-9]{64}$/;
 
 function ok(r: CliResult): void {
@@ -60,8 +61,9 @@ describe('bundle export (issue 4)', () => {
     const worker = seeded.find('demo/worker', '1.0');
     // Every kind the small profile has: OCI images (short form, by digest, tags by regex), a
     // multi-arch index, a Docker schema 2 image, a Helm chart, and (referrers: true) the cosign
-    // signature tag and the SBOM referrer of demo/app:1.0, whose vendor signature is checked.
-    // `files:` is issue 8 (the exporter refuses it as NOT_IMPLEMENTED), so it is not named here.
+    // signature tag and the SBOM referrer of demo/app:1.0, whose vendor signature is checked, and
+    // a local file.
+    await writeFile(join(work, 'release-notes.txt'), RELEASE_NOTES);
     mirror = join(work, 'mirror.yaml');
     await writeFile(mirror, [
       'version: 1',
@@ -82,6 +84,8 @@ describe('bundle export (issue 4)', () => {
       'charts:',
       `  - ref: oci://${src('charts/demo')}`,
       '    version: 0.1.0',
+      'files:',
+      '  - path: ./release-notes.txt',
       '',
     ].join('\n'));
     assert.ok(app1);
@@ -102,7 +106,7 @@ describe('bundle export (issue 4)', () => {
 
   it('carries every artifact with the upstream manifest bytes, and every blob exactly once', async () => {
     const kinds = new Set(first.artifacts.map((a) => a.kind));
-    assert.deepEqual([...kinds].sort(), ['chart', 'image', 'referrer']);
+    assert.deepEqual([...kinds].sort(), ['chart', 'file', 'image', 'referrer']);
     // 7 images (app 2.0 via regex), 1 chart, the cosign .sig tag and the SBOM.
     assert.equal(first.artifacts.filter((a) => a.kind === 'image').length, 7);
     assert.equal(first.artifacts.filter((a) => a.kind === 'referrer').length, 2);
@@ -124,6 +128,12 @@ describe('bundle export (issue 4)', () => {
     const layout = await validateLayout(dir);
     assert.equal(layout.refs.size, first.artifacts.length);
     for (const a of airlock.artifacts) {
+      if (a.kind === 'file') {
+        // Made here, not upstream: an OCI artifact whose one layer is the file's bytes.
+        const m = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', a.digest.slice(7)), 'utf8')) as RawManifest;
+        assert.equal((await readFile(join(dir, 'blobs', 'sha256', m.layers![0]!.digest.slice(7)))).toString('utf8'), RELEASE_NOTES);
+        continue;
+      }
       const upstreamBytes = await skopeoInspectRaw(direct(a), upstream);
       assert.equal(sha256Of(upstreamBytes), a.digest, `${a.source}: digest in airlock.json`);
       const refName = a.tag !== undefined ? `${a.repository}:${a.tag}` : undefined;
@@ -153,7 +163,7 @@ describe('bundle export (issue 4)', () => {
     const scratch = await startRegistry();
     try {
       for (const a of airlock.artifacts) {
-        if (a.tag === undefined || a.mediaType.includes('docker')) continue; // see the note in the test above
+        if (a.tag === undefined || a.mediaType.includes('docker') || a.kind === 'file') continue; // see the note in the test above
         const dest = `${scratch.host}/copied/${a.repository.slice(proxy.host.length + 1)}:${a.tag}`;
         assert.ok(layout.refs.has(`${a.repository}:${a.tag}`));
         await skopeoCopy(`oci:${dir}:${a.repository}:${a.tag}`, `docker://${dest}`, { dest: scratch });
@@ -204,7 +214,11 @@ describe('bundle export (issue 4)', () => {
     const sigLayers = new Set(((JSON.parse(sig.bytes.toString('utf8')) as RawManifest).layers ?? []).map((l) => l.digest));
     const blobGets = proxy.log.filter((l) => l.method === 'GET' && BLOB_GET.test(l.path) && !sigLayers.has(l.path.slice(-71)));
     assert.equal(blobGets.length, 0, `dry run fetched blobs: ${blobGets.map((l) => l.path).join(', ')}`);
-    assert.equal(existsSync(join(work, 'dry-cache', 'blobs')) && (await readdir(join(work, 'dry-cache', 'blobs', 'sha256')).catch(() => [])).length > 0, false);
+    // Nothing from the registry lands in the cache; the local file (its digest is only known from
+    // its bytes) and its artifact's empty config `{}` are made into it, which is no download.
+    const local = new Set([sha256Of(Buffer.from(RELEASE_NOTES)), sha256Of(Buffer.from('{}'))]);
+    const cached = await readdir(join(work, 'dry-cache', 'blobs', 'sha256')).catch(() => [] as string[]);
+    assert.deepEqual(cached.filter((n) => !local.has(`sha256:${n}`)), []);
   });
 
   it('survives SIGKILL at several moments, leaving no file under the output name, and a re-run completes', async () => {

@@ -30,6 +30,7 @@ interface Blob { digest: string; size: number; mediaType: string; location: stri
 interface AirlockJson { artifacts: Artifact[]; blobs: Blob[]; volumes?: { count: number } }
 interface ImportJson { bundleId: string; dryRun: boolean; artifacts: { kind: string; source: string; target: string; digest: string; status: string }[]; blobsPushed: number; blobsToPush?: number; bytesToPush?: number; volumesRemaining: number[] }
 
+const RELEASE_NOTES = 'carried as a file, delivered under --out-dir/files/\n';
 const UPLOAD = (l: { method: string; path: string }): boolean => (l.method === 'POST' || l.method === 'PUT' || l.method === 'PATCH') && /\/blobs\/uploads\//.test(l.path);
 const WRITE = (l: { method: string }): boolean => l.method !== 'GET' && l.method !== 'HEAD';
 
@@ -52,6 +53,8 @@ describe('bundle import (issue 5)', () => {
   const manifests = new Map<string, Buffer>();
   let plainEp: RegistryEndpoint;
   let siteEp: RegistryEndpoint;
+  /** What lands in the registry (files are delivered under --out-dir/files/ instead). */
+  const pushed = (): Artifact[] => airlock.artifacts.filter((a) => a.kind !== 'file');
   /** Target repository (flat layout) of an artifact: its source path without the upstream host. */
   const pathOf = (a: Artifact): string => a.repository.slice(upstream.host.length + 1);
   const importArgs = (bundles: readonly string[], to: string, name: string, ...extra: string[]): string[] => [
@@ -70,6 +73,15 @@ describe('bundle import (issue 5)', () => {
     }
     const m = JSON.parse(bytes.toString('utf8')) as RawManifest;
     for (const d of [...(m.manifests ?? []), ...(m.config ? [m.config] : []), ...(m.layers ?? [])]) closure(d.digest, out);
+    return out;
+  };
+
+  /** Manifests under a digest (itself included). */
+  const closureOfManifests = (digest: string, out = new Set<string>()): Set<string> => {
+    const bytes = manifests.get(digest);
+    if (!bytes) return out;
+    out.add(digest);
+    for (const d of (JSON.parse(bytes.toString('utf8')) as RawManifest).manifests ?? []) closureOfManifests(d.digest, out);
     return out;
   };
 
@@ -94,8 +106,11 @@ describe('bundle import (issue 5)', () => {
       'charts:',
       `  - ref: oci://${upstream.host}/charts/demo`,
       '    version: 0.1.0',
+      'files:',
+      '  - path: ./release-notes.txt',
       '',
     ].join('\n'));
+    await writeFile(join(work, 'release-notes.txt'), RELEASE_NOTES);
     const cache = join(work, 'cache');
     bundle = join(work, 'bundle', 'site.tar.zst');
     const exp = (out: string, ...extra: string[]): Promise<CliResult> =>
@@ -127,9 +142,10 @@ describe('bundle import (issue 5)', () => {
     ], { input: `${site.password}\n` });
     ok(r);
     const result = parseJsonOutput<ImportJson>(r);
-    assert.equal(result.artifacts.length, airlock.artifacts.length);
+    assert.equal(result.artifacts.length, pushed().length);
     assert.ok(result.artifacts.every((a) => a.status === 'pushed'));
-    await Promise.all(airlock.artifacts.map(async (a) => {
+    assert.equal(await readFile(join(work, 'out', 'site', 'files', 'release-notes.txt'), 'utf8'), RELEASE_NOTES);
+    await Promise.all(pushed().map(async (a) => {
       const up = await skopeoInspectRaw(`docker://${a.repository}@${a.digest}`, upstream);
       const target = `docker://${site.host}/mirror/${pathOf(a)}`;
       const got = await skopeoInspectRaw(`${target}@${a.digest}`, site);
@@ -167,7 +183,7 @@ describe('bundle import (issue 5)', () => {
     const map = JSON.parse(await readFile(join(out, 'image-map.json'), 'utf8')) as { version: number; target: string; images: { source: string; mirror: string; repository: string; tag?: string; digest: string }[] };
     assert.equal(map.version, 1);
     assert.equal(map.target, `${host}/mirror`);
-    assert.equal(map.images.length, airlock.artifacts.length);
+    assert.equal(map.images.length, pushed().length);
     const txt = (await readFile(join(out, 'image-map.txt'), 'utf8')).trim().split('\n');
     assert.deepEqual(txt.sort(), map.images.map((i) => `${i.source}=${i.mirror}`).sort());
     for (const i of map.images) {
@@ -198,14 +214,16 @@ describe('bundle import (issue 5)', () => {
     assert.equal(receipt.kind, 'airlock-receipt');
     assert.equal(receipt.complete, true);
     assert.equal(receipt.bundleId, sha256Of((await listTar(bundle))[0]!.body));
-    assert.equal(receipt.artifacts.length, airlock.artifacts.length);
-    assert.deepEqual(new Set(receipt.digests), new Set(airlock.blobs.map((b) => b.digest)));
+    assert.equal(receipt.artifacts.length, pushed().length);
+    const held = new Set(pushed().flatMap((a) => [a.digest, ...closure(a.digest), ...[...manifests.keys()].filter((m) => closureOfManifests(a.digest).has(m))]));
+    assert.deepEqual(new Set(receipt.digests), held);
+    for (const d of receipt.digests) assert.ok(airlock.blobs.some((b) => b.digest === d));
 
     const audit = (await readFile(join(out, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; repository?: string; tag?: string; digest?: string; result: string });
     assert.equal(audit[0]!.action, 'start');
     assert.equal(audit.at(-1)!.action, 'finish');
     const tagLines = audit.filter((a) => a.action === 'tag');
-    assert.equal(tagLines.length, airlock.artifacts.filter((a) => a.tag !== undefined).length);
+    assert.equal(tagLines.length, pushed().filter((a) => a.tag !== undefined).length);
     for (const t of tagLines) assert.equal((await getManifest(siteEp, t.repository!, t.tag!))?.digest, t.digest, `audit tag ${t.repository}:${t.tag}`);
   });
 
@@ -230,11 +248,11 @@ describe('bundle import (issue 5)', () => {
     assert.deepEqual(proxy.log.filter(WRITE).map((l) => `${l.method} ${l.path}`), []);
     const plan = parseJsonOutput<ImportJson>(r);
     assert.equal(plan.dryRun, true);
-    assert.equal(plan.artifacts.length, airlock.artifacts.length);
+    assert.equal(plan.artifacts.length, pushed().length);
     for (const a of plan.artifacts) assert.match(a.target, new RegExp(`^${proxy.host}/dry/`));
-    const layers = airlock.blobs.filter((b) => !MANIFEST_TYPES.has(b.mediaType));
+    const layers = [...new Set(pushed().flatMap((a) => [...closure(a.digest)]))];
     assert.ok((plan.blobsToPush ?? 0) >= layers.length, `plan pushes ${plan.blobsToPush} blobs`);
-    assert.ok((plan.bytesToPush ?? 0) >= layers.reduce((s, b) => s + b.size, 0));
+    assert.ok((plan.bytesToPush ?? 0) >= layers.reduce((s, d) => s + airlock.blobs.find((b) => b.digest === d)!.size, 0));
     assert.deepEqual((await listRepositories(plainEp)).filter((r) => r.startsWith('dry/')), []);
     assert.equal(existsSync(join(work, 'state', 'dry', 'imports')), false, 'a dry run wrote a journal');
   });
@@ -254,7 +272,7 @@ describe('bundle import (issue 5)', () => {
       const r = await runCli(plainImport([vol], 'vols'));
       ok(r);
       const report = await validateRegistry(plainEp, { repositories: (await listRepositories(plainEp)).filter((x) => x.startsWith('vols/')) });
-      const expected = new Set(airlock.artifacts
+      const expected = new Set(pushed()
         .filter((a) => a.tag !== undefined && complete(a) && (a.subject === undefined || airlock.artifacts.filter((s) => s.digest === a.subject).every(complete)))
         .map((a) => `vols/${pathOf(a)}:${a.tag}`));
       const tagged = new Set([...report.tags.keys()].filter((t) => !/:sha256-[a-f0-9]{64}$/.test(t)));
@@ -262,6 +280,7 @@ describe('bundle import (issue 5)', () => {
       const res = parseJsonOutput<ImportJson>(r);
       if (given.size < volumes.length) assert.ok(res.volumesRemaining.length > 0, `after volume ${n}: nothing reported as waiting`);
     }
+    assert.equal(await readFile(join(work, 'out', 'vols', 'files', 'release-notes.txt'), 'utf8'), RELEASE_NOTES);
     const unsplit = await validateRegistry(plainEp, { repositories: (await listRepositories(plainEp)).filter((x) => x.startsWith('again/')) });
     const split = await validateRegistry(plainEp, { repositories: (await listRepositories(plainEp)).filter((x) => x.startsWith('vols/')) });
     assert.deepEqual(new Map([...split.tags].map(([k, v]) => [k.replace(/^vols\//, ''), v])), new Map([...unsplit.tags].map(([k, v]) => [k.replace(/^again\//, ''), v])));
@@ -297,7 +316,7 @@ describe('bundle import (issue 5)', () => {
     await execFileP('tar', ['--zstd', '-xf', bundle, '-C', dir]);
     // A layer only demo/app-api has.
     const api = airlock.artifacts.find((a) => pathOf(a) === 'demo/app-api')!;
-    const others = airlock.artifacts.filter((a) => a !== api).flatMap((a) => [...closure(a.digest)]);
+    const others = pushed().filter((a) => a !== api).flatMap((a) => [...closure(a.digest)]);
     const layer = [...closure(api.digest)].find((d) => !others.includes(d) && byteSize(d) > 1000)!;
     function byteSize(d: string): number {
       return airlock.blobs.find((b) => b.digest === d)!.size;
