@@ -2,3 +2,4 @@ export { exportBundle, bundleFormOf, type ExportOptions, type ExportResult } fro
 export { importBundle, mapArtifacts, type ImportOptions, type ImportResult } from './import.js';
 export { verifyBundle, type VerifyOptions, type VerifyResult } from './verify.js';
 export { inspectBundle, type InspectResult } from './inspect.js';
+export { serveBundle, parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN, type ServeOptions, type ServeHandle } from './serve.js';
