@@ -96,6 +96,7 @@ export function formatImportSummary(r: ImportResult): string {
   );
   if (r.volumesRemaining.length > 0) lines.push(field('waiting', `for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`));
   if (r.outDir) lines.push(field('outputs', `${r.outDir}`), field('', 'image map, mirror configs, receipt'));
+  if (r.files && r.files.length > 0) lines.push(field('files', `${r.files.length} delivered under ${r.outDir ?? '.'}/files`), field('', 'checksums in files/SHA256SUMS'));
   return lines.join('\n');
 }
 

@@ -27,6 +27,8 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['state-dir'] ? { stateDir: args['state-dir'] as string } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
       requireUpstreamSignatures: Boolean(args['require-upstream-signatures']),
+      ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
+      pushFiles: Boolean(args['push-files']),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,
