@@ -18,6 +18,8 @@ export interface VerifyOptions {
   readonly upstream?: boolean;
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
+  /** Once the signature is checked: the bytes of layers and pieces still to read (progress total). */
+  readonly onStart?: (todo: { readonly blobs: number; readonly bytes: number }) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -54,6 +56,11 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     let blobs = reader.metadata.size;
     let bytes = [...reader.metadata.values()].reduce((s, b) => s + b.length, 0);
     for (const d of reader.metadata.keys()) seen.add(d);
+    // The total is known only for a whole bundle; given volumes of a split one hold an unknown share.
+    if (!manifest.volumes) {
+      const todo = manifest.blobs.filter((b) => b.location === 'bundle' && !reader.metadata.has(b.digest));
+      opts.onStart?.({ blobs: todo.length, bytes: todo.reduce((s, b) => s + b.size, 0) });
+    }
     const sink = (): Writable => new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
     for await (const entry of reader.blobs()) {
       opts.signal?.throwIfAborted();

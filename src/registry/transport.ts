@@ -277,7 +277,9 @@ export class Transport {
           throw err;
         }
         // skip-verify: a host that does not speak TLS is tried over plain HTTP (skopeo's --tls-verify=false).
-        if (this.config.tls === 'skip-verify' && !this.#connected && this.#scheme === undefined && u.protocol === 'https:' && !isRefused(err)) {
+        // A request sent over https before a concurrent one settled on plain HTTP is retried too.
+        const fellBack = (this.#scheme === 'http' && this.resolveUrl(req.url).protocol === 'http:') || (!this.#connected && this.#scheme === undefined);
+        if (this.config.tls === 'skip-verify' && fellBack && u.protocol === 'https:' && !isRefused(err)) {
           this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(err)}); trying plain HTTP`);
           this.#scheme = 'http';
           continue;

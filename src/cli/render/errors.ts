@@ -1,7 +1,17 @@
 import { AirlockError, MultiError, DigestMismatchError, isAirlockError } from '../../errors.js';
+import { MAX_COLUMNS } from './live.js';
+import { wrapText } from './logger.js';
 
-/** The only place errors are formatted for people: what failed, where, why, what next. */
+/**
+ * The only place errors are formatted for people: what failed, where, why, what next. On a
+ * terminal, lines are wrapped at words to its width (at most 80).
+ */
 export function formatError(err: unknown, verbose: boolean): string {
+  const text = formatErrorLines(err, verbose);
+  return process.stderr.isTTY ? wrapText(text, Math.min(process.stderr.columns || MAX_COLUMNS, MAX_COLUMNS)) : text;
+}
+
+function formatErrorLines(err: unknown, verbose: boolean): string {
   if (!isAirlockError(err)) {
     const e = err instanceof Error ? err : new Error(String(err));
     const lines = [`error: internal error: ${e.message}`, '  hint: this is a bug in airlock; please report it with the output of --verbose'];

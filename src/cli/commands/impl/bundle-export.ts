@@ -1,10 +1,11 @@
 import { AirlockError } from '../../../errors.js';
 import { parsePlatform, shortDigest } from '../../../oci/index.js';
 import { exportBundle } from '../../../ops/index.js';
-import { formatBytes, parseSize } from '../../../util/index.js';
+import { parseSize } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
+import { formatExportSummary } from '../../render/bundle-text.js';
 import { createProgress } from '../../render/progress.js';
-import { sourceConfigFromArgs } from '../../source-flags.js';
+import { registryConfigFromFlags } from '../../registry-flags.js';
 
 export async function runExport(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   if (args.keyless) {
@@ -12,7 +13,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
   }
   const platforms = ((args.platform as string[] | undefined) ?? []).map((p) => parsePlatform(p, '--platform'));
   const progress = createProgress(ctx, 'export', (e) => {
-    if (e.type === 'resolve') return `resolved ${e.ref} → ${shortDigest(e.digest)}`;
+    if (e.type === 'resolve') return `resolved ${shortDigest(e.digest).slice(7)}  ${e.ref}`;
     return undefined;
   });
   try {
@@ -25,7 +26,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['split-size'] ? { splitSize: parseSize(args['split-size'] as string, '--split-size') } : {}),
       ...(args.cache ? { cacheDir: args.cache as string } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
-      source: sourceConfigFromArgs(args, ctx.logger),
+      source: await registryConfigFromFlags(args, 'src', { logger: ctx.logger }),
       ...(args.lock ? { lock: args.lock as string } : {}),
       locked: Boolean(args.locked),
       ...(args.since ? { since: args.since as string[] } : {}),
@@ -37,19 +38,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
     });
     progress.stop();
     ctx.outJson(r);
-    const lines: string[] = [];
-    for (const a of r.artifacts) {
-      lines.push(`${a.kind.padEnd(8)} ${a.source.replace(/@sha256:[a-f0-9]{64}$/, '')}  ${shortDigest(a.digest)}${a.platforms ? `  [${a.platforms.join(', ')}]` : ''}${a.upstreamDigest ? `  (filtered from ${shortDigest(a.upstreamDigest)})` : ''}`);
-    }
-    lines.push('');
-    lines.push(`${r.dryRun ? 'plan' : 'bundle'}: ${r.artifacts.length} artifacts, ${r.blobs} blobs; ${formatBytes(r.bytesBeforeDedup)} before dedup, ${formatBytes(r.bytesAfterDedup)} after, ${formatBytes(r.bytesIncluded)} carried${r.bases.length ? ` (${formatBytes(r.bytesFromBases)} left to ${r.bases.length} base(s))` : ''}`);
-    if (r.volumes) for (const v of r.volumes) lines.push(`  volume ${String(v.volume).padStart(3, '0')}: ${v.blobs} blobs, ${formatBytes(v.bytes)}`);
-    if (!r.dryRun) {
-      lines.push(`bundle id: ${r.bundleId}${r.signed ? ' (signed)' : ' (UNSIGNED)'}`);
-      for (const f of r.files) lines.push(`wrote ${f.path} (${formatBytes(f.size)})`);
-      lines.push(`downloaded ${formatBytes(r.bytesDownloaded)} in ${(r.durationMs / 1000).toFixed(1)} s`);
-    }
-    ctx.out(lines.join('\n'));
+    ctx.out(formatExportSummary(r));
   } finally {
     progress.stop();
   }

@@ -1,6 +1,7 @@
 import { verifyBundle } from '../../../ops/index.js';
 import { formatBytes } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
+import { signatureLines } from '../../render/bundle-text.js';
 import { createProgress } from '../../render/progress.js';
 import { signaturePolicyFromArgs } from '../../signature-flags.js';
 
@@ -10,15 +11,15 @@ export async function runVerify(args: Record<string, unknown>, ctx: CliContext):
   try {
     const r = await verifyBundle({
       bundles: args.bundle as string[], signature, upstream: Boolean(args.upstream), logger: ctx.logger,
-      onEvent: (e) => progress.onEvent(e), signal: ctx.signal,
+      onEvent: (e) => progress.onEvent(e), onStart: (t) => progress.setTotal(t.bytes), signal: ctx.signal,
     });
     progress.stop();
     ctx.outJson(r);
     ctx.out([
-      `bundle ${r.bundleId}`,
-      `signature: ${r.signature.verified ? `verified (${r.signature.method} ${r.signature.signer})` : `NOT verified (${r.signature.reason ?? 'unsigned'})`}`,
-      `${r.blobsChecked} blobs, ${formatBytes(r.bytesChecked)}: every digest matches${r.volumes ? ` (volumes ${r.volumes.given.join(', ')} of ${r.volumes.count})` : ''}`,
-      ...(args.upstream ? [`${r.upstreamSignaturesChecked} vendor signature(s) re-verified offline`] : []),
+      `bundle   ${r.bundleId}`,
+      ...signatureLines(r.signature),
+      `blobs    ${r.blobsChecked} (${formatBytes(r.bytesChecked)}): every digest matches${r.volumes ? ` (volumes ${r.volumes.given.join(', ')} of ${r.volumes.count})` : ''}`,
+      ...(args.upstream ? [`vendor   ${r.upstreamSignaturesChecked} signature(s) re-verified offline`] : []),
       'OK',
     ].join('\n'));
   } finally {

@@ -1,0 +1,31 @@
+import { serveBundle } from '../../../ops/index.js';
+import type { RepositoryLayout } from '../../../reference/index.js';
+import type { CliContext } from '../../context.js';
+import { signaturePolicyFromArgs } from '../../signature-flags.js';
+
+export async function runServe(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
+  const signature = await signaturePolicyFromArgs(args, ctx.logger);
+  const h = await serveBundle({
+    bundles: args.bundle as string[],
+    listen: args.listen as string,
+    layout: (args.layout as RepositoryLayout | undefined) ?? 'flat',
+    signature,
+    ...(args.cache ? { cacheDir: args.cache as string } : {}),
+    logger: ctx.logger,
+    signal: ctx.signal,
+  });
+  ctx.outJson({ version: 1, url: h.url, bundleId: h.bundleId, signature: h.signature, repositories: h.repositories, ...(h.unpacked ? { unpacked: h.unpacked } : {}) });
+  const host = h.url.replace(/^http:\/\//, '');
+  const lines = [
+    `bundle ${h.bundleId}: signature ${h.signature.verified ? `verified (${h.signature.signer ?? '?'})` : 'NOT verified'}`,
+    `serving ${h.repositories.length} repositories read-only at ${h.url} (plain HTTP; writes answer 405)`,
+  ];
+  for (const r of h.repositories) {
+    const tags = r.tags.filter((t) => !/^sha256-[a-f0-9]{64}/.test(t));
+    lines.push(`  ${host}/${r.name}${tags.length ? `:${tags.join(',')}` : ''}`);
+  }
+  lines.push(`pull with e.g. skopeo copy --src-tls-verify=false docker://${host}/${h.repositories[0]?.name ?? 'REPO'}:TAG ...`, 'press Ctrl-C to stop');
+  ctx.out(lines.join('\n'));
+  await h.closed;
+  ctx.status('stopped');
+}

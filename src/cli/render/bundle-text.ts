@@ -1,0 +1,106 @@
+import type { BundleArtifact } from '../../bundle/index.js';
+import { shortDigest } from '../../oci/index.js';
+import type { ExportResult, ImportResult, InspectResult } from '../../ops/index.js';
+import type { SignatureStatus } from '../../signing/index.js';
+import { formatBytes } from '../../util/index.js';
+
+/** Human text for bundles: labels of 9 columns so a full digest still fits in 80. */
+const LABEL = 9;
+
+function field(label: string, value: string): string {
+  return `${label.padEnd(LABEL)}${value}`;
+}
+
+/** `sha256-<64 hex>.sig` → `sha256-<12 hex>….sig`: the full form is in --json. */
+export function shortenHexRuns(text: string): string {
+  return text.replace(/([a-f0-9]{12})[a-f0-9]{52}/g, '$1…');
+}
+
+/** The artifact as a person names it: source reference without the pinned digest. */
+export function artifactName(a: Pick<BundleArtifact, 'source'>): string {
+  return shortenHexRuns(a.source.replace(/@sha256:[a-f0-9]{64}$/, ''));
+}
+
+export function signatureLines(s: SignatureStatus): string[] {
+  if (!s.signed) return [field('signer', `none: the bundle is UNSIGNED${s.reason ? ` (${s.reason})` : ''}`)];
+  const how = s.method === 'key' ? 'key signature' : s.method ? `${s.method} signature` : 'signature';
+  return [
+    field('signer', s.signer ?? '(unknown)'),
+    field('', s.verified ? `${how}, verified${s.issuer ? ` (issuer ${s.issuer})` : ''}` : `${how}, NOT verified${s.reason ? `: ${shortenHexRuns(s.reason)}` : ''}`),
+  ];
+}
+
+export function formatInspect(r: InspectResult): string {
+  const lines = [
+    field('bundle', r.bundleId),
+    field('created', `${r.created} by airlock ${r.tool.version} (format ${r.formatVersion})`),
+    ...signatureLines(r.signature),
+    field('bases', r.bases.length === 0 ? 'none (a full bundle)' : r.bases.map((b) => `${shortDigest(b.id)} (${b.kind})`).join(', ')),
+    ...(r.volumes ? [field('volumes', `${r.volumes.count} of at most ${formatBytes(r.volumes.maxSize)}`)] : []),
+    '',
+    `${'KIND'.padEnd(LABEL)}${'DIGEST'.padEnd(14)}${'SIZE'.padStart(9)}  ARTIFACT`,
+  ];
+  for (const a of r.artifacts) {
+    lines.push(`${a.kind.padEnd(LABEL)}${shortDigest(a.digest).slice(7).padEnd(14)}${formatBytes(a.totalSize ?? a.size).padStart(9)}  ${artifactName(a)}`);
+    const notes = [
+      a.platforms ? a.platforms.join(', ') : '',
+      a.upstreamDigest ? `filtered from index ${shortDigest(a.upstreamDigest)}` : '',
+      a.subject ? `refers to ${shortDigest(a.subject)}` : '',
+      a.upstreamSignature ? `vendor signature ${a.upstreamSignature.verified ? 'verified' : 'NOT verified'} at export (${shortenHexRuns(a.upstreamSignature.signer)})` : '',
+    ].filter(Boolean);
+    for (const n of notes) lines.push(`${' '.repeat(LABEL)}└ ${n}`);
+  }
+  const t = r.totals;
+  lines.push(
+    '',
+    `${t.artifacts} artifacts, ${t.blobs} blobs`,
+    `${formatBytes(t.bytesIncluded)} in this bundle, ${formatBytes(t.bytesFromBases)} left to bases, ${formatBytes(t.bytesSavedByDedup)} saved by dedup`,
+  );
+  return lines.join('\n');
+}
+
+/** One artifact as a table row: kind, short digest, name; platforms and the like on lines below. */
+export function artifactRow(a: Pick<BundleArtifact, 'kind' | 'source' | 'digest' | 'platforms' | 'upstreamDigest'>): string[] {
+  const rows = [`${a.kind.padEnd(LABEL)}${shortDigest(a.digest).slice(7).padEnd(14)}${artifactName(a)}`];
+  if (a.platforms) rows.push(`${' '.repeat(LABEL)}└ ${a.platforms.join(', ')}${a.upstreamDigest ? ` (filtered from ${shortDigest(a.upstreamDigest)})` : ''}`);
+  return rows;
+}
+
+export function formatExportSummary(r: ExportResult): string {
+  const lines = r.artifacts.flatMap((a) => artifactRow(a));
+  lines.push('');
+  if (r.dryRun) lines.push(field('plan', `${r.artifacts.length} artifacts, ${r.blobs} blobs (dry run: nothing written)`));
+  else lines.push(field('bundle', r.bundleId ?? '?'), field('', `${r.signed ? 'signed' : 'UNSIGNED'}; ${r.artifacts.length} artifacts, ${r.blobs} blobs`));
+  lines.push(field('size', `${formatBytes(r.bytesBeforeDedup)} before dedup, ${formatBytes(r.bytesAfterDedup)} after`));
+  lines.push(field('', `${formatBytes(r.bytesIncluded)} carried${r.bases.length ? `, ${formatBytes(r.bytesFromBases)} left to ${r.bases.length} base(s)` : ''}`));
+  if (r.volumes) for (const v of r.volumes) lines.push(field(v === r.volumes[0] ? 'volumes' : '', `${String(v.volume).padStart(3, '0')}: ${v.blobs} blobs, ${formatBytes(v.bytes)}`));
+  if (!r.dryRun) {
+    r.files.forEach((f, i) => lines.push(field(i === 0 ? 'wrote' : '', `${f.path} (${formatBytes(f.size)})`)));
+    lines.push(field('', `downloaded ${formatBytes(r.bytesDownloaded)} in ${(r.durationMs / 1000).toFixed(1)} s`));
+  }
+  return lines.join('\n');
+}
+
+export function formatImportSummary(r: ImportResult): string {
+  const lines = [field('bundle', r.bundleId), ...signatureLines(r.signature)];
+  if (r.dryRun) {
+    lines.push(field('plan', `for ${r.target}:`));
+    for (const a of r.artifacts) lines.push(`  ${a.kind.padEnd(LABEL - 2)}${shortenHexRuns(a.target)}`);
+    lines.push(field('', `${r.blobsToPush ?? 0} blob(s) to push (${formatBytes(r.bytesToPush ?? 0)}), ${r.blobsAlreadyPresent} already present`), field('', 'nothing was pushed (--dry-run)'));
+    return lines.join('\n');
+  }
+  lines.push(
+    field('target', `${r.target}: ${r.artifacts.filter((a) => a.status !== 'waiting').length}/${r.artifacts.length} artifacts`),
+    field('pushed', `${r.blobsPushed} blobs (${formatBytes(r.bytesPushed)}), ${r.blobsMounted} mounted, ${r.blobsAlreadyPresent} already there`),
+    field('', `${r.manifestsPushed} manifests, ${r.tagsSet} tags in ${(r.durationMs / 1000).toFixed(1)} s`),
+  );
+  if (r.volumesRemaining.length > 0) lines.push(field('waiting', `for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`));
+  if (r.outDir) lines.push(field('outputs', `${r.outDir}`), field('', 'image map, mirror configs, receipt'));
+  if (r.files && r.files.length > 0) lines.push(field('files', `${r.files.length} delivered under ${r.outDir ?? '.'}/files`), field('', 'checksums in files/SHA256SUMS'));
+  return lines.join('\n');
+}
+
+/** The non-TTY / above-the-bar line for an imported artifact. */
+export function importedLine(kind: string, name: string, target: string, digest: string): string {
+  return `${kind.padEnd(LABEL)}${shortDigest(digest).slice(7).padEnd(14)}${shortenHexRuns(name)} → ${target}`;
+}

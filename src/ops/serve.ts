@@ -1,0 +1,232 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, join, resolve as resolvePath } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AirlockError, ioError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { NOOP_LOGGER } from '../log.js';
+import { createZstdDecompressStream, detectBundleForm } from '../archive/index.js';
+import { BundleContentSource, openBundle, readBundleFront, type BundleReader } from '../bundle/index.js';
+import { hexOf, isImageManifestMediaType, parseManifest, type Descriptor, type Digest } from '../oci/index.js';
+import { parseTarget, type RepositoryLayout } from '../reference/index.js';
+import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
+import { formatBytes } from '../util/index.js';
+import {
+  referrersFallbackTag, referrersIndex, startRegistryServer, type ServeCatalog, type ServeContent, type ServedRepository, type ServedRequest,
+} from '../serve/index.js';
+import { buildBundlePlan } from './bundle-plan.js';
+import { mapArtifacts } from './import.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:5000';
+
+export interface ServeOptions {
+  /** A bundle directory, a .tar or .tar.zst, or volumes of one split bundle. */
+  readonly bundles: readonly string[];
+  /** `HOST:PORT` (`[::1]:5000` for IPv6). Default 127.0.0.1:5000; port 0 picks a free one. */
+  readonly listen?: string;
+  /** Repository naming, as import's --layout. Default flat. */
+  readonly layout?: RepositoryLayout;
+  readonly signature: SignaturePolicy;
+  /** Where a .tar.zst is unpacked once. Default `$XDG_CACHE_HOME/airlock/serve`. */
+  readonly cacheDir?: string;
+  readonly logger?: Logger;
+  readonly onRequest?: (r: ServedRequest) => void;
+  /** Aborting it stops the server (the CLI's SIGINT/SIGTERM). */
+  readonly signal?: AbortSignal;
+}
+
+export interface ServeHandle {
+  readonly version: 1;
+  readonly url: string;
+  readonly bundleId: Digest;
+  readonly signature: SignatureStatus;
+  readonly repositories: readonly { readonly name: string; readonly tags: readonly string[] }[];
+  /** Set when .tar.zst volumes were unpacked (or found unpacked) in the cache. */
+  readonly unpacked?: readonly string[];
+  /** Resolves once the server has stopped (close() or the signal). */
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function defaultServeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'airlock', 'serve');
+}
+
+/** `--listen HOST:PORT`; a bare port listens on 127.0.0.1. */
+export function parseListen(text: string): { host: string; port: number } {
+  const t = text.trim();
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(t) ?? (/^\d{1,5}$/.test(t) ? [t, undefined, '127.0.0.1', t] : null);
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || host === '' || !(port >= 0 && port <= 65535)) {
+    throw new AirlockError('USAGE', `invalid --listen address "${text}"`, { where: '--listen', hint: 'write it as HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000' });
+  }
+  return { host, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * `airlock bundle serve`: the registry of last resort. Checks the signature as import does, then
+ * serves the bundle's manifests and blobs in place (directory or uncompressed tar; a .tar.zst is
+ * unpacked once into the cache) until `signal` aborts or close() is called.
+ */
+export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
+  const logger = opts.logger ?? NOOP_LOGGER;
+  const signal = opts.signal;
+  signal?.throwIfAborted();
+  const listen = parseListen(opts.listen ?? DEFAULT_LISTEN);
+  const layout = opts.layout ?? 'flat';
+  if (opts.bundles.length === 0) throw new AirlockError('USAGE', 'no bundle given');
+
+  // 1. Trust before anything else, from the front alone (cheap even for a compressed bundle).
+  const front = await readBundleFront(opts.bundles[0]!, signal ? { signal } : {});
+  const status = await verifyBundleManifest({ airlockJson: front.airlockRaw, signature: front.signature, policy: opts.signature });
+  if (!status.verified) logger.warn(`serving an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
+
+  // 2. Random access needs a directory or uncompressed tar.
+  const forms = await Promise.all(opts.bundles.map((p) => detectBundleForm(p)));
+  const unpacked: string[] = [];
+  const paths: string[] = [];
+  for (let i = 0; i < opts.bundles.length; i++) {
+    if (forms[i] !== 'tar.zst') {
+      paths.push(opts.bundles[i]!);
+      continue;
+    }
+    const out = await unpackOnce(opts.bundles[i]!, front.id, resolvePath(opts.cacheDir ?? defaultServeCacheDir()), logger, signal);
+    unpacked.push(out);
+    paths.push(out);
+  }
+  const reader = await openBundle(paths, signal ? { signal } : {});
+  try {
+    if (reader.id !== front.id) {
+      throw new AirlockError('BUNDLE_UNREADABLE', `${paths.join(', ')} is not the same bundle as ${opts.bundles[0]!}`, {
+        hint: 'pass only volumes of one bundle; delete the serve cache directory if it was altered',
+      });
+    }
+    const catalog = buildCatalog(reader, parseListen(opts.listen ?? DEFAULT_LISTEN).host, layout);
+    const source = reader.source() as BundleContentSource;
+    const content: ServeContent = {
+      has: (d) => source.exists(d),
+      fetch: (d, s) => source.fetch(d, s ? { signal: s } : {}),
+      fetchRange: (d, a, b, s) => source.fetchRange(d, a, b, s ? { signal: s } : {}),
+    };
+    // Index the tar entries now, not on the first pull.
+    for (const repo of catalog.repositories.values()) {
+      const first = repo.blobs.values().next();
+      if (!first.done) {
+        await content.has(first.value);
+        break;
+      }
+    }
+    if (!isLoopback(listen.host)) logger.warn(`listening on ${listen.host}: anyone who can reach it can pull, over plain HTTP with no authentication`);
+    const server = await startRegistryServer(catalog, content, {
+      host: listen.host, port: listen.port, logger, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    });
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => (closing ??= (async () => {
+      await server.close();
+      await reader.close().catch(() => {});
+      resolveClosed();
+    })());
+    signal?.addEventListener('abort', () => void close(), { once: true });
+    if (signal?.aborted) void close();
+    return {
+      version: 1,
+      url: server.url,
+      bundleId: front.id,
+      signature: status,
+      repositories: [...catalog.repositories.values()].map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort() })).sort((a, b) => a.name.localeCompare(b.name)),
+      ...(unpacked.length > 0 ? { unpacked } : {}),
+      closed,
+      close,
+    };
+  } catch (err) {
+    await reader.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Repositories named as import names them (--layout), each with the tags, manifests and blobs
+ * reachable from its artifacts, and its referrers (manifests whose `subject` names a manifest),
+ * listed both by the referrers API and by the tag schema's `sha256-<hex>` fallback index.
+ */
+export function buildCatalog(reader: Pick<BundleReader, 'manifest' | 'metadata' | 'id'>, host: string, layout: RepositoryLayout): ServeCatalog {
+  const plan = buildBundlePlan(reader.manifest, reader.metadata, reader.id);
+  const mapped = mapArtifacts(reader.manifest.artifacts, parseTarget(host.includes(':') ? `[${host}]` : host, '--listen'), layout);
+  const blobInfo = new Map(reader.manifest.blobs.map((b) => [b.digest, b]));
+  type Building = { name: string; tags: Map<string, Descriptor>; manifests: Map<Digest, { desc: Descriptor; bytes: Buffer }>; blobs: Map<Digest, Descriptor>; referrers: Map<Digest, Descriptor[]> };
+  const repos = new Map<string, Building>();
+  for (const root of plan.roots) {
+    if (root.kind === 'file') continue;
+    const name = mapped.get(root.repository)!;
+    let repo = repos.get(name);
+    if (!repo) repos.set(name, (repo = { name, tags: new Map(), manifests: new Map(), blobs: new Map(), referrers: new Map() }));
+    for (const d of plan.closureOf(root)) {
+      const b = blobInfo.get(d);
+      if (!b) continue;
+      const desc: Descriptor = { mediaType: b.mediaType, digest: b.digest, size: b.size };
+      const bytes = reader.metadata.get(d);
+      const node = plan.copyPlan.nodes.get(d);
+      if (bytes && (node?.kind === 'manifest' || node?.kind === 'index')) repo.manifests.set(d, { desc, bytes });
+      else repo.blobs.set(d, desc);
+    }
+    if (root.tag !== undefined) repo.tags.set(root.tag, root.desc);
+    const bytes = reader.metadata.get(root.desc.digest);
+    if (root.kind === 'referrer' && bytes) {
+      const m = parseManifest(bytes, root.desc.mediaType, `manifest ${root.desc.digest}`);
+      if (m.subject) {
+        const artifactType = m.artifactType ?? (m.kind === 'manifest' && isImageManifestMediaType(root.desc.mediaType) ? m.config.mediaType : undefined);
+        const list = repo.referrers.get(m.subject.digest) ?? [];
+        if (!list.some((x) => x.digest === root.desc.digest)) {
+          list.push({ mediaType: root.desc.mediaType, digest: root.desc.digest, size: root.desc.size, ...(artifactType ? { artifactType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) });
+        }
+        repo.referrers.set(m.subject.digest, list);
+      }
+    }
+  }
+  for (const repo of repos.values()) {
+    for (const [subject, list] of repo.referrers) {
+      const tag = referrersFallbackTag(subject);
+      if (repo.tags.has(tag)) continue;
+      const index = referrersIndex(list);
+      repo.manifests.set(index.desc.digest, index);
+      repo.tags.set(tag, index.desc);
+    }
+  }
+  return { repositories: new Map<string, ServedRepository>(repos) };
+}
+
+/** A .tar.zst volume → `<cache>/<bundle id hex>/<name>.tar`, once: a later serve of the same bundle reuses it. */
+async function unpackOnce(path: string, id: Digest, cacheDir: string, logger: Logger, signal?: AbortSignal): Promise<string> {
+  const dir = join(cacheDir, hexOf(id));
+  const name = basename(path).replace(/\.(tar\.zst|tzst|zst)$/i, '') + '.tar';
+  const out = join(dir, name.endsWith('.tar.tar') ? name.slice(0, -4) : name);
+  const existing = await stat(out).catch(() => undefined);
+  if (existing?.isFile()) {
+    const f = await readBundleFront(out).catch(() => undefined);
+    if (f?.id === id) {
+      logger.info(`using ${out}, unpacked earlier from ${path}`);
+      return out;
+    }
+  }
+  const size = (await stat(path)).size;
+  logger.info(`${path} is compressed: unpacking it once (${formatBytes(size)} compressed) to ${out} so blobs can be read in place; later runs reuse it`);
+  const tmp = `${out}.partial-${process.pid}`;
+  try {
+    await mkdir(dir, { recursive: true });
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), createZstdDecompressStream({ where: path }), createWriteStream(tmp, { mode: 0o644 }), signal ? { signal } : {});
+    await rename(tmp, out);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err instanceof AirlockError ? err : ioError(err, 'unpack to', tmp);
+  }
+  return out;
+}

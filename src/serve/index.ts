@@ -1,0 +1,6 @@
+export {
+  referrersIndex, referrersFallbackTag, type ServedRepository, type ServeCatalog, type ServeContent,
+} from './catalog.js';
+export {
+  startRegistryServer, parseRange, type RegistryServer, type RegistryServerOptions, type ServedRequest,
+} from './server.js';
