@@ -25,6 +25,13 @@ export interface ExecuteOptions {
   readonly describeBlob?: (digest: Digest) => string;
   /** Check what the sinks hold and report what would be pushed; push nothing. */
   readonly dryRun?: boolean;
+  /**
+   * Sequential supplies: stop reading once no blob is missing any more (a no-op re-import then
+   * skips the pass over every layer: 4.6 → 1.3 s on the large profile). Only for supplies whose
+   * iteration has no side effects of its own (e.g. not while files are delivered as they pass).
+   * Default false: read to the end.
+   */
+  readonly stopWhenComplete?: boolean;
 }
 
 export interface ExecuteReport {
@@ -194,9 +201,9 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     const background = new Semaphore(concurrency);
     const pending = new Set<Promise<void>>();
     let backgroundError: unknown;
-    // Once nothing is missing, stop reading: a no-op re-import then costs the front of the bundle
-    // and the existence checks, not a pass over every layer (breaking closes the supply).
-    for await (const { desc, body } of missingBlobs.size > 0 ? supply.blobs : []) {
+    // stopWhenComplete: once nothing is missing, stop reading (breaking closes the supply).
+    const stop = opts.stopWhenComplete === true;
+    for await (const { desc, body } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
       signal?.throwIfAborted();
       if (backgroundError) throw backgroundError;
       const lacking = missingBlobs.get(desc.digest);
@@ -240,7 +247,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
         });
       pending.add(p);
       await read;
-      if (last) break;
+      if (last && stop) break;
     }
     await Promise.all(pending);
     if (backgroundError) throw backgroundError;

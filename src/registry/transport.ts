@@ -284,9 +284,6 @@ export class Transport {
           this.#scheme = 'http';
           continue;
         }
-        // The same, decided by a concurrent request while this one was trying TLS (an import's
-        // first HEADs go out together): re-resolve the relative URL with the scheme now known.
-        if (this.config.tls === 'skip-verify' && this.#scheme === 'http' && u.protocol === 'https:' && req.url.startsWith('/')) continue;
         const mapped = transportErrorFrom(err, {
           method: req.method, url: u.toString(), where: req.where, side: this.#opts.side, https: u.protocol === 'https:',
           hasClientCert: this.#hasClientCert, neverConnected: !this.#connected, attempts: attempt + 1,

@@ -105,6 +105,43 @@ describe('executeCopy', () => {
     assert.equal(report.waiting[0]!.missing.length, 1);
   });
 
+  it('from a sequential source: pipelines pushes, reads to the end by default, and stops early only with stopWhenComplete', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2', 'l3']);
+    const extra = blob('not needed by any root');
+    src.put(extra.desc, extra.data);
+    const plan = await planFor(src, [a.desc]);
+    const memory = new Map<Digest, Buffer>([[a.all[0]!.digest, Buffer.concat(await (await src.fetch(a.all[0]!)).toArray())]]);
+    for (const stopWhenComplete of [false, true]) {
+      const read: string[] = [];
+      async function* entries(): AsyncIterable<SequentialBlob> {
+        for (const d of [...a.all.slice(1, 4), extra.desc]) {
+          read.push(d.digest);
+          yield { desc: d, body: await src.fetch(d) };
+        }
+      }
+      const dst = new MemoryStore();
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const origPush = dst.push.bind(dst);
+      dst.push = async (d, body, o) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await origPush(d, body, o);
+          await new Promise((r) => setTimeout(r, 20)); // the registry's finishing work
+        } finally {
+          inFlight--;
+        }
+      };
+      const report = await executeCopy(plan, { kind: 'sequential', blobs: entries() }, [{ root: root(a.desc, 'v'), repository: 'app', sink: dst }], { memory, stopWhenComplete });
+      assert.deepEqual(dst.tagNames, ['v']);
+      assert.equal(report.blobsPushed, 4); // config from memory, three layers
+      assert.ok(maxInFlight > 1, 'a push was still finishing while the next entry was read');
+      assert.equal(read.length, stopWhenComplete ? 3 : 4, 'the unneeded last entry is read only without stopWhenComplete');
+    }
+  });
+
   it('stops with DIGEST_MISMATCH and pushes no manifest when a blob is corrupt', async () => {
     const src = new MemoryStore();
     const a = image(src, ['good', 'bad']);
