@@ -277,8 +277,11 @@ export class Transport {
           throw err;
         }
         // skip-verify: a host that does not speak TLS is tried over plain HTTP (skopeo's --tls-verify=false).
-        if (this.config.tls === 'skip-verify' && !this.#connected && this.#scheme === undefined && u.protocol === 'https:' && !isRefused(err)) {
-          this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(err)}); trying plain HTTP`);
+        // Requests sent concurrently before the first answer all went out over TLS: once one of
+        // them has switched the scheme to http, the others follow it instead of failing.
+        if (this.config.tls === 'skip-verify' && u.protocol === 'https:' && !isRefused(err) &&
+          (this.#scheme === 'http' || (this.#scheme === undefined && !this.#connected))) {
+          if (this.#scheme === undefined) this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(err)}); trying plain HTTP`);
           this.#scheme = 'http';
           continue;
         }
