@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -25,38 +25,7 @@ export const SOAK = process.env.AIRLOCK_SOAK === '1';
 
 type T = { after: (fn: () => Promise<unknown> | void) => void };
 
-// ---------------------------------------------------------------------------------------------
-// Outcome log
-
-export type Outcome =
-  /** The run ended with the right result. */
-  | 'correct'
-  /** The run ended with a coded error (exit 1, 2 or 3) and the target holds nothing corrupt. */
-  | 'clear-error'
-  /** Killed, then the re-run completed and equals a clean run. */
-  | 'resumed'
-  /** The scenario could not run here; `detail` says why. */
-  | 'skipped'
-  | 'failed';
-
-export interface OutcomeRecord {
-  /** Section of docs/RELIABILITY.md, e.g. 'faults', 'kill', 'hostile'. */
-  readonly group: string;
-  readonly scenario: string;
-  /** 'export', 'import', 'verify', or '-' */
-  readonly side: string;
-  readonly outcome: Outcome;
-  /** Did the target (or output) hold a corrupt blob, a wrong tag, or a tag on incomplete content? */
-  readonly corrupt: boolean;
-  readonly detail?: string;
-}
-
-/** Append one run's outcome to $AIRLOCK_RELIABILITY_LOG (set by scripts/reliability-report.ts). */
-export function recordOutcome(rec: OutcomeRecord): void {
-  const file = process.env.AIRLOCK_RELIABILITY_LOG;
-  if (!file) return;
-  appendFileSync(file, `${JSON.stringify(rec)}\n`);
-}
+export { recordOutcome, type Outcome, type OutcomeRecord } from './outcome.js';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32): a failing kill point is replayed from its seed.
