@@ -151,7 +151,9 @@ describe('reliability: SIGKILL during export and import, then re-run', { concurr
       assert.equal(await artifactsOf(out), cleanArtifacts);
       const v = await runCli(['bundle', 'verify', out, '--verify-key', world.pub], { env: world.ws.env });
       assert.equal(v.code, 0, describeRun(v));
-      recordOutcome({ group: 'kill', scenario: `SIGKILL during export (${plan.by})`, side: 'export', outcome: 'resumed', corrupt, detail: k.killed ? 'killed' : `finished first (exit ${k.code})` });
+      // Staging directories a kill left beside the output (temp names, never the final one).
+      const stale = readdirSync(world.ws.dir).filter((n) => n.startsWith(`.kill-export-${i}.tar.zst.staging-`)).length;
+      recordOutcome({ group: 'kill', scenario: `SIGKILL during export (${plan.by})`, side: 'export', outcome: 'resumed', corrupt, detail: `${k.killed ? 'killed' : `finished first (exit ${k.code})`}${stale ? `; stale staging dirs left: ${stale}` : ''}` });
     });
   });
 
