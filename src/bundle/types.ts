@@ -39,6 +39,17 @@ export interface BundleArtifact {
   readonly totalSize?: number;
   /** Upstream signature check done at export, if any. */
   readonly upstreamSignature?: UpstreamSignatureRecord;
+  /** Content airlock packaged itself (files, classic charts): the URL or file name its bytes came from. */
+  readonly origin?: string;
+  /** Charts exported with includeImages: the images the chart names, and the values path where found. */
+  readonly chartImages?: readonly ChartImageRecord[];
+}
+
+export interface ChartImageRecord {
+  /** Normalised reference, as exported (`docker.io/library/nginx:1.27`). */
+  readonly ref: string;
+  /** values.yaml path of the image block or string (`image`, `extraImages[0]`). */
+  readonly valuesPath?: string;
 }
 
 export interface UpstreamSignatureRecord {

@@ -15,6 +15,8 @@ export interface MappedArtifact {
   /** Repository path in the target. */
   readonly targetRepository: string;
   readonly status: 'pushed' | 'present' | 'waiting';
+  /** Charts exported with includeImages: the images the chart names (airlock.json `chartImages`). */
+  readonly chartImages?: readonly { readonly ref: string; readonly valuesPath?: string }[];
 }
 
 export interface DeployOutputsOptions {
@@ -78,7 +80,9 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
     if (p) lines.push('  override_path = true');
     if (o.caFile) lines.push(`  ca = ${toml(o.caFile)}`);
     if (o.insecure && !o.plainHttp) lines.push('  skip_verify = true');
-    await put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u.replace(/:/g, '_')}/hosts.toml`, `${lines.join('\n')}\n`);
+    // containerd (1.6, Linux) looks for `<hosts dir>/<host[:port]>/hosts.toml` with the colon kept
+    // (only its Windows build drops it): `127.0.0.1_5000` would never be read (NOTES.md).
+    await put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u}/hosts.toml`, `${lines.join('\n')}\n`);
   }
 
   // k3s / RKE2 registries.yaml.
@@ -109,7 +113,9 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
       `      repository: ${JSON.stringify(a.targetRepository)}`, ...(a.tag !== undefined ? [`      tag: ${JSON.stringify(a.tag)}`] : []),
       `      digest: ${JSON.stringify(a.digest)}`);
   }
+  values.push(...chartValues(o.artifacts, host));
   await put('values-registry.yaml', `${values.join('\n')}\n`);
+  for (const c of chartValueFiles(o.artifacts, host)) await put(c.path, c.text);
 
   await put('receipt.json', `${JSON.stringify(o.receipt, null, 2)}\n`);
   return written;
@@ -121,4 +127,104 @@ function toml(s: string): string {
 
 function yamlKey(s: string): string {
   return /^[A-Za-z0-9._-]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+interface PinnedImage {
+  readonly ref: string;
+  readonly valuesPath?: string;
+  readonly registry: string;
+  readonly repository: string;
+  readonly tag?: string;
+  readonly digest: string;
+}
+
+/** Each chart's images (includeImages), resolved to where they landed in the target. */
+function pinnedChartImages(artifacts: readonly MappedArtifact[], host: string): { chart: MappedArtifact; images: PinnedImage[] }[] {
+  const images = artifacts.filter((a) => a.kind === 'image');
+  const out: { chart: MappedArtifact; images: PinnedImage[] }[] = [];
+  for (const chart of artifacts.filter((a) => a.kind === 'chart' && a.chartImages && a.chartImages.length > 0)) {
+    const pinned: PinnedImage[] = [];
+    for (const ci of chart.chartImages!) {
+      const at = ci.ref.indexOf('@');
+      const name = at >= 0 ? ci.ref.slice(0, at) : ci.ref;
+      const digest = at >= 0 ? ci.ref.slice(at + 1) : undefined;
+      const colon = name.lastIndexOf(':');
+      const tag = colon > name.lastIndexOf('/') ? name.slice(colon + 1) : undefined;
+      const repo = tag !== undefined ? name.slice(0, colon) : name;
+      const match = images.find((a) => `${a.sourceRegistry}/${a.sourceRepository}` === repo &&
+        (digest !== undefined ? a.source.endsWith(`@${digest}`) || a.digest === digest : a.tag === tag));
+      if (!match) continue;
+      pinned.push({ ref: ci.ref, ...(ci.valuesPath !== undefined ? { valuesPath: ci.valuesPath } : {}), registry: host, repository: match.targetRepository, ...(match.tag !== undefined ? { tag: match.tag } : {}), digest: match.digest });
+    }
+    out.push({ chart, images: pinned });
+  }
+  return out;
+}
+
+/** `airlock.charts` in values-registry.yaml: per chart, every image it names → mirrored repository and digest. */
+function chartValues(artifacts: readonly MappedArtifact[], host: string): string[] {
+  const charts = pinnedChartImages(artifacts, host);
+  if (charts.length === 0) return [];
+  const lines = ['  charts:'];
+  for (const { chart, images } of charts) {
+    lines.push(`    ${JSON.stringify(chart.source.split('@')[0])}:`, '      images:');
+    if (images.length === 0) lines[lines.length - 1] += ' []';
+    for (const i of images) {
+      lines.push(`        - source: ${JSON.stringify(i.ref)}`,
+        ...(i.valuesPath !== undefined ? [`          valuesPath: ${JSON.stringify(i.valuesPath)}`] : []),
+        `          registry: ${JSON.stringify(i.registry)}`, `          repository: ${JSON.stringify(i.repository)}`,
+        ...(i.tag !== undefined ? [`          tag: ${JSON.stringify(i.tag)}`] : []), `          digest: ${JSON.stringify(i.digest)}`);
+    }
+  }
+  return lines;
+}
+
+/**
+ * `values/<chart>-<version>.yaml`, ready for `helm install -f`: at each values path where the chart
+ * names an image block, the common convention's keys (`registry`, `repository`, `tag`, `digest`)
+ * pointing at the mirror, and `global.imageRegistry` set to the mirror host (Bitnami-style charts
+ * prefer it over `image.registry`; the repository then carries the target prefix). Paths inside
+ * lists (`extraImages[0]`) cannot be set by a values file without replacing the whole list: they
+ * are listed in values-registry.yaml only.
+ */
+function chartValueFiles(artifacts: readonly MappedArtifact[], host: string): { path: string; text: string }[] {
+  const out: { path: string; text: string }[] = [];
+  for (const { chart, images } of pinnedChartImages(artifacts, host)) {
+    const tree = new Map<string, unknown>();
+    for (const i of images) {
+      if (i.valuesPath === undefined || i.valuesPath === '' || /[[\]]/.test(i.valuesPath)) continue;
+      setPath(tree, i.valuesPath.split('.'), new Map<string, unknown>([
+        ['registry', i.registry], ['repository', i.repository], ...(i.tag !== undefined ? [['tag', i.tag] as [string, string]] : []), ['digest', i.digest],
+      ]));
+    }
+    const name = chart.sourceRepository.split('/').pop() ?? 'chart';
+    const lines = [
+      `# Written by airlock bundle import: helm install -f this file to pull ${name}'s images from the mirror, pinned by digest.`,
+      'global:', `  imageRegistry: ${JSON.stringify(host)}`,
+      ...yamlTree(tree, ''),
+    ];
+    out.push({ path: `values/${name}${chart.tag !== undefined ? `-${chart.tag}` : ''}.yaml`, text: `${lines.join('\n')}\n` });
+  }
+  return out;
+}
+
+function setPath(tree: Map<string, unknown>, path: readonly string[], leaf: Map<string, unknown>): void {
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  if (rest.length === 0) {
+    tree.set(head, leaf);
+    return;
+  }
+  let next = tree.get(head);
+  if (!(next instanceof Map)) tree.set(head, (next = new Map<string, unknown>()));
+  setPath(next as Map<string, unknown>, rest, leaf);
+}
+
+function yamlTree(tree: ReadonlyMap<string, unknown>, indent: string): string[] {
+  const lines: string[] = [];
+  for (const [k, v] of tree) {
+    if (v instanceof Map) lines.push(`${indent}${yamlKey(k)}:`, ...yamlTree(v as Map<string, unknown>, `${indent}  `));
+    else lines.push(`${indent}${yamlKey(k)}: ${JSON.stringify(v)}`);
+  }
+  return lines;
 }

@@ -7,3 +7,4 @@ export { parseMirrorList, MAX_MIRROR_LIST_BYTES } from './parse.js';
 export { readMirrorLists, mergeMirrorLists } from './read.js';
 export { selectTags } from './tags.js';
 export { createLockFile, readLockFile, writeLockFile, parseLockFile, compareLock } from './lock.js';
+export { parseYamlData, type ParseYamlDataOptions } from './yaml-data.js';

@@ -6,6 +6,7 @@ import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache } from '../cache/index.js';
+import { LayoutStore } from '../layout/index.js';
 import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
@@ -20,8 +21,9 @@ import {
 import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { TOOL_VERSION } from '../version.js';
-import { loadBases, type BaseSet } from './bases.js';
+import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
+import { resolveCarried, addCarriedRoots, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
 
 export type BundleForm = 'dir' | 'tar' | 'tar.zst';
 
@@ -122,8 +124,11 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   };
 
   try {
-    // 2. Resolve every tag to a digest, once.
-    const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal);
+    // 2. Resolve every tag to a digest, once. Files and classic charts are downloaded into the
+    // cache here (their digests are only known once their bytes are).
+    const cache = await openCache(opts.cacheDir);
+    const carry: CarryContext = { cache, mirror, logger, carried: [], chartImages: new Map(), ...(signal ? { signal } : {}) };
+    const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal, carry);
     const lockMap = new Map<string, string>();
     for (const r of resolved) if (r.tag !== undefined) lockMap.set(`${formatRepository(r.ref)}:${r.tag}`, r.desc.digest);
     if (opts.lock && opts.locked) {
@@ -164,22 +169,27 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         }
       }
     })));
+    await addCarriedRoots(carry, nodes, roots);
     const uniqueRoots = dedupeRoots(roots);
 
-    // Upstream signature checks (verify: in the mirror list).
-    const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes, repoOf, { logger, ...(signal ? { signal } : {}) });
+    // Upstream signature checks (verify: in the mirror list). Their payload blobs are read through
+    // the download cache like every other blob, so an export with a warm cache downloads nothing
+    // (issue 4); a dry run only reads the cache, it does not fill it.
+    const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes,
+      (registry, repository) => readThroughCache(repoOf(registry, repository), cache, !opts.dryRun), { logger, ...(signal ? { signal } : {}) });
 
-    // 4. Which blobs travel: every manifest and config always (the importer plans from them);
-    // layers only when no base holds them.
+    // 4. Which blobs travel (bases.ts `travels`): every manifest and index (the importer plans
+    // from them); configs and layers only when no base holds them.
     const order = blobOrder(nodes);
     const blobs: BundleBlob[] = order.map((d) => {
       const n = nodes.get(d)!;
-      const baseIds = n.kind === 'layer' ? bases.holders(d) : [];
-      return baseIds.length > 0
+      // Delivered files travel in every bundle: the site writes them from this bundle's own bytes.
+      const baseIds = carry.deliveredBlobs?.has(d) ? [] : bases.holders(d);
+      return !travels(n.desc.mediaType, baseIds.length > 0)
         ? { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds }
         : { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
     });
-    const artifacts: BundleArtifact[] = uniqueRoots.map((r) => toArtifact(r, nodes, upstream.get(r.desc.digest)));
+    const artifacts: BundleArtifact[] = uniqueRoots.map((r) => withCarriedDetails(carry, toArtifact(r, nodes, upstream.get(r.desc.digest))));
     const included = blobs.filter((b) => b.location === 'bundle');
     const bytesIncluded = included.reduce((s, b) => s + b.size, 0);
     const bytesAfterDedup = blobs.reduce((s, b) => s + b.size, 0);
@@ -214,7 +224,6 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     }
 
     // 5. Download what the cache lacks (verified while streaming), once per blob.
-    const cache = await openCache(opts.cacheDir);
     const wanted = new Set(included.map((b) => b.digest));
     const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
     let bytesDownloaded = 0;
@@ -238,7 +247,6 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const output = resolvePath(opts.output!);
     await mkdir(dirname(output), { recursive: true });
     const staging = join(dirname(output), `.${basename(output)}.staging-${randomUUID().slice(0, 8)}`);
-    const { LayoutStore } = await import('../layout/index.js');
     const stage = new LayoutStore(staging);
     try {
       await stage.init();
@@ -291,7 +299,8 @@ async function resolveRoots(
   emit: (e: CopyEvent) => void,
   logger: Logger,
   concurrency: number,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  carry: CarryContext,
 ): Promise<ResolvedRoot[]> {
   const out: ResolvedRoot[] = [];
   const jobs: (() => Promise<void>)[] = [];
@@ -342,10 +351,12 @@ async function resolveRoots(
       })());
     }
   });
+  // Files, classic charts, and the images charts name (includeImages): src/ops/carried.ts.
+  const addChartImage = (ref: Reference, where: string, i: number): void =>
+    add('image', ref, ref.digest ? undefined : ref.tag, mirror.defaults.platforms, mirror.defaults.referrers, where, 200000 + i);
+  listJobs.push(...resolveCarried(carry, addChartImage));
   mirror.charts.forEach((c, i) => {
-    if (c.kind !== 'oci') {
-      throw new AirlockError('NOT_IMPLEMENTED', 'classic chart repositories (repo:) are not supported yet', { where: c.where, hint: 'tracked in issue #8; use an oci:// chart for now' });
-    }
+    if (c.kind !== 'oci') return;
     listJobs.push((async () => {
       let version = c.version;
       if (!/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
@@ -357,11 +368,12 @@ async function resolveRoots(
       // Helm stores chart versions as tags, with + replaced by _ (OCI tags cannot hold +).
       const tag = version.replace(/\+/g, '_');
       add('chart', { ...c.ref, tag }, tag, undefined, mirror.defaults.referrers, c.where, 100000 + i);
+      if (c.includeImages) {
+        const repo = repoOf(c.ref.registry, c.ref.repository);
+        for (const img of await readOciChartImages(repo, `${formatRepository(c.ref)}:${tag}`, tag, carry, signal)) addChartImage(img.reference, c.where, i);
+      }
     })());
   });
-  if (mirror.files.length > 0) {
-    throw new AirlockError('NOT_IMPLEMENTED', 'files: are not supported yet', { where: mirror.files[0]!.where, hint: 'tracked in issue #8' });
-  }
   await Promise.all(listJobs);
   await forEachConcurrent(jobs, concurrency, (j) => j(), signal);
   return out.sort((a, b) => a.entryIndex - b.entryIndex || (a.tag ?? '').localeCompare(b.tag ?? ''));
@@ -401,6 +413,26 @@ async function findReferrers(repo: RegistryRepository, root: Descriptor, upstrea
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
+  });
+}
+
+/**
+ * `repo` with blob fetches served from `cache` when it holds them (and, with `fill`, stored there
+ * first when it does not): every byte is verified on the way into the cache.
+ */
+function readThroughCache(repo: RegistryRepository, cache: LayoutStore, fill: boolean): RegistryRepository {
+  const fetch: RegistryRepository['fetch'] = async (desc, o = {}) => {
+    if (await cache.exists(desc)) return cache.fetch(desc, o);
+    if (!fill) return repo.fetch(desc, o);
+    await cache.push(desc, await repo.fetch(desc, o), o);
+    return cache.fetch(desc, o);
+  };
+  return new Proxy(repo, {
+    get(target, prop) {
+      if (prop === 'fetch') return fetch;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
   });
 }
 
@@ -459,6 +491,7 @@ function toArtifact(r: PlannedRoot, nodes: ReadonlyMap<Digest, PlanNode>, sig: B
     ...(r.upstreamDigest ? { upstreamDigest: r.upstreamDigest } : {}),
     ...(r.subject ? { subject: r.subject } : {}),
     ...(r.referrerTag ? { referrerTag: r.referrerTag } : {}),
+    ...(r.fileName ? { fileName: r.fileName } : {}),
     totalSize,
     ...(sig ? { upstreamSignature: sig } : {}),
   };

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,12 +14,14 @@ import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, digestOf, parseManifest,
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
-import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
+import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
+import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
+import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
 export interface ImportOptions {
   /** Bundle file, directory, or one or more volumes. */
@@ -37,6 +40,10 @@ export interface ImportOptions {
   /** Parallel transfers. Default 8. */
   readonly concurrency?: number;
   readonly requireUpstreamSignatures?: boolean;
+  /** `--sign-key`: sign receipt.json (receipt.sigstore.json beside it) so the DMZ can check it with --receipt-key. */
+  readonly signKey?: string;
+  /** Also push carried files to the target as OCI artifacts (`PREFIX/airlock/files:NAME`). Default false. */
+  readonly pushFiles?: boolean;
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -69,6 +76,8 @@ export interface ImportResult {
   /** Split bundles: the volumes still to import before the waiting artifacts can be tagged. */
   readonly volumesRemaining: readonly number[];
   readonly outDir?: string;
+  /** Files written under out-dir (`files/NAME`, `files/charts/NAME.tgz`), each verified against its digest. */
+  readonly files?: readonly string[];
   readonly durationMs: number;
 }
 
@@ -91,6 +100,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (!status.verified) logger.warn(`importing an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
     const manifest = reader.manifest;
     const bundleId = reader.id;
+    // The receipt key is read now, so a wrong path or passphrase stops the import before any push.
+    const receiptKey = opts.signKey && !opts.dryRun
+      ? await loadPrivateKey(opts.signKey, () => readPassphrase(`passphrase for ${opts.signKey}: `))
+      : undefined;
 
     // 2. The plan, from the front of the bundle only.
     const plan = buildBundlePlan(manifest, reader.metadata, bundleId);
@@ -107,9 +120,15 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (!r) repos.set(path, (r = client!.repository(path)));
       return r;
     };
+    const filesRepository = [target.prefix, FILES_REPOSITORY].filter((p) => p).join('/');
     const targets: RootTarget[] = plan.roots
-      .filter((r) => r.kind !== 'file')
-      .map((root) => ({ root, repository: mapped.get(root.repository)!, sink: repoFor(mapped.get(root.repository)!) }));
+      .filter((r) => r.kind !== 'file' || opts.pushFiles)
+      .map((root) => {
+        const repository = root.kind === 'file' ? filesRepository : mapped.get(root.repository)!;
+        return { root, repository, sink: repoFor(repository) };
+      });
+    const deliveries = planDeliveries(manifest.artifacts, reader.metadata);
+    const tracker: DeliveryTracker = { delivered: new Set() };
 
     const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
     const targetKey = `${target.host}/${target.prefix}|${layout}`;
@@ -120,11 +139,13 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
     // repositories) before anything is pushed: otherwise name the bases to import first.
-    await ensureBaseBlobs(manifest, plan, targets, repoFor, journal, concurrency, signal);
+    const baseMounts = await ensureBaseBlobs(manifest, plan, targets, { client, repoFor, journal, concurrency, dryRun: Boolean(opts.dryRun), logger, ...(signal ? { signal } : {}) });
 
     // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
     const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
-    const supply = { kind: 'sequential' as const, blobs: assemblePieces(reader, manifest, spoolDir, signal) };
+    const entries = assemblePieces(reader, manifest, spoolDir, signal);
+    // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
+    const supply = { kind: 'sequential' as const, blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
     const report = await executeCopy(plan.copyPlan, supply, targets, {
       concurrency,
       ...(signal ? { signal } : {}),
@@ -143,7 +164,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       await audit?.write({ action: 'fail', result: 'error', detail: (err as Error).message });
       throw err;
     });
-    await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
+    // Pieces wait in the spool for the volumes still to come; drop them once nothing waits.
+    if (report.waiting.length === 0) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
 
     // 6. Referrers for registries without the referrers API: the tag-schema fallback index.
     if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, logger, signal);
@@ -158,7 +180,13 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       status: waitingRoots.has(t.root) ? 'waiting' as const : present.has(t) ? 'present' as const : 'pushed' as const,
     }));
 
-    const volumesRemaining = remainingVolumes(manifest, report.waiting.flatMap((w) => w.missing));
+    // Files: delivered in this run, or by an earlier run of another volume (the file is in out-dir
+    // with its digest); what is neither waits for its volume like an image does.
+    const undelivered: Delivery[] = [];
+    for (const d of deliveries) {
+      if (!tracker.delivered.has(d.path) && !(await isDelivered(outDir, d))) undelivered.push(d);
+    }
+    const volumesRemaining = remainingVolumes(manifest, [...report.waiting.flatMap((w) => w.missing), ...undelivered.map((d) => d.digest)]);
     if (report.waiting.length > 0 && !opts.dryRun && volumesRemaining.length === 0) {
       const w = report.waiting[0]!;
       throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${w.missing.length} blob(s) of ${plan.sourceOf(w.target.root)}; ${report.waiting.length} artifact(s) were not tagged`, {
@@ -170,11 +198,24 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too`);
     }
 
+    if (!opts.dryRun && undelivered.length > 0 && volumesRemaining.length === 0) {
+      throw new AirlockError('BUNDLE_INCOMPLETE', `the bundle lacks ${undelivered[0]!.path} (${undelivered[0]!.digest}) of ${undelivered[0]!.source}`, {
+        where: undelivered[0]!.digest, hint: 'the bundle is truncated or incomplete: copy it again and run `airlock bundle verify`',
+      });
+    }
+    if (!opts.dryRun && deliveries.length > 0 && undelivered.length === 0) await writeDeliveryChecksums(outDir, deliveries);
+
     if (!opts.dryRun) {
-      const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => ({
-        kind: t.root.kind, source: artifacts[i]!.source, sourceRegistry: t.root.registry, sourceRepository: t.root.repositoryPath,
-        ...(t.root.tag !== undefined ? { tag: t.root.tag } : {}), digest: t.root.desc.digest, targetRepository: t.repository, status: artifacts[i]!.status,
-      }));
+      const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => {
+        const chartImages = t.root.kind === 'chart'
+          ? manifest.artifacts.find((a) => a.kind === 'chart' && a.digest === t.root.desc.digest && a.repository === t.root.repository)?.chartImages
+          : undefined;
+        return {
+          kind: t.root.kind, source: artifacts[i]!.source, sourceRegistry: t.root.registry, sourceRepository: t.root.repositoryPath,
+          ...(t.root.tag !== undefined ? { tag: t.root.tag } : {}), digest: t.root.desc.digest, targetRepository: t.repository, status: artifacts[i]!.status,
+          ...(chartImages ? { chartImages } : {}),
+        };
+      });
       const receipt: Receipt = {
         version: 1, kind: 'airlock-receipt', bundleId, bases: manifest.bases.map((b) => b.id),
         ...(status.signer ? { signer: status.signer } : {}),
@@ -189,17 +230,21 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         insecure: opts.dest.tls !== 'verify', plainHttp: opts.dest.tls === 'plain-http',
         ...(opts.dest.certDir ? { caFile: join(opts.dest.certDir, 'ca.crt') } : {}),
       });
+      const receiptPath = join(outDir, 'receipt.json');
+      if (receiptKey) await writeReceiptSignature(receiptPath, receiptKey, { bundleId, target: receipt.target });
+      else await removeReceiptSignature(receiptPath);
       await audit?.write({ action: 'finish', result: 'ok', detail: `${report.blobsPushed} blobs pushed, ${report.tagsSet} tags` });
       await audit?.flush();
     }
 
     return {
       version: 1, bundleId, signature: status, target: opts.to, dryRun: Boolean(opts.dryRun), artifacts,
-      blobsPushed: report.blobsPushed, bytesPushed: report.bytesPushed, blobsMounted: report.blobsMounted,
+      blobsPushed: report.blobsPushed, bytesPushed: report.bytesPushed, blobsMounted: report.blobsMounted + baseMounts,
       blobsAlreadyPresent: report.blobsExisting,
       ...(opts.dryRun ? { blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0) } : {}),
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
-      volumesRemaining, ...(opts.dryRun ? {} : { outDir }), durationMs: Date.now() - started.getTime(),
+      volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
+      ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
     };
   } finally {
     await journal?.close().catch(() => {});
@@ -228,59 +273,132 @@ export function mapArtifacts(artifacts: readonly BundleArtifact[], target: Targe
   return out;
 }
 
-async function ensureBaseBlobs(
-  manifest: AirlockManifest,
-  plan: BundlePlan,
-  targets: readonly RootTarget[],
-  repoFor: (path: string) => RegistryRepository,
-  journal: FileJournal | undefined,
-  concurrency: number,
-  signal?: AbortSignal,
-): Promise<void> {
+/** Repositories of the target's catalog tried as mount sources for a delta's left-out blobs. */
+const MAX_MOUNT_CANDIDATES = 1000;
+
+interface BaseCheckOptions {
+  readonly client: RegistryClient;
+  readonly repoFor: (path: string) => RegistryRepository;
+  readonly journal: FileJournal | undefined;
+  readonly concurrency: number;
+  /** Look, but mount nothing. */
+  readonly dryRun: boolean;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A delta leaves out the blobs its bases held. Before any manifest is pushed, every such blob
+ * must be in the target repository that needs it: found there (HEAD), or mounted from another
+ * repository of the target (this bundle's repositories first, then any in the catalog). If one
+ * is missing, nothing has been pushed or tagged: throw BASE_MISSING naming the bases to import
+ * first.
+ */
+async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targets: readonly RootTarget[], o: BaseCheckOptions): Promise<number> {
   const baseBlobs = new Map<Digest, BundleBlob>(manifest.blobs.filter((b) => b.location === 'base').map((b) => [b.digest, b]));
-  if (baseBlobs.size === 0) return;
-  const needs: { repo: string; blob: BundleBlob }[] = [];
+  if (baseBlobs.size === 0) return 0;
+  const needs = new Map<string, { repo: string; blob: BundleBlob }>();
   for (const t of targets) {
     for (const d of plan.closureOf(t.root)) {
       const b = baseBlobs.get(d);
-      if (b) needs.push({ repo: t.repository, blob: b });
+      if (b) needs.set(`${t.repository} ${d}`, { repo: t.repository, blob: b });
     }
   }
-  const uniq = new Map(needs.map((n) => [`${n.repo} ${n.blob.digest}`, n]));
-  const allRepos = [...new Set(targets.map((t) => t.repository))];
-  const missing: BundleBlob[] = [];
-  await forEachConcurrent([...uniq.values()], concurrency, async ({ repo, blob }) => {
-    const k = `blob ${repo} ${blob.digest}`;
-    if (journal?.has(k)) return;
-    const desc = { mediaType: blob.mediaType, digest: blob.digest, size: blob.size };
-    const o = signal ? { signal } : {};
-    if (await repoFor(repo).exists(desc, o)) return;
-    for (const other of allRepos) {
-      if (other === repo) continue;
-      if ((await repoFor(other).exists(desc, o)) && (await repoFor(repo).mount(desc, other, o))) {
-        await journal?.record(k, { action: 'mount', repository: repo, from: other, digest: blob.digest });
-        return;
-      }
+  const co = o.signal ? { signal: o.signal } : {};
+  const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+  // Which repositories hold a blob, asked once per (repository, blob).
+  const holds = new Map<string, Promise<boolean>>();
+  const has = (repo: string, b: BundleBlob): Promise<boolean> => {
+    const k = `${repo} ${b.digest}`;
+    let p = holds.get(k);
+    if (!p) holds.set(k, (p = o.repoFor(repo).exists(descOf(b), co)));
+    return p;
+  };
+  const findSource = async (repo: string, blob: BundleBlob, candidates: readonly string[]): Promise<string | undefined> => {
+    for (const from of candidates) {
+      if (from !== repo && (await has(from, blob).catch(() => false))) return from;
     }
-    missing.push(blob);
-  }, signal);
-  if (missing.length > 0) {
+    return undefined;
+  };
+
+  // 1. Look first, change nothing: every blob is in place or has a repository to mount it from.
+  const ownRepos = [...new Set(targets.map((t) => t.repository))];
+  const mounts: { repo: string; blob: BundleBlob; from: string }[] = [];
+  let lacking: { repo: string; blob: BundleBlob }[] = [];
+  await forEachConcurrent([...needs.values()], o.concurrency, async (n) => {
+    if (o.journal?.has(`blob ${n.repo} ${n.blob.digest}`) || (await has(n.repo, n.blob))) return;
+    const from = await findSource(n.repo, n.blob, ownRepos);
+    if (from) mounts.push({ ...n, from });
+    else lacking.push(n);
+  }, o.signal);
+  if (lacking.length > 0) {
+    // "Mount from any repository of the target": an earlier bundle may have landed elsewhere
+    // (another prefix or layout). The catalog is optional in the distribution spec: without it,
+    // the blobs count as missing.
+    const others = await o.client.catalog(co).then(
+      // Bounded: each candidate costs one HEAD per missing blob.
+      (all) => all.filter((r) => !ownRepos.includes(r)).slice(0, MAX_MOUNT_CANDIDATES),
+      (err: unknown) => {
+        o.logger.debug(`cannot list ${o.client.registry}'s repositories to mount base blobs from: ${(err as Error).message}`);
+        return [] as string[];
+      },
+    );
+    const still: { repo: string; blob: BundleBlob }[] = [];
+    await forEachConcurrent(lacking, o.concurrency, async (n) => {
+      const from = await findSource(n.repo, n.blob, others);
+      if (from) mounts.push({ ...n, from });
+      else still.push(n);
+    }, o.signal);
+    lacking = still;
+  }
+
+  // 2. Only when nothing is missing, mount (so a refused delta leaves the target as it was).
+  let mounted = 0;
+  if (lacking.length === 0 && !o.dryRun) {
+    await forEachConcurrent(mounts, o.concurrency, async (m) => {
+      if (await o.repoFor(m.repo).mount(descOf(m.blob), m.from, co)) {
+        mounted++;
+        await o.journal?.record(`blob ${m.repo} ${m.blob.digest}`, { action: 'mount', repository: m.repo, from: m.from, digest: m.blob.digest });
+      } else lacking.push(m);
+    }, o.signal);
+  }
+
+  if (lacking.length > 0) {
+    const missing = [...new Map(lacking.map((n) => [n.blob.digest, n.blob])).values()];
     const ids = [...new Set(missing.flatMap((b) => b.bases ?? []))];
-    throw new AirlockError('BASE_MISSING', `this is a delta bundle and the target lacks ${missing.length} blob(s) it relies on`, {
-      where: missing[0]!.digest,
-      hint: `import the base bundle(s) first: ${ids.join(', ')}`,
+    const kindOf = new Map(manifest.bases.map((b) => [b.id, b.kind]));
+    const bundles = ids.filter((id) => kindOf.get(id) !== 'receipt');
+    const receipts = ids.filter((id) => kindOf.get(id) === 'receipt');
+    const hint = [
+      bundles.length > 0 ? `import the base bundle(s) first: ${bundles.join(', ')}` : '',
+      receipts.length > 0 ? `the site's receipt(s) ${receipts.join(', ')} said the target held them; it no longer does: export again without that receipt as --since` : '',
+    ].filter(Boolean).join('; ');
+    throw new AirlockError('BASE_MISSING', `this is a delta bundle and ${o.client.registry} lacks ${missing.length} blob(s) it relies on; no manifest was pushed and nothing was tagged`, {
+      where: `${lacking[0]!.repo}@${missing[0]!.digest} (${plan.describe(missing[0]!.digest)})`,
+      hint: hint || 'import the bundles this delta was made against first',
     });
-  }
+  }  return mounted;
 }
 
 /**
  * The bundle's blob entries in order, with blobs cut into pieces (split bundles) reassembled: each
- * piece is verified against its own digest and spooled under the state dir until the blob is whole.
+ * piece is verified against its own digest and spooled under the state dir (temp name, renamed
+ * when whole) until the blob is whole. The spool outlives the run: volumes are imported in any
+ * order, one command each, so the pieces of one blob arrive in different runs.
  */
 async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
-  const pieceCount = new Map<Digest, number>();
-  for (const b of manifest.blobs) if (b.pieces) pieceCount.set(b.digest, b.pieces.length);
-  const got = new Map<Digest, Set<number>>();
+  const cut = new Map<Digest, BundleBlob>();
+  for (const b of manifest.blobs) if (b.pieces) cut.set(b.digest, b);
+  const pieceFile = (d: Digest, offset: number): string => join(spoolDir, `${d.slice(7)}.${offset}`);
+  const whole = async (b: BundleBlob): Promise<boolean> => {
+    for (const p of b.pieces!) {
+      const s = await stat(pieceFile(b.digest, p.offset)).catch(() => undefined);
+      if (s?.size !== p.size) return false;
+    }
+    return true;
+  };
+  const body = (b: BundleBlob): Readable => Readable.from(concatFiles([...b.pieces!].sort((x, y) => x.offset - y.offset).map((x) => pieceFile(b.digest, x.offset))));
+  const yielded = new Set<Digest>();
   for await (const entry of reader.blobs()) {
     signal?.throwIfAborted();
     if (!entry.piece) {
@@ -289,17 +407,35 @@ async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, 
     }
     const p = entry.piece;
     await mkdir(spoolDir, { recursive: true });
-    const file = join(spoolDir, `${entry.desc.digest.slice(7)}.${p.offset}`);
-    await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(file));
-    const set = got.get(entry.desc.digest) ?? new Set<number>();
-    set.add(p.offset);
-    got.set(entry.desc.digest, set);
-    if (set.size === pieceCount.get(entry.desc.digest)) {
-      const blob = manifest.blobs.find((b) => b.digest === entry.desc.digest)!;
-      const files = [...blob.pieces!].sort((a, b) => a.offset - b.offset).map((x) => join(spoolDir, `${blob.digest.slice(7)}.${x.offset}`));
-      yield { desc: entry.desc, body: Readable.from(concatFiles(files)) };
+    const file = pieceFile(entry.desc.digest, p.offset);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(tmp));
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+    const blob = cut.get(entry.desc.digest);
+    if (blob && !yielded.has(blob.digest) && (await whole(blob))) {
+      yielded.add(blob.digest);
+      yield { desc: entry.desc, body: body(blob) };
     }
   }
+  // Pieces spooled by earlier runs (another volume, or a run killed before it pushed the blob).
+  for (const blob of cut.values()) {
+    if (yielded.has(blob.digest) || !(await whole(blob))) continue;
+    yield { desc: { mediaType: blob.mediaType, digest: blob.digest, size: blob.size }, body: body(blob) };
+  }
+}
+
+/** A file an earlier run delivered: present under out-dir with the delivery's size and digest. */
+async function isDelivered(outDir: string, d: Delivery): Promise<boolean> {
+  const path = join(outDir, d.path);
+  if ((await stat(path).catch(() => undefined))?.size !== d.size) return false;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}` === d.digest;
 }
 
 async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {

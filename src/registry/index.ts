@@ -16,3 +16,4 @@ export { backoffDelay, parseRetryAfter, retryDelay, DEFAULT_RETRY_POLICY, type R
 export { referrersTag, cosignTags } from './referrers.js';
 export { listCosignArtifacts, type CosignArtifact } from './cosign.js';
 export * from './headers.js';
+export { fetchUrl, readUrl, type FetchUrlOptions, type UrlResponse } from './fetch-url.js';

@@ -277,11 +277,10 @@ export class Transport {
           throw err;
         }
         // skip-verify: a host that does not speak TLS is tried over plain HTTP (skopeo's --tls-verify=false).
-        // Requests sent concurrently before the first answer all went out over TLS: once one of
-        // them has switched the scheme to http, the others follow it instead of failing.
-        if (this.config.tls === 'skip-verify' && u.protocol === 'https:' && !isRefused(err) &&
-          (this.#scheme === 'http' || (this.#scheme === undefined && !this.#connected))) {
-          if (this.#scheme === undefined) this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(err)}); trying plain HTTP`);
+        // A request sent over https before a concurrent one settled on plain HTTP is retried too.
+        const fellBack = (this.#scheme === 'http' && this.resolveUrl(req.url).protocol === 'http:') || (!this.#connected && this.#scheme === undefined);
+        if (this.config.tls === 'skip-verify' && fellBack && u.protocol === 'https:' && !isRefused(err)) {
+          this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(err)}); trying plain HTTP`);
           this.#scheme = 'http';
           continue;
         }

@@ -28,6 +28,15 @@ export {
 } from './manifest.js';
 export { AIRLOCK_PREDICATE_TYPE, type AirlockPredicate } from './statement.js';
 export {
+  RECEIPT_PREDICATE_TYPE,
+  type ReceiptPredicate,
+  type SignReceiptOptions,
+  type VerifyReceiptOptions,
+  type VerifiedReceipt,
+  signReceipt,
+  verifyReceipt,
+} from './receipt.js';
+export {
   type CosignSimpleSigningOptions,
   type UpstreamBundlePolicy,
   type SigstoreBundleForDigestOptions,

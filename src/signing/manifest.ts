@@ -165,7 +165,7 @@ async function checkBundleManifest(airlockJson: Buffer, signature: Buffer | unde
   };
 }
 
-function dsseEnvelope(bundle: Bundle, where: string): { payload: Buffer; payloadType: string } {
+export function dsseEnvelope(bundle: Bundle, where: string): { payload: Buffer; payloadType: string } {
   if (bundle.content.$case !== 'dsseEnvelope') {
     throw signatureError('SIGNATURE_INVALID', 'malformed signature: expected a DSSE envelope over an in-toto statement, found a message signature', where);
   }

@@ -1,10 +1,12 @@
 import type { AirlockCommand } from '../command.js';
-import { notImplemented } from '../command.js';
 
 export const bundleDiff: AirlockCommand = {
   command: 'diff <old> <new>',
-  describe: 'artifacts and blobs added, removed or changed between two bundles',
+  describe: 'artifacts and blobs added, removed or changed between two bundles, and what a delta would carry (reads only the fronts)',
   builder: (y) =>
-    y.positional('old', { type: 'string', describe: 'earlier bundle or its airlock.json' }).positional('new', { type: 'string', describe: 'later bundle or its airlock.json' }),
-  run: async () => notImplemented('bundle diff', 7),
+    y
+      .positional('old', { type: 'string', describe: 'earlier bundle (file, volume, directory), its airlock.json, or a site\'s receipt.json' })
+      .positional('new', { type: 'string', describe: 'later bundle (file, volume, directory) or its airlock.json' })
+      .option('blobs', { type: 'boolean', default: false, describe: 'also list every blob added and removed' }),
+  run: async (args, ctx) => (await import('./impl/bundle-diff.js')).runDiff(args, ctx),
 };

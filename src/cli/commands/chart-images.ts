@@ -1,9 +1,8 @@
 import type { AirlockCommand } from '../command.js';
-import { notImplemented } from '../command.js';
 
 export const chartImages: AirlockCommand = {
   command: 'images <chart>',
-  describe: 'list the image references a Helm chart names in values.yaml and templates',
+  describe: 'list the image references a Helm chart names in values.yaml and templates (literal names only)',
   builder: (y) => y.positional('chart', { type: 'string', describe: 'chart .tgz or directory' }),
-  run: async () => notImplemented('chart images', 8),
+  run: async (args, ctx) => (await import('./impl/chart-images.js')).runChartImages(args, ctx),
 };

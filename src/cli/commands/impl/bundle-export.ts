@@ -4,7 +4,7 @@ import { exportBundle } from '../../../ops/index.js';
 import { formatBytes, parseSize } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
 import { createProgress } from '../../render/progress.js';
-import { sourceConfigFromArgs } from '../../source-flags.js';
+import { registryConfigFromFlags } from '../../registry-flags.js';
 
 export async function runExport(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   if (args.keyless) {
@@ -25,7 +25,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['split-size'] ? { splitSize: parseSize(args['split-size'] as string, '--split-size') } : {}),
       ...(args.cache ? { cacheDir: args.cache as string } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
-      source: sourceConfigFromArgs(args, ctx.logger),
+      source: await registryConfigFromFlags(args, 'src', { logger: ctx.logger }),
       ...(args.lock ? { lock: args.lock as string } : {}),
       locked: Boolean(args.locked),
       ...(args.since ? { since: args.since as string[] } : {}),

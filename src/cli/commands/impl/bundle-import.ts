@@ -28,6 +28,8 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['state-dir'] ? { stateDir: args['state-dir'] as string } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
       requireUpstreamSignatures: Boolean(args['require-upstream-signatures']),
+      ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
+      pushFiles: Boolean(args['push-files']),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,
@@ -44,6 +46,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       lines.push(`${r.artifacts.filter((a) => a.status !== 'waiting').length}/${r.artifacts.length} artifacts in ${r.target}: ${r.blobsPushed} blobs pushed (${formatBytes(r.bytesPushed)}), ${r.blobsMounted} mounted, ${r.blobsAlreadyPresent} already there, ${r.manifestsPushed} manifests, ${r.tagsSet} tags in ${(r.durationMs / 1000).toFixed(1)} s`);
       if (r.volumesRemaining.length > 0) lines.push(`waiting for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`);
       if (r.outDir) lines.push(`image map, mirror configs and receipt in ${r.outDir}`);
+      if (r.files && r.files.length > 0) lines.push(`${r.files.length} file(s) delivered under ${r.outDir ?? '.'}/files (checksums in files/SHA256SUMS)`);
     }
     ctx.out(lines.join('\n'));
   } finally {
