@@ -235,12 +235,18 @@ export class RegistryRepositoryImpl implements RegistryRepository {
         this.client.setReferrersApi(true);
       } else {
         // Spec "Pushing Manifests with Subject": without OCI-Subject the client keeps the tag-schema index.
-        await this.#addToFallbackIndex(sub.subject.digest, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size,
-          ...(sub.artifactType ? { artifactType: sub.artifactType } : {}), ...(sub.annotations ? { annotations: sub.annotations } : {}) }, opts);
+        await this.#addToFallbackIndex(sub.subject.digest, fallbackEntry(desc, sub), opts);
       }
     }
   }
 
+  async ensureReferrerListed(desc: Descriptor, bytes: Buffer, opts: CallOptions = {}): Promise<void> {
+    const sub = subjectOf(bytes);
+    if (!sub || (await this.client.supportsReferrersApi(this.name, opts))) return;
+    await this.#addToFallbackIndex(sub.subject.digest, fallbackEntry(desc, sub), opts);
+  }
+
+  // One way to write an entry, whichever path adds it, so the index bytes do not depend on history.
   async #addToFallbackIndex(subject: Digest, entry: Descriptor, opts: CallOptions): Promise<void> {
     const tag = referrersTag(subject);
     await this.client.withLock(`${this.name}:${tag}`, async () => {
@@ -399,4 +405,12 @@ function parseJson(body: Buffer, what: string, where: string): unknown {
   } catch (err) {
     throw new AirlockError('REGISTRY', `${where} sent ${what} that is not JSON`, { where, cause: err, hint: 'the registry is misbehaving; run with --verbose' });
   }
+}
+
+/** The descriptor a referrers fallback index lists for a referrer (spec "Referrers tag schema"). */
+function fallbackEntry(desc: Descriptor, sub: NonNullable<ReturnType<typeof subjectOf>>): Descriptor {
+  return {
+    mediaType: desc.mediaType, digest: desc.digest, size: desc.size,
+    ...(sub.artifactType ? { artifactType: sub.artifactType } : {}), ...(sub.annotations ? { annotations: sub.annotations } : {}),
+  };
 }
