@@ -35,7 +35,10 @@ export function createTarWriter(out: Writable): TarWriter {
     if (failure) throw failure;
     bytes += chunk.length;
     if (!out.write(chunk)) {
-      await drained(out);
+      // The stream's own error (ENOSPC, EIO…) says more than "closed": prefer it.
+      await drained(out).catch((err: unknown) => {
+        throw failure ?? err;
+      });
       if (failure) throw failure;
     }
   };

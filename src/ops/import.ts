@@ -10,7 +10,7 @@ import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
 import { executeCopy, type CopyEvent, type RootTarget, type SequentialBlob } from '../copy/index.js';
-import { MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, digestOf, parseManifest, type Descriptor, type Digest } from '../oci/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
@@ -168,7 +168,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (report.waiting.length === 0) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
 
     // 6. Referrers for registries without the referrers API: the tag-schema fallback index.
-    if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, logger, signal);
+    if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, plan, logger, signal);
 
     const waitingRoots = new Set(report.waiting.map((w) => w.target.root));
     const present = new Set(report.present);
@@ -447,19 +447,17 @@ async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {
 async function updateReferrerFallbacks(
   completed: readonly RootTarget[],
   repoFor: (path: string) => RegistryRepository,
+  plan: BundlePlan,
   logger: Logger,
   signal?: AbortSignal,
 ): Promise<void> {
-  const o = signal ? { signal } : {};
   for (const t of completed) {
     const root = t.root;
     if (root.kind !== 'referrer' || root.referrerTag || !root.subject) continue;
-    const repo = repoFor(t.repository);
-    const subject = { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: root.subject, size: 0 };
-    const listed = await repo.referrers(subject, o).catch(() => [] as Descriptor[]);
-    if (listed.some((d) => d.digest === root.desc.digest)) continue;
-    await addToReferrersFallback(repo, root.subject, { ...root.desc, ...(root.artifactType ? { artifactType: root.artifactType } : {}) }, signal);
-    logger.debug(`listed ${root.desc.digest} under the referrers tag of ${root.subject} in ${t.repository}`);
+    const bytes = plan.copyPlan.nodes.get(root.desc.digest)?.bytes;
+    if (!bytes) continue;
+    await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
+    logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
   }
 }
 
@@ -475,22 +473,3 @@ function remainingVolumes(manifest: AirlockManifest, missing: readonly Digest[])
   return [...vols].sort((a, b) => a - b);
 }
 
-/**
- * The referrers tag schema (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#referrers-tag-schema):
- * for registries without the referrers API, an OCI index tagged `sha256-<subject hex>` lists the
- * referrers. Merge ours into whatever the target already lists.
- */
-async function addToReferrersFallback(repo: RegistryRepository, subject: Digest, desc: Descriptor, signal?: AbortSignal): Promise<void> {
-  const o = signal ? { signal } : {};
-  const tag = `sha256-${subject.slice('sha256:'.length)}`;
-  let existing: Descriptor[] = [];
-  const current = await repo.fetchManifest(tag, o).catch(() => undefined);
-  if (current) {
-    const m = parseManifest(current.bytes, current.desc.mediaType, `${repo.name}:${tag}`);
-    if (m.kind === 'index') existing = [...m.manifests];
-  }
-  if (existing.some((d) => d.digest === desc.digest)) return;
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [...existing, desc] }));
-  const indexDesc = { mediaType: MEDIA_TYPE_OCI_INDEX, digest: digestOf(bytes), size: bytes.length };
-  await repo.pushManifest(indexDesc, bytes, tag, o);
-}

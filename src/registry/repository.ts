@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { CallOptions } from '../content/index.js';
 import { AirlockError, DigestMismatchError, SizeMismatchError } from '../errors.js';
 import {
@@ -18,6 +18,9 @@ import { filterArtifactType, referrerDescriptors, referrersTag, subjectOf } from
 import { header, readBodyStrict, type TransportResponse } from './transport.js';
 import type { RegistryRepository } from './types.js';
 import { cancelUpload, startUpload, uploadBlob, type UploadContext } from './upload.js';
+
+/** Attempts at reading a manifest whose body broke off after the headers. */
+const MANIFEST_BODY_ATTEMPTS = 4;
 
 /**
  * Accept for manifests: OCI index and manifest, Docker list and schema 2, and schema 1 last so
@@ -84,6 +87,17 @@ export class RegistryRepositoryImpl implements RegistryRepository {
 
   /** `explain`: on 404, tell an unknown repository from an unknown manifest (one more request). */
   async #fetchManifest(reference: string, opts: CallOptions, explain: boolean): Promise<{ desc: Descriptor; bytes: Buffer }> {
+    // The transport retries until the headers arrive; a body cut off after them is retried here.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#fetchManifestOnce(reference, opts, explain);
+      } catch (err) {
+        if (!(err instanceof RegistryError && err.code === 'NETWORK' && err.retryable) || attempt >= MANIFEST_BODY_ATTEMPTS || opts.signal?.aborted) throw err;
+      }
+    }
+  }
+
+  async #fetchManifestOnce(reference: string, opts: CallOptions, explain: boolean): Promise<{ desc: Descriptor; bytes: Buffer }> {
     const what = `manifest ${reference}`;
     const res = await this.#t.request({
       method: 'GET', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
@@ -150,11 +164,19 @@ export class RegistryRepositoryImpl implements RegistryRepository {
 
   async fetch(desc: Descriptor, opts: CallOptions = {}): Promise<Readable> {
     if (this.#isManifest(desc)) {
-      const res = await this.#t.request({
-        method: 'GET', url: `/v2/${this.name}/manifests/${desc.digest}`, headers: { accept: `${desc.mediaType}, ${MANIFEST_ACCEPT}` },
-        scopes: this.#pull(), ok: [200], where: this.#where, what: `manifest ${desc.digest}`, signal: opts.signal,
-      });
-      return res.body;
+      // Manifests are small: read whole (capped), so a body cut off after the headers is retried
+      // here and surfaces as a coded error, not as a raw socket error in the caller's stream.
+      for (let attempt = 1; ; attempt++) {
+        const res = await this.#t.request({
+          method: 'GET', url: `/v2/${this.name}/manifests/${desc.digest}`, headers: { accept: `${desc.mediaType}, ${MANIFEST_ACCEPT}` },
+          scopes: this.#pull(), ok: [200], where: this.#where, what: `manifest ${desc.digest}`, signal: opts.signal,
+        });
+        try {
+          return Readable.from([await readBodyStrict(res.body, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`, this.#where, 'MANIFEST_INVALID')]);
+        } catch (err) {
+          if (!(err instanceof RegistryError && err.code === 'NETWORK' && err.retryable) || attempt >= MANIFEST_BODY_ATTEMPTS || opts.signal?.aborted) throw err;
+        }
+      }
     }
     const url = `/v2/${this.name}/blobs/${desc.digest}`;
     const get = (offset: number): Promise<TransportResponse> => this.#t.request({
@@ -213,12 +235,18 @@ export class RegistryRepositoryImpl implements RegistryRepository {
         this.client.setReferrersApi(true);
       } else {
         // Spec "Pushing Manifests with Subject": without OCI-Subject the client keeps the tag-schema index.
-        await this.#addToFallbackIndex(sub.subject.digest, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size,
-          ...(sub.artifactType ? { artifactType: sub.artifactType } : {}), ...(sub.annotations ? { annotations: sub.annotations } : {}) }, opts);
+        await this.#addToFallbackIndex(sub.subject.digest, fallbackEntry(desc, sub), opts);
       }
     }
   }
 
+  async ensureReferrerListed(desc: Descriptor, bytes: Buffer, opts: CallOptions = {}): Promise<void> {
+    const sub = subjectOf(bytes);
+    if (!sub || (await this.client.supportsReferrersApi(this.name, opts))) return;
+    await this.#addToFallbackIndex(sub.subject.digest, fallbackEntry(desc, sub), opts);
+  }
+
+  // One way to write an entry, whichever path adds it, so the index bytes do not depend on history.
   async #addToFallbackIndex(subject: Digest, entry: Descriptor, opts: CallOptions): Promise<void> {
     const tag = referrersTag(subject);
     await this.client.withLock(`${this.name}:${tag}`, async () => {
@@ -377,4 +405,12 @@ function parseJson(body: Buffer, what: string, where: string): unknown {
   } catch (err) {
     throw new AirlockError('REGISTRY', `${where} sent ${what} that is not JSON`, { where, cause: err, hint: 'the registry is misbehaving; run with --verbose' });
   }
+}
+
+/** The descriptor a referrers fallback index lists for a referrer (spec "Referrers tag schema"). */
+function fallbackEntry(desc: Descriptor, sub: NonNullable<ReturnType<typeof subjectOf>>): Descriptor {
+  return {
+    mediaType: desc.mediaType, digest: desc.digest, size: desc.size,
+    ...(sub.artifactType ? { artifactType: sub.artifactType } : {}), ...(sub.annotations ? { annotations: sub.annotations } : {}),
+  };
 }

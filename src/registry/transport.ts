@@ -401,16 +401,26 @@ export async function readBodyCapped(body: ResponseBody, max: number): Promise<B
 export async function readBodyStrict(body: ResponseBody, max: number, what: string, where: string, code: 'SIZE_MISMATCH' | 'MANIFEST_INVALID' = 'SIZE_MISMATCH'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) {
-      body.destroy();
-      throw new AirlockError(code, `${what} from ${where} is larger than ${max} bytes`, {
-        where,
-        hint: 'the registry sent more than any valid answer holds; it may be misbehaving or hostile',
-      });
+  try {
+    for await (const c of body as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > max) {
+        body.destroy();
+        throw new AirlockError(code, `${what} from ${where} is larger than ${max} bytes`, {
+          where,
+          hint: 'the registry sent more than any valid answer holds; it may be misbehaving or hostile',
+        });
+      }
+      chunks.push(c);
     }
-    chunks.push(c);
+  } catch (err) {
+    if (isAirlockError(err)) throw err;
+    // The connection broke after the headers (reset, truncation, a short Content-Length): a coded,
+    // retryable network error rather than undici's bare "other side closed".
+    throw new RegistryError('NETWORK', `${what} from ${where}: the connection broke after ${n} bytes (${errCode(err) ?? 'closed'})`, {
+      method: 'GET', url: '', where, cause: err, retryable: true,
+      hint: 'the network or the registry dropped the answer; re-run the command',
+    });
   }
   return Buffer.concat(chunks, n);
 }

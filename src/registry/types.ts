@@ -112,6 +112,12 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
   exists(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
   push(desc: Descriptor, body: Readable, opts?: CallOptions): Promise<void>;
   pushManifest(desc: Descriptor, bytes: Buffer, reference: string, opts?: CallOptions): Promise<void>;
+  /**
+   * Make sure a referrer (a manifest with `subject`) that is already in the repository is listed
+   * where clients look for it: the referrers API lists it by itself; otherwise the tag-schema index.
+   * For a referrer pushed by an earlier, interrupted run, whose fallback update never happened.
+   */
+  ensureReferrerListed(desc: Descriptor, bytes: Buffer, opts?: CallOptions): Promise<void>;
   tag(desc: Descriptor, tag: string, opts?: CallOptions): Promise<void>;
   tags(opts?: CallOptions): Promise<string[]>;
   referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string }): Promise<Descriptor[]>;

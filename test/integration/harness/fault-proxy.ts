@@ -23,7 +23,17 @@ export type FaultAction =
   /** Wait `ms` before forwarding. */
   | { readonly kind: 'stall'; readonly ms: number }
   /** 307 to the same path on the proxy's alternate origin (another 127.0.0.1 port). */
-  | { readonly kind: 'redirect-alt'; readonly status?: number };
+  | { readonly kind: 'redirect-alt'; readonly status?: number }
+  /**
+   * Forward, but append `append` to the response body and fix Content-Length: a clean, well-formed
+   * answer whose bytes no longer match the digest they were asked for (JSON stays valid).
+   */
+  | { readonly kind: 'alter-response'; readonly append: string }
+  /** Append `append` to the request body on its way upstream and fix Content-Length (a manifest PUT
+   * then stores other bytes than the client hashed). */
+  | { readonly kind: 'alter-request'; readonly append: string }
+  /** Never answer (until the client gives up or the proxy stops). */
+  | { readonly kind: 'hang' };
 
 export interface FaultRule {
   readonly method?: string;
@@ -116,6 +126,50 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   };
 
   let altPort = 0;
+  const hanging = new Set<() => void>();
+
+  /** Buffer both bodies (manifest-sized traffic only) so one can be changed and re-measured. */
+  const forwardAltered = async (
+    req: IncomingMessage, res: ServerResponse,
+    action: Extract<FaultAction, { kind: 'alter-response' | 'alter-request' }>,
+    record: { status?: number; bytesIn: number; bytesOut: number },
+  ): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body = Buffer.concat(chunks);
+    if (action.kind === 'alter-request' && body.length > 0) body = Buffer.concat([body, Buffer.from(action.append)]);
+    record.bytesIn = body.length;
+    counters.bytesIn += body.length;
+    const headers = { ...req.headers };
+    if (action.kind === 'alter-request' && body.length > 0) headers['content-length'] = String(body.length);
+    await new Promise<void>((resolve) => {
+      const up = httpRequest({ host: upHost, port: upPort, method: req.method, path: req.url, headers }, (upRes) => {
+        const out: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => out.push(c));
+        upRes.on('end', () => {
+          record.status = upRes.statusCode;
+          let payload = Buffer.concat(out);
+          const outHeaders = { ...upRes.headers };
+          if (action.kind === 'alter-response' && req.method === 'GET' && (upRes.statusCode ?? 0) < 300) {
+            payload = Buffer.concat([payload, Buffer.from(action.append)]);
+            outHeaders['content-length'] = String(payload.length);
+          }
+          res.writeHead(upRes.statusCode ?? 502, outHeaders);
+          record.bytesOut = payload.length;
+          counters.bytesOut += payload.length;
+          res.end(req.method === 'HEAD' ? undefined : payload);
+          resolve();
+        });
+        upRes.on('error', () => resolve());
+      });
+      up.on('error', () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+        resolve();
+      });
+      up.end(body);
+    });
+  };
 
   const forward = (req: IncomingMessage, res: ServerResponse, action: FaultAction | undefined, record: { status?: number; bytesIn: number; bytesOut: number }, extraHeaders: Record<string, string> = {}): Promise<void> =>
     new Promise<void>((resolve) => {
@@ -224,6 +278,18 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         return;
       }
       if (action?.kind === 'stall') await new Promise((r) => setTimeout(r, action.ms));
+      if (action?.kind === 'hang') {
+        req.resume();
+        await new Promise<void>((r) => {
+          hanging.add(r);
+          res.on('close', () => r());
+        });
+        return;
+      }
+      if (action?.kind === 'alter-response' || action?.kind === 'alter-request') {
+        await forwardAltered(req, res, action, record);
+        return;
+      }
       await forward(req, res, action, record);
     };
     run().then(done, done);
@@ -267,6 +333,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       return [`--${side}-tls-verify=false`, ...(opts.skopeoExtra?.(side) ?? [])];
     },
     async stop() {
+      for (const r of hanging) r();
       for (const s of sockets) s.destroy();
       await Promise.all([main, alt].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },

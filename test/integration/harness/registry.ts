@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
@@ -149,14 +149,22 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     if (opts.extraConfig) lines.push(opts.extraConfig);
     const configPath = join(dir, 'config.yml');
     await writeFile(configPath, `${lines.join('\n')}\n`);
-    const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-4000);
-    });
+    // The registry's log goes to a file, not a pipe: a test that blocks its event loop (spawnSync of
+    // the CLI) would otherwise stop draining the pipe, and the registry would hang writing to it.
+    const logPath = join(dir, `registry-${port}.log`);
+    const logFd = openSync(logPath, 'a');
+    const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', logFd] });
+    closeSync(logFd);
+    const stderr = (): string => {
+      try {
+        return readFileSync(logPath, 'utf8').slice(-4000);
+      } catch {
+        return '';
+      }
+    };
     const url = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
     try {
-      await waitForRegistry(url, child, ca?.caCert, opts.mtls ? ca : undefined, () => stderr);
+      await waitForRegistry(url, child, ca?.caCert, opts.mtls ? ca : undefined, stderr);
     } catch (err) {
       child.kill('SIGKILL');
       lastError = err;
