@@ -152,6 +152,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       ...(journal ? { journal } : {}),
       memory: reader.metadata,
       dryRun: Boolean(opts.dryRun),
+      // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
+      // reads only the front); files to deliver are taken as their entries pass, so not then.
+      stopWhenComplete: deliveries.length === 0,
       describeBlob: (d) => plan.describe(d),
       onEvent: (e) => {
         emit(e);
