@@ -105,7 +105,7 @@ describe('executeCopy', () => {
     assert.equal(report.waiting[0]!.missing.length, 1);
   });
 
-  it('from a sequential source: pipelines pushes, reads to the end by default, and stops early only with stopWhenComplete', async () => {
+  it('from a sequential source: pipelines pushes, reads to the end when it pushes anything, and skips the layers of a no-op only with stopWhenComplete', async () => {
     const src = new MemoryStore();
     const a = image(src, ['l1', 'l2', 'l3']);
     const extra = blob('not needed by any root');
@@ -138,7 +138,11 @@ describe('executeCopy', () => {
       assert.deepEqual(dst.tagNames, ['v']);
       assert.equal(report.blobsPushed, 4); // config from memory, three layers
       assert.ok(maxInFlight > 1, 'a push was still finishing while the next entry was read');
-      assert.equal(read.length, stopWhenComplete ? 3 : 4, 'the unneeded last entry is read only without stopWhenComplete');
+      assert.equal(read.length, 4, 'a run that pushes reads every entry, so a bad tail is still found');
+      read.length = 0;
+      const again = await executeCopy(plan, { kind: 'sequential', blobs: entries() }, [{ root: root(a.desc, 'v'), repository: 'app', sink: dst }], { memory, stopWhenComplete });
+      assert.equal(again.blobsPushed, 0);
+      assert.equal(read.length, stopWhenComplete ? 0 : 4, 'a no-op reads no layer only with stopWhenComplete');
     }
   });
 
