@@ -57,6 +57,13 @@ export interface ImportPlanEntry {
   readonly digest: string;
 }
 
+export interface TargetSupport {
+  readonly auth: string;
+  readonly referrersApi: boolean;
+  /** What the import will do differently, or what to check with `airlock registry probe`. */
+  readonly notes: readonly string[];
+}
+
 export interface ImportResult {
   readonly version: 1;
   readonly bundleId: Digest;
@@ -70,6 +77,8 @@ export interface ImportResult {
   readonly blobsAlreadyPresent: number;
   /** Dry run: what would be pushed. */
   readonly blobsToPush?: number;
+  /** Dry run: what the target was found to support, read-only, and what that means for this bundle. */
+  readonly targetSupport?: TargetSupport;
   readonly bytesToPush?: number;
   readonly manifestsPushed: number;
   readonly tagsSet: number;
@@ -244,7 +253,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       version: 1, bundleId, signature: status, target: opts.to, dryRun: Boolean(opts.dryRun), artifacts,
       blobsPushed: report.blobsPushed, bytesPushed: report.bytesPushed, blobsMounted: report.blobsMounted + baseMounts,
       blobsAlreadyPresent: report.blobsExisting,
-      ...(opts.dryRun ? { blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0) } : {}),
+      ...(opts.dryRun ? {
+        blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0),
+        targetSupport: await describeTargetSupport(client, targets, signal),
+      } : {}),
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
       ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
@@ -462,6 +474,30 @@ async function updateReferrerFallbacks(
     await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
     logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
   }
+}
+
+/**
+ * Read-only: what a dry run can learn about the target without writing to it (auth, referrers
+ * API). Whether it accepts OCI artifacts or Docker media types takes writes: `registry probe`.
+ */
+async function describeTargetSupport(client: RegistryClient, targets: readonly RootTarget[], signal?: AbortSignal): Promise<TargetSupport> {
+  const o = signal ? { signal } : {};
+  await client.ping(o);
+  const first = targets[0]?.repository;
+  const referrersApi = first ? await client.supportsReferrersApi(first, o) : false;
+  const notes: string[] = [];
+  const referrers = targets.filter((t) => t.root.kind === 'referrer' && !t.root.referrerTag);
+  if (referrers.length > 0 && !referrersApi) {
+    notes.push(`no referrers API: ${referrers.length} referrer(s) will be listed with the tag schema (sha256-<hex> tags)`);
+  }
+  const artifacts = targets.filter((t) => t.root.artifactType !== undefined || t.root.kind === 'chart' || t.root.kind === 'file');
+  if (artifacts.length > 0) {
+    notes.push(`${artifacts.length} OCI artifact(s) (charts, files, SBOMs, signatures): if unsure the target accepts them, run \`airlock registry probe\` (it writes to a scratch repository)`);
+  }
+  if (targets.some((t) => t.root.desc.mediaType.startsWith('application/vnd.docker.'))) {
+    notes.push('Docker schema 2 manifests are pushed unchanged: the target must accept Docker media types (registry probe checks)');
+  }
+  return { auth: client.authScheme ?? 'anonymous', referrersApi, notes };
 }
 
 function remainingVolumes(manifest: AirlockManifest, missing: readonly Digest[]): number[] {

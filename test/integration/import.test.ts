@@ -28,7 +28,7 @@ const execFileP = promisify(execFile);
 interface Artifact { kind: string; source: string; repository: string; tag?: string; digest: string; mediaType: string; artifactType?: string; subject?: string; referrerTag?: string }
 interface Blob { digest: string; size: number; mediaType: string; location: string; volume?: number; pieces?: { volume: number; offset: number }[] }
 interface AirlockJson { artifacts: Artifact[]; blobs: Blob[]; volumes?: { count: number } }
-interface ImportJson { bundleId: string; dryRun: boolean; artifacts: { kind: string; source: string; target: string; digest: string; status: string }[]; blobsPushed: number; blobsToPush?: number; bytesToPush?: number; volumesRemaining: number[] }
+interface ImportJson { bundleId: string; dryRun: boolean; targetSupport?: { auth: string; referrersApi: boolean; notes: string[] }; artifacts: { kind: string; source: string; target: string; digest: string; status: string }[]; blobsPushed: number; blobsToPush?: number; bytesToPush?: number; volumesRemaining: number[] }
 
 const RELEASE_NOTES = 'carried as a file, delivered under --out-dir/files/\n';
 const UPLOAD = (l: { method: string; path: string }): boolean => (l.method === 'POST' || l.method === 'PUT' || l.method === 'PATCH') && /\/blobs\/uploads\//.test(l.path);
@@ -248,6 +248,9 @@ describe('bundle import (issue 5)', () => {
     assert.deepEqual(proxy.log.filter(WRITE).map((l) => `${l.method} ${l.path}`), []);
     const plan = parseJsonOutput<ImportJson>(r);
     assert.equal(plan.dryRun, true);
+    // Distribution 2.8 has no referrers API: the plan says the SBOM goes through the tag schema.
+    assert.equal(plan.targetSupport?.referrersApi, false);
+    assert.ok(plan.targetSupport?.notes.some((n) => n.includes('tag schema')), JSON.stringify(plan.targetSupport));
     assert.equal(plan.artifacts.length, pushed().length);
     for (const a of plan.artifacts) assert.match(a.target, new RegExp(`^${proxy.host}/dry/`));
     const layers = [...new Set(pushed().flatMap((a) => [...closure(a.digest)]))];

@@ -87,6 +87,11 @@ export function formatImportSummary(r: ImportResult): string {
     lines.push(field('plan', `for ${r.target}:`));
     for (const a of r.artifacts) lines.push(`  ${a.kind.padEnd(LABEL - 2)}${shortenHexRuns(a.target)}`);
     lines.push(field('', `${r.blobsToPush ?? 0} blob(s) to push (${formatBytes(r.bytesToPush ?? 0)}), ${r.blobsAlreadyPresent} already present`), field('', 'nothing was pushed (--dry-run)'));
+    const s = r.targetSupport;
+    if (s) {
+      lines.push(field('target', `auth ${s.auth}, referrers API ${s.referrersApi ? 'yes' : 'no'}`));
+      for (const n of s.notes) lines.push(field('', n));
+    }
     return lines.join('\n');
   }
   lines.push(
