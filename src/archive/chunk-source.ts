@@ -1,16 +1,24 @@
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { AirlockError, abortError, ioError, isAirlockError } from '../errors.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/** Chunks queued ahead of the reader before the input is paused. */
+const QUEUE_BYTES = 2 << 20;
+
 /**
  * Pull-based byte reader over a Readable: hands out sub-arrays of the chunks it receives (no
- * copies except for a header straddling two chunks), so memory stays at one chunk plus the
- * source's own buffer.
+ * copies except for a header straddling two chunks), so memory stays at a few chunks plus the
+ * source's own buffer. It takes chunks from 'data' events, not from the async iterator: that one
+ * calls read() with no size, which concatenates (copies) whatever the stream has buffered.
  */
 export class ChunkSource {
   readonly #input: Readable;
-  readonly #it: AsyncIterator<unknown>;
+  readonly #queue: Buffer[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: unknown;
+  #wake: (() => void) | undefined;
   readonly #where: string;
   readonly #signal: AbortSignal | undefined;
   #buf: Buffer = EMPTY;
@@ -19,7 +27,20 @@ export class ChunkSource {
 
   constructor(input: Readable, where: string, signal?: AbortSignal) {
     this.#input = input;
-    this.#it = input[Symbol.asyncIterator]();
+    input.on('data', (c: Buffer | Uint8Array) => {
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+      this.#queue.push(b);
+      this.#queued += b.length;
+      if (this.#queued >= QUEUE_BYTES) input.pause();
+      this.#notify();
+    });
+    input.pause();
+    // Ends, errors and a close without an end (ERR_STREAM_PREMATURE_CLOSE) all arrive here.
+    finished(input, (err) => {
+      if (err) this.#error = err;
+      else this.#ended = true;
+      this.#notify();
+    });
     this.#where = where;
     this.#signal = signal;
   }
@@ -77,23 +98,35 @@ export class ChunkSource {
     this.#input.destroy();
   }
 
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
   async #fill(): Promise<boolean> {
     while (this.#buf.length === 0) {
       if (this.#eof) return false;
       if (this.#signal?.aborted) throw abortError(this.#signal);
-      let r: IteratorResult<unknown>;
-      try {
-        r = await this.#it.next();
-      } catch (err) {
-        this.#eof = true;
-        throw wrapInputError(err, this.#where);
+      const next = this.#queue.shift();
+      if (next !== undefined) {
+        this.#queued -= next.length;
+        this.#buf = next;
+        // Keep the producer running ahead while the reader works on this chunk.
+        if (this.#queued < QUEUE_BYTES && !this.#ended && this.#error === undefined) this.#input.resume();
+        continue;
       }
-      if (r.done) {
+      if (this.#error !== undefined) {
+        this.#eof = true;
+        throw wrapInputError(this.#error, this.#where);
+      }
+      if (this.#ended) {
         this.#eof = true;
         return false;
       }
-      const v = r.value;
-      this.#buf = Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
+      const woken = new Promise<void>((resolve) => { this.#wake = resolve; });
+      this.#input.resume();
+      await woken;
     }
     return true;
   }

@@ -11,3 +11,4 @@ export {
 export {
   detectBundleForm, parseVolumeName, formatVolumeName, stripBundleExtension, type BundleForm, type VolumeName,
 } from './detect.js';
+export { createZstdFileStream, type ZstdFileStream, type ZstdFileStreamOptions } from './zstd-file.js';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import {
-  createZstdDecompressStream, detectBundleForm, indexTar, parseVolumeName, readTarEntries, type BundleForm, type TarEntry,
+  createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, parseVolumeName, readTarEntries, type BundleForm, type TarEntry,
+  type ZstdFileStream,
 } from '../archive/index.js';
 import { readVerified, type ContentSource } from '../content/index.js';
 import { hexOf, type Descriptor, type Digest } from '../oci/index.js';
@@ -74,16 +75,25 @@ const READ_HIGH_WATER_MARK = 1 << 20;
 class TarSession {
   readonly path: string;
   readonly form: 'tar' | 'tar.zst';
-  readonly #file: ReadStream;
+  readonly #file: ReadStream | ZstdFileStream;
   readonly it: AsyncGenerator<TarEntry, void, undefined>;
 
-  constructor(path: string, form: 'tar' | 'tar.zst', signal?: AbortSignal) {
+  /**
+   * With `offThread`, a .tar.zst is read and decompressed on a worker thread (worth it for reading
+   * layers: the main thread is left to parse and hash); without, in this thread (cheaper to start,
+   * for reading only the front).
+   */
+  constructor(path: string, form: 'tar' | 'tar.zst', signal?: AbortSignal, offThread = false) {
     this.path = path;
     this.form = form;
-    this.#file = createReadStream(path, { highWaterMark: READ_HIGH_WATER_MARK });
-    const plain: Readable = form === 'tar.zst'
-      ? pipeline(this.#file, createZstdDecompressStream({ where: path }), () => {})
-      : this.#file;
+    let plain: Readable;
+    if (form === 'tar.zst' && offThread) {
+      this.#file = plain = createZstdFileStream(path);
+    } else {
+      const file = createReadStream(path, { highWaterMark: READ_HIGH_WATER_MARK });
+      this.#file = file;
+      plain = form === 'tar.zst' ? pipeline(file, createZstdDecompressStream({ where: path }), () => {}) : file;
+    }
     this.it = readTarEntries(plain, { where: path, ...(signal ? { signal } : {}) });
   }
 
@@ -110,7 +120,7 @@ export async function openBundle(paths: readonly string[], opts: OpenBundleOptio
     return DirBundleReader.open(paths[0]!);
   }
   if (forms.includes('dir')) throw new AirlockError('USAGE', 'a directory bundle is opened alone', { hint: 'pass one bundle directory, or the volumes of one split bundle' });
-  const first = new TarSession(paths[0]!, forms[0] as 'tar' | 'tar.zst', opts.signal);
+  const first = new TarSession(paths[0]!, forms[0] as 'tar' | 'tar.zst', opts.signal, true);
   try {
     const { front, tracker, next } = await readFrontEntries(first.it, paths[0]!);
     if (paths.length > 1 && !front.manifest.volumes) {
@@ -236,7 +246,7 @@ class TarBundleReader extends BaseReader implements BundleReader {
         pending = this.#first.next;
         this.#first = undefined;
       } else {
-        session = new TarSession(path, this.#forms[i] as 'tar' | 'tar.zst', signal);
+        session = new TarSession(path, this.#forms[i] as 'tar' | 'tar.zst', signal, true);
         this.#sessions.push(session);
         const r = await readFrontEntries(session.it, path, this.airlockRaw);
         this.#checkSameFront(r.front, path);
