@@ -1,8 +1,25 @@
-export { exportBundle, bundleFormOf, type ExportOptions, type ExportResult } from './export.js';
-export { importBundle, mapArtifacts, type ImportOptions, type ImportResult } from './import.js';
-export { verifyBundle, type VerifyOptions, type VerifyResult } from './verify.js';
-export { inspectBundle, type InspectResult } from './inspect.js';
-export { serveBundle, parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN, type ServeOptions, type ServeHandle } from './serve.js';
-export { diffBundles, planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
+import type * as ExportOp from './export.js';
+import type * as ImportOp from './import.js';
+import type * as VerifyOp from './verify.js';
+import type * as InspectOp from './inspect.js';
+import type * as ServeOp from './serve.js';
+import type * as DiffOp from './diff.js';
+
+// The use cases load their modules on first call: a CLI command pays only for its own (export and
+// import bring the registry client and undici, ~0.2 CPU-s; docs/BENCHMARKS.md "verify and startup").
+export const exportBundle: typeof ExportOp.exportBundle = async (...a) => (await import('./export.js')).exportBundle(...a);
+export const importBundle: typeof ImportOp.importBundle = async (...a) => (await import('./import.js')).importBundle(...a);
+export const verifyBundle: typeof VerifyOp.verifyBundle = async (...a) => (await import('./verify.js')).verifyBundle(...a);
+export const inspectBundle: typeof InspectOp.inspectBundle = async (...a) => (await import('./inspect.js')).inspectBundle(...a);
+export const serveBundle: typeof ServeOp.serveBundle = async (...a) => (await import('./serve.js')).serveBundle(...a);
+export const diffBundles: typeof DiffOp.diffBundles = async (...a) => (await import('./diff.js')).diffBundles(...a);
+
+export type { ExportOptions, ExportResult } from './export.js';
+export type { ImportOptions, ImportResult } from './import.js';
+export type { VerifyOptions, VerifyResult } from './verify.js';
+export type { InspectResult } from './inspect.js';
+export type { ServeOptions, ServeHandle } from './serve.js';
+export { parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN } from './listen.js';
+export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
 export { loadBases, readBaseDocument, travels, type BaseSet, type BaseSource, type BaseDocument, type LoadBasesOptions } from './bases.js';
 export { receiptSignaturePath } from './receipt-signing.js';

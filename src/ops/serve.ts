@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, ioError } from '../errors.js';
@@ -17,8 +16,10 @@ import {
 } from '../serve/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { mapArtifacts } from './import.js';
+import { DEFAULT_LISTEN, defaultServeCacheDir, isLoopback, parseListen } from './listen.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:5000';
+// The address helpers live in listen.ts so the ops barrel can offer them without loading the server.
+export { DEFAULT_LISTEN, defaultServeCacheDir, parseListen, isLoopback } from './listen.js';
 
 export interface ServeOptions {
   /** A bundle directory, a .tar or .tar.zst, or volumes of one split bundle. */
@@ -49,26 +50,6 @@ export interface ServeHandle {
   close(): Promise<void>;
 }
 
-export function defaultServeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'airlock', 'serve');
-}
-
-/** `--listen HOST:PORT`; a bare port listens on 127.0.0.1. */
-export function parseListen(text: string): { host: string; port: number } {
-  const t = text.trim();
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(t) ?? (/^\d{1,5}$/.test(t) ? [t, undefined, '127.0.0.1', t] : null);
-  const host = m ? (m[1] ?? m[2] ?? '') : '';
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || host === '' || !(port >= 0 && port <= 65535)) {
-    throw new AirlockError('USAGE', `invalid --listen address "${text}"`, { where: '--listen', hint: 'write it as HOST:PORT, e.g. 127.0.0.1:5000 or [::1]:5000' });
-  }
-  return { host, port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 /**
  * `airlock bundle serve`: the registry of last resort. Checks the signature as import does, then

@@ -5,7 +5,9 @@
  */
 import { sign as cryptoSign } from 'node:crypto';
 import { bundleToJSON, type Bundle } from '@sigstore/bundle';
-import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
+// @sigstore/sign is loaded only when signing: it costs ~0.1 CPU-s to load, and verify, inspect
+// and import never sign airlock.json (docs/BENCHMARKS.md "verify and startup").
+import type { Signer } from '@sigstore/sign';
 import { AIRLOCK_JSON, AIRLOCK_SIGNATURE } from '../bundle/types.js';
 import { AirlockError, isAirlockError } from '../errors.js';
 import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
@@ -60,6 +62,7 @@ export async function signBundleManifest(opts: SignBundleManifestOptions): Promi
     }),
   };
   // No witnesses: no transparency log and no timestamp authority, so nothing leaves the machine.
+  const { DSSEBundleBuilder } = await import('@sigstore/sign');
   const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
     data: Buffer.from(JSON.stringify(statement), 'utf8'),
     type: MEDIA_TYPE_IN_TOTO,

@@ -8,7 +8,7 @@
  */
 import { sign as cryptoSign } from 'node:crypto';
 import { bundleToJSON } from '@sigstore/bundle';
-import { DSSEBundleBuilder, type Signer } from '@sigstore/sign';
+import type { Signer } from '@sigstore/sign';
 import { AirlockError } from '../errors.js';
 import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
 import type { SigningKey, VerificationKey } from './keys.js';
@@ -52,6 +52,7 @@ export async function signReceipt(opts: SignReceiptOptions): Promise<Buffer> {
       key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
     }),
   };
+  const { DSSEBundleBuilder } = await import('@sigstore/sign');
   const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
     data: Buffer.from(JSON.stringify(statement), 'utf8'),
     type: MEDIA_TYPE_IN_TOTO,

@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
 import {
   PolicyError,
   toSignedEntity,
@@ -269,6 +268,8 @@ async function readTrustedRoot(path: string): Promise<TrustMaterial> {
       hint: 'pass a Sigstore trusted_root.json with --trusted-root',
     });
   }
+  // Loaded here, for keyless only: key verification never needs the protobuf types.
+  const { TrustedRoot } = await import('@sigstore/protobuf-specs');
   try {
     const json = JSON.parse(text) as { mediaType?: unknown };
     if (typeof json.mediaType !== 'string' || !json.mediaType.startsWith('application/vnd.dev.sigstore.trustedroot')) {
