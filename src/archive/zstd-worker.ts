@@ -1,6 +1,6 @@
 // Worker side of createZstdFileStream (zstd-file.ts): reads a .tar.zst file and decompresses it
-// off the main thread, handing each output slab over by transfer (no copy). It produces only
-// against credit granted by the main thread, so a decompression bomb cannot fill memory.
+// off the main thread, into slabs the main thread lends it, and hands each filled slab back by
+// transfer (no copy). It produces only into lent slabs, so a decompression bomb cannot fill memory.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import binding from 'zstd-napi/binding.js';
@@ -18,7 +18,8 @@ let pending = input.subarray(0, 0);
 let bytesRead = 0;
 let eof = false;
 let inFrame = false;
-let credit = 0;
+/** Empty slabs granted by the main thread: output is produced only into these. */
+const slabs: ArrayBuffer[] = [];
 let done = false;
 
 function finish(m: ZstdWorkerMessage): void {
@@ -35,7 +36,7 @@ function fail(err: unknown, kind: 'io' | 'zstd'): void {
 
 /** One output slab, filled as far as the input allows, posted; then the end or the failure. */
 function fillSlab(): void {
-  const out = new ArrayBuffer(data.outSize);
+  const out = slabs.shift()!;
   const dst = new Uint8Array(out);
   let used = 0;
   while (used < dst.length) {
@@ -58,12 +59,11 @@ function fillSlab(): void {
     // calls that did work say whether we are inside a frame.
     if (consumed > 0 || produced > 0) inFrame = ret !== 0;
     used += produced;
-    if (consumed === 0 && produced === 0 && pending.length > 0) break; // output full
+    // Input and room but no progress: never seen, but it would spin forever; treat it as damage.
+    if (consumed === 0 && produced === 0) throw new Error('the decoder made no progress');
   }
-  if (used > 0) {
-    credit--;
-    post({ type: 'data', buf: out, length: used, bytesRead }, [out]);
-  }
+  if (used > 0) post({ type: 'data', buf: out, length: used, bytesRead }, [out]);
+  else slabs.unshift(out);
   if (pending.length === 0 && eof) {
     if (inFrame) finish({ type: 'error', kind: 'truncated', message: 'the zstd stream is truncated: it ends inside a frame' });
     else finish({ type: 'end', bytesRead });
@@ -77,7 +77,7 @@ function pump(): void {
     fail(err, 'io');
     return;
   }
-  while (credit > 0 && !done) {
+  while (slabs.length > 0 && !done) {
     try {
       fillSlab();
     } catch (err) {
@@ -86,8 +86,8 @@ function pump(): void {
   }
 }
 
-port.on('message', (m: { credit: number }) => {
+port.on('message', (m: { slabs: ArrayBuffer[] }) => {
   if (done) return;
-  credit += m.credit;
+  slabs.push(...m.slabs);
   pump();
 });
