@@ -68,6 +68,28 @@ function locationOf(res: TransportResponse, ctx: UploadContext): string {
   return ctx.transport.resolveUrl(loc).toString();
 }
 
+/**
+ * The closing PUT `?digest=` of an upload session, with the last (or only) bytes when there are any
+ * (spec "Pushing blobs"); the registry checks the digest there. Never retried by the transport: a
+ * session that saw a failed PUT has unknown contents.
+ */
+async function finishUpload(ctx: UploadContext, location: string, desc: Descriptor, body?: Buffer | { stream: Readable; length: number }): Promise<void> {
+  const res = await ctx.transport.request({
+    method: 'PUT',
+    url: withDigest(location, desc.digest),
+    headers: { 'content-type': OCTET },
+    ...(body !== undefined ? { body } : {}),
+    scopes: ctx.scopes,
+    ok: [201, 204],
+    retry: false,
+    where: ctx.where,
+    what: `blob ${desc.digest}`,
+    push: true,
+    signal: ctx.signal,
+  });
+  await res.body.dump().catch(() => {});
+}
+
 function withDigest(location: string, digest: string): string {
   const u = new URL(location);
   u.searchParams.set('digest', digest);
@@ -84,20 +106,7 @@ async function uploadMonolithic(ctx: UploadContext, desc: Descriptor, data: Buff
   for (;;) {
     const location = locationOf(await startUpload(ctx), ctx);
     try {
-      const res = await ctx.transport.request({
-        method: 'PUT',
-        url: withDigest(location, desc.digest),
-        headers: { 'content-type': OCTET },
-        body: data,
-        scopes: ctx.scopes,
-        ok: [201, 204],
-        retry: false,
-        where: ctx.where,
-        what: `blob ${desc.digest}`,
-        push: true,
-        signal: ctx.signal,
-      });
-      await res.body.dump().catch(() => {});
+      await finishUpload(ctx, location, desc, data);
       return;
     } catch (err) {
       if (!(err instanceof RegistryError) || !err.retryable || attempt >= ctx.transport.retries) throw err;
@@ -124,20 +133,7 @@ async function uploadStreamed(ctx: UploadContext, desc: Descriptor, body: Readab
   };
   body.on('error', onError);
   try {
-    const res = await ctx.transport.request({
-      method: 'PUT',
-      url: withDigest(location, desc.digest),
-      headers: { 'content-type': OCTET },
-      body: { stream: body, length: desc.size },
-      scopes: ctx.scopes,
-      ok: [201, 204],
-      retry: false,
-      where: ctx.where,
-      what: `blob ${desc.digest}`,
-      push: true,
-      signal: ctx.signal,
-    });
-    await res.body.dump().catch(() => {});
+    await finishUpload(ctx, location, desc, { stream: body, length: desc.size });
   } catch (err) {
     body.destroy();
     await cancelUpload(ctx, location);
@@ -164,19 +160,7 @@ async function uploadChunked(ctx: UploadContext, desc: Descriptor, body: Readabl
       offset += chunk.length;
     }
     if (offset !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, offset, { where: ctx.where });
-    const res = await ctx.transport.request({
-      method: 'PUT',
-      url: withDigest(location, desc.digest),
-      headers: { 'content-type': OCTET },
-      scopes: ctx.scopes,
-      ok: [201, 204],
-      retry: false,
-      where: ctx.where,
-      what: `blob ${desc.digest}`,
-      push: true,
-      signal: ctx.signal,
-    });
-    await res.body.dump().catch(() => {});
+    await finishUpload(ctx, location, desc);
   } catch (err) {
     body.destroy();
     await cancelUpload(ctx, location);
