@@ -51,23 +51,7 @@ export async function signBundleManifest(opts: SignBundleManifestOptions): Promi
     bases: opts.baseIds,
     toolVersion: opts.toolVersion,
   });
-  const key = opts.key;
-  const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  const signer: Signer = {
-    // DSSEBundleBuilder hands us the DSSE pre-authentication encoding. Ed25519 signs the message
-    // itself (algorithm null); ECDSA P-256 signs its SHA-256, DER-encoded, as the verifier expects.
-    sign: async (data: Buffer) => ({
-      signature: cryptoSign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey),
-      key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
-    }),
-  };
-  // No witnesses: no transparency log and no timestamp authority, so nothing leaves the machine.
-  const { DSSEBundleBuilder } = await import('@sigstore/sign');
-  const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
-    data: Buffer.from(JSON.stringify(statement), 'utf8'),
-    type: MEDIA_TYPE_IN_TOTO,
-  });
-  return Buffer.from(`${JSON.stringify(bundleToJSON(bundle), null, 2)}\n`, 'utf8');
+  return signStatement(statement, opts.key);
 }
 
 /** What the importer trusts (CONTRACT.md import flags). */
@@ -208,4 +192,28 @@ function checkStatement(payload: Buffer, airlockJson: Buffer, where: string): Ai
     throw signatureError('SIGNATURE_INVALID', `the signed bundle id ${predicate?.bundleId || '(none)'} is not sha256:${actual}`, where);
   }
   return predicate;
+}
+
+/**
+ * A Sigstore bundle v0.3 with a DSSE envelope over `statement`, signed with a local key and no
+ * witnesses (no transparency log, no timestamp authority), so nothing leaves the machine. Shared by
+ * the bundle signature and the receipt signature; they differ only in the statement.
+ */
+export async function signStatement(statement: unknown, key: SigningKey): Promise<Buffer> {
+  const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const signer: Signer = {
+    // DSSEBundleBuilder hands us the DSSE pre-authentication encoding. Ed25519 signs the message
+    // itself (algorithm null); ECDSA P-256 signs its SHA-256, DER-encoded, as the verifier expects.
+    sign: async (data: Buffer) => ({
+      signature: cryptoSign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey),
+      key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
+    }),
+  };
+  // Loaded here, not at start-up: only exports and signed imports sign.
+  const { DSSEBundleBuilder } = await import('@sigstore/sign');
+  const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
+    data: Buffer.from(JSON.stringify(statement), 'utf8'),
+    type: MEDIA_TYPE_IN_TOTO,
+  });
+  return Buffer.from(`${JSON.stringify(bundleToJSON(bundle), null, 2)}\n`, 'utf8');
 }

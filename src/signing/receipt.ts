@@ -6,13 +6,9 @@
  * its own predicate type, so a receipt signature can never pass for a bundle signature or the
  * other way round.
  */
-import { sign as cryptoSign } from 'node:crypto';
-import { bundleToJSON } from '@sigstore/bundle';
-import type { Signer } from '@sigstore/sign';
 import { AirlockError } from '../errors.js';
-import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
 import type { SigningKey, VerificationKey } from './keys.js';
-import { dsseEnvelope } from './manifest.js';
+import { dsseEnvelope, signStatement } from './manifest.js';
 import { parseSigstoreBundle, signatureError, verifySigstoreSignature } from './sigstore.js';
 import { IN_TOTO_STATEMENT_V1, parseStatement, sha256Hex, type InTotoStatement } from './statement.js';
 
@@ -43,21 +39,7 @@ export async function signReceipt(opts: SignReceiptOptions): Promise<Buffer> {
     predicateType: RECEIPT_PREDICATE_TYPE,
     predicate: { bundleId: opts.predicate.bundleId, target: opts.predicate.target },
   };
-  const key = opts.key;
-  const publicPem = key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  const signer: Signer = {
-    // As for airlock.json (manifest.ts): Ed25519 signs the DSSE PAE itself, ECDSA P-256 its SHA-256.
-    sign: async (data: Buffer) => ({
-      signature: cryptoSign(key.type === 'ed25519' ? null : 'sha256', data, key.privateKey),
-      key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
-    }),
-  };
-  const { DSSEBundleBuilder } = await import('@sigstore/sign');
-  const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
-    data: Buffer.from(JSON.stringify(statement), 'utf8'),
-    type: MEDIA_TYPE_IN_TOTO,
-  });
-  return Buffer.from(`${JSON.stringify(bundleToJSON(bundle), null, 2)}\n`, 'utf8');
+  return signStatement(statement, opts.key);
 }
 
 export interface VerifyReceiptOptions {
