@@ -96,7 +96,18 @@ export async function seedRegistry(reg: TestRegistry, profile: ProfileName = 'sm
   for (const kinds of phases) {
     await forEachConcurrent(seeded.filter((i) => kinds.includes(i.kind)), opts.concurrency ?? 4, async (i) => {
       if (i.seedWith === 'skopeo') {
-        await skopeoCopy(`oci:${fixtures.layoutDir}:${i.layoutRef}`, `docker://${i.ref}`, { dest: reg });
+        // Distribution 2.8 sometimes answers 500 to skopeo's blob-reuse HEAD while another copy
+        // creates the same repository (seen in CI: "trying to reuse blob … 500"); skopeo treats
+        // that as fatal, so the harness tries the copy again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await skopeoCopy(`oci:${fixtures.layoutDir}:${i.layoutRef}`, `docker://${i.ref}`, { dest: reg });
+            break;
+          } catch (err) {
+            if (attempt >= 3 || !/\b50[0-9]\b|Internal Server Error/.test(String(err))) throw err;
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+          }
+        }
       } else {
         await pushFromLayout(endpoint, fixtures.layoutDir, i, i.repository, i.tag ?? i.digest);
       }
