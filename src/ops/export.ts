@@ -146,7 +146,9 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const nodes = new Map<Digest, PlanNode>();
     const roots: PlannedRoot[] = [];
     const walkLimit = new Semaphore(concurrency);
-    await Promise.all(resolved.map((r) => walkLimit.run(async () => {
+    // allSettled, not all: on a failure the other walks still finish before the pool closes below,
+    // instead of running on against closed clients.
+    await settleAll(resolved.map((r) => walkLimit.run(async () => {
       const repo = repoOf(r.ref.registry, r.ref.repository);
       const where = `${formatRepository(r.ref)}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.desc.digest}`;
       const w = await walkGraph(repo, r.desc, nodes, {
@@ -374,7 +376,7 @@ async function resolveRoots(
       }
     })());
   });
-  await Promise.all(listJobs);
+  await settleAll(listJobs);
   await forEachConcurrent(jobs, concurrency, (j) => j(), signal);
   return out.sort((a, b) => a.entryIndex - b.entryIndex || (a.tag ?? '').localeCompare(b.tag ?? ''));
 }
@@ -509,3 +511,10 @@ function serialise(m: AirlockManifest): Buffer {
 /** A key-based Sigstore bundle is ~2 KiB; leave room for a keyless one with a certificate chain. */
 const SIGNATURE_RESERVE = 16 * 1024;
 
+
+/** Wait for every promise; then throw the first rejection, if any. */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

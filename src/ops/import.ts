@@ -116,7 +116,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // 2. The plan, from the front of the bundle only.
     const plan = buildBundlePlan(manifest, reader.metadata, bundleId);
-    if (opts.requireUpstreamSignatures) await reverifyUpstream(manifest, reader.metadata, { logger });
+    if (opts.requireUpstreamSignatures) {
+      const checked = await reverifyUpstream(manifest, reader.metadata, { logger });
+      logger.info(`${checked} vendor signature(s) re-verified offline, before anything is pushed`);
+    }
 
     // 3. Where each artifact lands; two sources on one target repository is a usage error.
     const mapped = mapArtifacts(manifest.artifacts, target, layout);

@@ -197,6 +197,6 @@ export async function reverifyUpstream(
   }
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) throw new MultiError('UPSTREAM_SIGNATURE_INVALID', `${problems.length} vendor signatures fail offline re-verification`, problems);
-  opts.logger.info(`${checked} vendor signature(s) re-verified offline`);
+  opts.logger.debug(`${checked} vendor signature(s) re-verified offline`);
   return checked;
 }
