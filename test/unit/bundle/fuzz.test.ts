@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createZstdDecompressStream, readTarEntries } from '../../../src/archive/index.js';
-import { openBundle, readBundleFront } from '../../../src/bundle/index.js';
-import { verifyStream } from '../../../src/content/index.js';
 import { AirlockError } from '../../../src/errors.js';
 import { exportBundle, stageLayout, tempDir } from './fixture.js';
+import { consumeBundle } from '../../helpers/consume-bundle.js';
 
 type Mutation =
   | { kind: 'flip'; at: number; mask: number }
@@ -38,20 +36,6 @@ function mutate(data: Buffer, ms: readonly Mutation[]): Buffer {
   return b;
 }
 
-/** Everything an importer would do with a bundle: open, verify each body, drain. */
-async function consume(path: string): Promise<void> {
-  await readBundleFront(path);
-  const r = await openBundle([path]);
-  try {
-    for await (const e of r.blobs()) {
-      const target = e.piece ? { digest: e.piece.digest, size: e.piece.size } : e.desc;
-      await pipeline(e.body, verifyStream(target), new Writable({ write(_c, _e, cb) { cb(); } }));
-    }
-  } finally {
-    await r.close();
-  }
-}
-
 async function onlyAirlockErrors(p: Promise<unknown>): Promise<void> {
   try {
     await p;
@@ -71,7 +55,7 @@ describe('mutated bundles', () => {
       const bad = join(dir, `bad.${form}`);
       await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (ms) => {
         await writeFile(bad, mutate(data, ms));
-        await onlyAirlockErrors(consume(bad));
+        await onlyAirlockErrors(consumeBundle(bad));
       }), { numRuns: 150 });
     });
   }

@@ -8,16 +8,13 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { openBundle, readBundleFront } from '../../../src/bundle/index.js';
-import { verifyStream } from '../../../src/content/index.js';
 import { AirlockError } from '../../../src/errors.js';
 import { readTar, writeTar, zstdCompress, type TarItem } from '../../integration/harness/hostile.js';
 import { recordOutcome } from '../../integration/harness/outcome.js';
 import { exportBundle, stageLayout, tempDir } from '../bundle/fixture.js';
+import { consumeBundle } from '../../helpers/consume-bundle.js';
 
 type Mutation =
   | { kind: 'drop'; i: number }
@@ -81,20 +78,6 @@ function apply(items: readonly TarItem[], ms: readonly Mutation[]): TarItem[] {
   return out;
 }
 
-/** What import and verify do with a bundle: read the front, open it, verify every body. */
-async function consume(path: string): Promise<void> {
-  await readBundleFront(path);
-  const r = await openBundle([path]);
-  try {
-    for await (const e of r.blobs()) {
-      const target = e.piece ? { digest: e.piece.digest, size: e.piece.size } : e.desc;
-      await pipeline(e.body, verifyStream(target), new Writable({ write(_c, _e, cb) { cb(); } }));
-    }
-  } finally {
-    await r.close();
-  }
-}
-
 describe('fuzz: bundle reader on entry-level mutations', () => {
   for (const form of ['tar', 'tar.zst'] as const) {
     it(`${form}: a typed error or a fully verified read, never anything else (property)`, async (t) => {
@@ -111,7 +94,7 @@ describe('fuzz: bundle reader on entry-level mutations', () => {
         const tar = writeTar(apply(items, ms));
         await writeFile(bad, form === 'tar' ? tar : await zstdCompress(tar));
         try {
-          await consume(bad);
+          await consumeBundle(bad);
         } catch (err) {
           assert.ok(err instanceof AirlockError, `not an AirlockError for ${JSON.stringify(ms)}: ${err instanceof Error ? err.stack : String(err)}`);
           assert.notEqual(err.code, 'INTERNAL', `${JSON.stringify(ms)}: ${err.message}`);
