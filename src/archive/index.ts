@@ -12,3 +12,5 @@ export {
   detectBundleForm, parseVolumeName, formatVolumeName, stripBundleExtension, type BundleForm, type VolumeName,
 } from './detect.js';
 export { createZstdFileStream, type ZstdFileStream, type ZstdFileStreamOptions } from './zstd-file.js';
+export { layoutArchive, PlacedFile, type ArchiveLayout, type PlacedEntry, type PlacedRegion } from './placed.js';
+export { FileHasher } from './file-hasher.js';

@@ -35,11 +35,29 @@ export interface ZstdCompressStream extends Transform {
  * concatenated frames are one valid zstd stream (§3.1). Checksums are left out: every blob is
  * sha256-checked by readers, and checksums.txt covers the file.
  */
-const RAW_FRAME_HEADER = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38]);
-const RAW_BLOCK_MAX = 128 * 1024;
-const RAW_LAST_EMPTY = Buffer.from([0x01, 0x00, 0x00]);
+export const RAW_FRAME_HEADER = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38]);
+export const RAW_BLOCK_MAX = 128 * 1024;
+/** An empty Last_Block: closes a raw frame. */
+export const RAW_LAST_EMPTY = Buffer.from([0x01, 0x00, 0x00]);
+/** Each raw block's header. */
+export const RAW_BLOCK_HEADER_BYTES = 3;
 
-function rawBlockHeader(size: number): Buffer {
+/** Bytes that `n` payload bytes take as raw blocks of RAW_BLOCK_MAX (frame header and closing block not counted). */
+export function rawBlocksSize(n: number): number {
+  return n + RAW_BLOCK_HEADER_BYTES * Math.ceil(n / RAW_BLOCK_MAX);
+}
+
+/** One whole zstd frame of `data` at `level`, checksum on: the same frames the stream writes. */
+export function compressFrame(data: Buffer, level: number): Buffer {
+  const cctx = new binding.CCtx();
+  cctx.setParameter(binding.CParameter.compressionLevel, level);
+  cctx.setParameter(binding.CParameter.checksumFlag, 1);
+  const out = Buffer.allocUnsafe(zstdCompressBound(data.length) + 32);
+  const n = cctx.compress2(out, data);
+  return Buffer.from(out.subarray(0, n));
+}
+
+export function rawBlockHeader(size: number): Buffer {
   const v = size << 3; // Last_Block 0, Block_Type 0 (Raw), Block_Size in bits 3..23
   return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
 }

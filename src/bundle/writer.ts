@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { once, setMaxListeners } from 'node:events';
 import { basename, dirname, join, relative } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -8,10 +9,10 @@ import { AirlockError, DigestMismatchError, SizeMismatchError, abortError, ioErr
 import { HashingFileSink } from './file-sink.js';
 import {
   createTarWriter, createZstdCompressStream, formatVolumeName, stripBundleExtension, tarEntryBytes, zstdCompressBound,
-  TAR_END_BYTES, type EntryBodySource, type ZstdCompressStream,
+  TAR_END_BYTES, layoutArchive, FileHasher, PlacedFile, type EntryBodySource, type ZstdCompressStream,
 } from '../archive/index.js';
 import { hexOf, type Digest } from '../oci/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
 import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BundleBlob } from './types.js';
 import { CHECKSUMS_FILE, INDEX_JSON, OCI_LAYOUT_FILE, blobEntryName, pieceEntryName } from './entry-names.js';
 import { parseAirlockManifest } from './manifest.js';
@@ -47,6 +48,14 @@ export interface WriteBundleOptions {
   readonly signal?: AbortSignal;
   /** Blob bytes copied, chunk by chunk. */
   readonly onProgress?: (bytes: number) => void;
+  /**
+   * Where layers come from when the bundle is written in place ({@link writesInPlace}): a
+   * stream of the layer's verified bytes (the caller verifies: a download through verifyStream,
+   * say). Layers it serves need not be staged. Without it, every blob is read from the staging.
+   */
+  readonly openLayer?: (blob: BundleBlob, signal: AbortSignal) => Promise<Readable>;
+  /** Layers written at once by the in-place writer. Default 8. */
+  readonly concurrency?: number;
 }
 
 export interface WrittenFile {
@@ -133,6 +142,7 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WriteBundle
     if (opts.volumes) throw new AirlockError('USAGE', 'a directory bundle cannot be split into volumes', { hint: 'write a .tar or .tar.zst with --split-size' });
     return writeDirectory(opts, [...front, ...layers.map(blobEntry)]);
   }
+  if (opts.openLayer && writesInPlace(opts)) return writePlaced(opts, front, layers, blobEntry);
   if (!opts.volumes) {
     const file = await writeArchive(opts.output, opts, [...front, ...layers.map(blobEntry)]);
     return publish(opts.output, [file]);
@@ -185,6 +195,124 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WriteBundle
   return publish(opts.output, files);
 }
 
+/**
+ * Whether writeBundle with these options writes the bundle in place (one file, each layer written
+ * straight to its offset, several at once: archive/placed.ts) rather than as one stream: a
+ * `.tar`, or a `.tar.zst` that stores compressed layers, not split into volumes.
+ */
+export function writesInPlace(opts: Pick<WriteBundleOptions, 'form' | 'volumes' | 'compressionLevel' | 'storeCompressedLayers'>): boolean {
+  if (opts.volumes || opts.form === 'dir') return false;
+  return opts.form === 'tar' || (opts.storeCompressedLayers ?? opts.compressionLevel === undefined);
+}
+
+/** Layers that an in-place write takes from `openLayer` (the rest are read from the staging, in the tail). */
+export function placedInBundle(blob: Pick<BundleBlob, 'size' | 'mediaType'>, form: OutputForm): boolean {
+  return blob.size > 0 && (form === 'tar' || isCompressedMediaType(blob.mediaType));
+}
+
+/** Bytes written between background fdatasync calls (see file-sink.ts SYNC_EVERY). */
+const PLACED_SYNC_EVERY = 64 << 20;
+
+/**
+ * The in-place writer: the front and every metadata blob at the start, each placed layer in a
+ * region of its own, filled from `openLayer` with `concurrency` layers at once, then the tail
+ * (layers whose compressed size is not known in advance) as a stream. checksums.txt's hash is
+ * computed on a worker thread that follows the written prefix.
+ */
+async function writePlaced(
+  opts: WriteBundleOptions, front: readonly EntrySpec[], layers: readonly BundleBlob[], blobEntry: (b: BundleBlob) => EntrySpec,
+): Promise<WriteBundleResult> {
+  const form = opts.form as 'tar' | 'tar.zst';
+  // Smallest first: the downloads share the bandwidth, so in this order they tend to finish in
+  // file order, and the hash of the whole file (which can only follow the written prefix) keeps
+  // up instead of being left with most of the file at the end.
+  const placed = layers.filter((b) => placedInBundle(b, form)).sort((a, b) => a.size - b.size);
+  const tail = layers.filter((b) => !placedInBundle(b, form));
+  const layout = layoutArchive([
+    ...front.map((e) => ({ path: e.path, size: e.size, data: e.body() as Buffer })),
+    ...placed.map((b) => ({ path: blobEntryName(b.digest), size: b.size })),
+  ], form, opts.compressionLevel ?? 3);
+  const tmp = tempNameFor(opts.output);
+  let fh: FileHandle;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+  } catch (err) {
+    throw ioError(err, 'create', tmp);
+  }
+  const hasher = new FileHasher(tmp);
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // one listener per layer in flight, and the fetches' own
+  const onAbort = (): void => stop.abort(opts.signal!.reason);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let syncedAt = 0;
+  let syncing: Promise<void> | undefined;
+  let syncError: unknown;
+  const file: PlacedFile = new PlacedFile(fh, layout, (prefix) => {
+    hasher.advance(prefix);
+    if (file.written - syncedAt >= PLACED_SYNC_EVERY && !syncing) {
+      syncedAt = file.written;
+      syncing = fh.datasync().catch((err: unknown) => {
+        syncError ??= err;
+      }).finally(() => {
+        syncing = undefined;
+      });
+    }
+  });
+  try {
+    await file.writeLiterals();
+    await forEachConcurrent(layout.regions, Math.max(1, opts.concurrency ?? 8), async (_region, i) => {
+      const blob = placed[i]!;
+      try {
+        const src = await opts.openLayer!(blob, stop.signal);
+        const copied = pipeline(src, file.regionSink(i), { signal: stop.signal });
+        if (opts.onProgress) src.on('data', (c: Buffer) => opts.onProgress!(c.length));
+        await copied;
+      } catch (err) {
+        stop.abort(err);
+        throw isAirlockError(err) ? err : ioError(err, 'write', opts.output);
+      }
+    }, stop.signal);
+    if (stop.signal.aborted) throw stop.signal.reason;
+
+    // The tail: the last region's padding, the layers kept out of regions, the end of the archive.
+    const sink = file.tailSink();
+    const compress = form === 'tar.zst' ? createZstdCompressStream({ level: opts.compressionLevel ?? 3 }) : undefined;
+    const out: Writable = compress ?? sink;
+    const done = compress ? pipeline(compress, sink) : finished(sink);
+    done.catch(() => {});
+    try {
+      if (layout.tailPrefix.length > 0 && !out.write(layout.tailPrefix)) await once(out, 'drain');
+      const tar = createTarWriter(out);
+      for (const b of tail) {
+        if (stop.signal.aborted) throw stop.signal.reason;
+        const e = blobEntry(b);
+        await tar.addEntry(e.path, e.size, e.body());
+      }
+      await tar.finish();
+      await done;
+    } catch (err) {
+      compress?.destroy();
+      sink.destroy();
+      throw err;
+    }
+    await syncing;
+    if (syncError) throw ioError(syncError, 'write', tmp);
+    await fh.sync();
+    const sha256 = await hasher.finish(file.size);
+    await fh.close();
+    return await publish(opts.output, [{ tmp, final: opts.output, size: file.size, sha256 }]);
+  } catch (err) {
+    stop.abort(err);
+    await syncing?.catch(() => {});
+    await hasher.abort();
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw isAirlockError(err) ? err : ioError(err, 'write', opts.output);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 interface PendingFile {
   readonly tmp: string;
   readonly final: string;
@@ -192,8 +320,48 @@ interface PendingFile {
   readonly sha256: string;
 }
 
-function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+/**
+ * Temporary names carry the writer's pid, so a later run can tell the leftovers of a killed one
+ * (its pid is gone) from the files of a run still going: removeStaleTemporaries.
+ */
+function tempNameFor(path: string, suffix = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${randomUUID().slice(0, 8)}.${suffix}`);
+}
+
+/** A staging directory beside `output` (see tempNameFor). */
+export function stagingDirFor(output: string): string {
+  return tempNameFor(output, 'staging');
+}
+
+const TEMP_NAME = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.(?:tmp|staging)$/;
+
+/**
+ * Remove what killed exports to `output` left beside it: temporary bundle files, volumes and
+ * directories, and staging directories, whose writer process no longer exists. Returns their names.
+ */
+export async function removeStaleTemporaries(output: string): Promise<string[]> {
+  const dir = dirname(output);
+  const stem = basename(stripBundleExtension(output));
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (!m || !m[1]!.startsWith(stem)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function writeArchive(path: string, opts: WriteBundleOptions, entries: readonly EntrySpec[]): Promise<PendingFile> {

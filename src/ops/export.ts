@@ -1,12 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { mkdir, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
+import { verifyStream } from '../content/index.js';
 import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
@@ -15,7 +16,7 @@ import { formatReference, formatRepository, type Reference } from '../reference/
 import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type MirrorList } from '../mirror/index.js';
 import { createRegistryPool, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import {
-  AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, writeBundle,
+  AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
   type AirlockManifest, type BundleArtifact, type BundleBlob, type VolumePlan,
 } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
@@ -225,18 +226,22 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       };
     }
 
-    // 5. Download what the cache lacks (verified while streaming), once per blob.
-    const wanted = new Set(included.map((b) => b.digest));
+    // 5. Download what the cache lacks (verified while streaming), once per blob. A bundle written
+    // in place (bundle/writer.ts writesInPlace: one .tar or .tar.zst) takes its compressed layers
+    // straight from upstream into their place in the bundle, several at once, copying them into
+    // the cache on the way (one download, one hash, no second pass); everything else is
+    // downloaded into the cache first and staged from there.
+    const inPlace = writesInPlace({ form, ...(volumePlan ? { volumes: volumePlan } : {}), ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
+    const direct = new Set(included.filter((b) => inPlace && nodes.get(b.digest)!.kind === 'layer' && placedInBundle(b, form)).map((b) => b.digest));
+    const wanted = new Set(included.filter((b) => !direct.has(b.digest)).map((b) => b.digest));
     const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
     let bytesDownloaded = 0;
-    await executeCopy(cachePlan, {
-      kind: 'random',
-      fetch: async (desc, s) => {
-        const origin = nodes.get(desc.digest)?.origin;
-        const [registry, ...rest] = (origin ?? '').split('/');
-        return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
-      },
-    }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
+    const fetchUpstream = async (desc: Descriptor, s?: AbortSignal): Promise<Readable> => {
+      const origin = nodes.get(desc.digest)?.origin;
+      const [registry, ...rest] = (origin ?? '').split('/');
+      return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
+    };
+    await executeCopy(cachePlan, { kind: 'random', fetch: fetchUpstream }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
       concurrency,
       ...(signal ? { signal } : {}),
       onEvent: (e) => {
@@ -244,18 +249,35 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         emit(e);
       },
     });
+    const openLayer = async (b: BundleBlob, s: AbortSignal): Promise<Readable> => {
+      const desc = nodes.get(b.digest)!.desc;
+      const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
+      if (await cache.exists(desc)) {
+        // From an earlier run: checked again on the way out, as the cache is a file on disk.
+        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
+        return streamPipeline(await cache.fetch(desc, { signal: s }), verifyStream(desc, { where: `cached ${where}` }), () => {});
+      }
+      const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), cache.teeInto(desc), () => {});
+      body.once('end', () => {
+        bytesDownloaded += desc.size;
+        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
+      });
+      return body;
+    };
 
     // 6. Stage an OCI layout of exactly this bundle's blobs (links into the cache), build and sign airlock.json, write.
     const output = resolvePath(opts.output!);
     await mkdir(dirname(output), { recursive: true });
-    const staging = join(dirname(output), `.${basename(output)}.staging-${randomUUID().slice(0, 8)}`);
+    const stale = await removeStaleTemporaries(output);
+    if (stale.length > 0) logger.info(`removed ${stale.length} temporary file(s) left beside ${basename(output)} by an interrupted export`);
+    const staging = stagingDirFor(output);
     const stage = new LayoutStore(staging);
     try {
       await stage.init();
       for (const b of included) {
         const n = nodes.get(b.digest)!;
         if (n.bytes) await stage.pushBytes(n.desc, n.bytes);
-        else await stage.linkFrom(cache, n.desc);
+        else if (!direct.has(b.digest)) await stage.linkFrom(cache, n.desc);
       }
       await stage.writeIndex(indexEntries);
       await stage.removeIngest();
@@ -275,6 +297,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
         ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
         order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
+        ...(inPlace ? { openLayer, concurrency } : {}),
         ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
       });
       if (opts.lock && !opts.locked) {
