@@ -153,7 +153,9 @@ async function main(): Promise<void> {
     const exportArgs = (list: string, out: string, cache: string, extra: string[] = []): string[] => [
       CLI, 'bundle', 'export', '-f', join(work, list), '-o', out, '--sign-key', join(work, 'dmz.key'), '--cache', cache, '--quiet', ...levelFlag, ...extra,
     ];
-    const skopeoExportArgs = ['--insecure-policy', 'sync', '--src', 'yaml', '--dest', 'dir', join(work, 'skopeo.yaml'), skopeoDir];
+    // --all: every platform of the multi-arch index, as airlock carries (without it skopeo copies
+    // only this machine's platform, less content than airlock moves).
+    const skopeoExportArgs = ['--insecure-policy', 'sync', '--all', '--src', 'yaml', '--dest', 'dir', join(work, 'skopeo.yaml'), skopeoDir];
     const regDirs = (): string[] => registries.map((r) => r.dir);
 
     async function airlockExport(out: string, list = 'all.yaml', extra: string[] = [], cli = CLI): Promise<MeasuredRun> {
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
       for (const [tool] of airlocks) {
         record('export', tool, `airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, runs.get(tool)!, { outputBytes: statSync(bundle).size });
       }
-      record('export', 'skopeo', 'skopeo sync --src yaml --dest dir skopeo.yaml DIR', runs.get('skopeo')!, { outputBytes: await duSize(skopeoDir) });
+      record('export', 'skopeo', 'skopeo sync --all --src yaml --dest dir skopeo.yaml DIR', runs.get('skopeo')!, { outputBytes: await duSize(skopeoDir) });
     }
     // Inputs for the later phases when export was not timed.
     if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta'))) {
@@ -228,7 +230,7 @@ async function main(): Promise<void> {
           const importOne = async (tool: string, cli: string): Promise<MeasuredRun> => {
             const reg = regs.get(tool)!;
             if (tool === 'skopeo') {
-              return measure(SKOPEO_BIN, ['--insecure-policy', 'sync', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, reg.host],
+              return measure(SKOPEO_BIN, ['--insecure-policy', 'sync', '--all', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, reg.host],
                 { label: 'skopeo import', cwd: work, registryDirs: regDirs() });
             }
             const state = join(work, 'state');
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
         }
       }
       for (const [tool] of airlocks) record('import', tool, 'airlock bundle import bundle.tar.zst --to EMPTY --dest-tls-verify=false --verify-key dmz.pub', imports.get(tool)!, { bundleBytes });
-      record('import', 'skopeo', 'skopeo sync --src dir --dest docker DIR EMPTY', imports.get('skopeo')!);
+      record('import', 'skopeo', 'skopeo sync --all --src dir --dest docker DIR EMPTY', imports.get('skopeo')!);
       if (args.only.has('noop')) {
         for (const [tool] of airlocks) record('noop', tool, 'the same import again, into the full registry (fresh --state-dir)', noops.get(tool)!);
         record('noop', 'skopeo', 'the same sync again, into the full registry', noops.get('skopeo')!);

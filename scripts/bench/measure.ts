@@ -7,7 +7,7 @@
  * / 512 (kernel/sys.c, task_io_get_oublock): the same counter, readable after the process has
  * been reaped (its /proc entry is gone by then). %M is the peak RSS (VmHWM) in KiB.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,6 +82,9 @@ function cpuTicks(pids: readonly number[]): number {
 
 export async function measure(cmd: string, args: readonly string[], opts: MeasureOptions): Promise<MeasuredRun> {
   const timeFile = join(opts.cwd ?? '/tmp', `.bench-time-${process.pid}-${Date.now()}`);
+  // Untimed: write back what the previous run left dirty (GBs: a bundle, skopeo's dir), so no run
+  // pays, in throttled writes and slow fsyncs, for the one before it (hyperfine's --prepare sync).
+  spawnSync('sync');
   const pids = pidsOf(opts.registryDirs ?? []);
   const regBefore = cpuTicks(pids);
   const loBefore = loopbackBytes();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,5 +82,60 @@ describe('createZstdFileStream (decompression on a worker thread)', () => {
       break;
     }
     assert.ok(s.destroyed);
+  });
+});
+
+describe('createZstdFileStream: the raw frames of stored layers, read straight into the slabs', () => {
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38]);
+  const block = (type: number, size: number, last: boolean): Buffer => {
+    const v = (size << 3) | (type << 1) | (last ? 1 : 0);
+    return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
+  };
+  const rawFrame = (data: Buffer): Buffer => {
+    const parts: Buffer[] = [header];
+    for (let p = 0; p < data.length; p += 128 * 1024) {
+      const part = data.subarray(p, p + 128 * 1024);
+      parts.push(block(0, part.length, false), part);
+    }
+    parts.push(block(0, 0, true));
+    return Buffer.concat(parts);
+  };
+
+  it('reads raw frames between compressed ones, across slab and read-buffer edges, as the zstd CLI does', async (t) => {
+    const dir = await tempDir(t);
+    const a = randomBytes(9 * 1024 * 1024 + 17);
+    const b = randomBytes(1);
+    const c = Buffer.alloc(3_000_000, 5);
+    const file = Buffer.concat([await compress([c.subarray(0, 1000)]), rawFrame(a), rawFrame(b), await compress([c])]);
+    await writeFile(join(dir, 'x.zst'), file);
+    const whole = Buffer.concat([c.subarray(0, 1000), a, b, c]);
+    const s = createZstdFileStream(join(dir, 'x.zst'));
+    assert.ok((await drain(s)).equals(whole));
+    assert.equal(s.bytesRead, file.length);
+    assert.ok(execFileSync('zstd', ['-q', '-d', '-c', join(dir, 'x.zst')], { maxBuffer: 1 << 26 }).equals(whole));
+  });
+
+  it('a frame with that header but a non-raw block in it is decoded by zstd from its start, no byte twice', async (t) => {
+    const dir = await tempDir(t);
+    const a = randomBytes(300_000);
+    // Raw blocks, then an RLE block (type 1: one byte, repeated 1000 times), last.
+    const frame = Buffer.concat([header, block(0, 128 * 1024, false), a.subarray(0, 128 * 1024), block(0, a.length - 128 * 1024 - 100_000, false),
+      a.subarray(128 * 1024, a.length - 100_000), block(1, 1000, true), Buffer.from([0x78])]);
+    const tail = await compress([Buffer.from('after')]);
+    await writeFile(join(dir, 'x.zst'), Buffer.concat([frame, tail]));
+    const want = Buffer.concat([a.subarray(0, a.length - 100_000), Buffer.alloc(1000, 0x78), Buffer.from('after')]);
+    assert.ok(execFileSync('zstd', ['-q', '-d', '-c', join(dir, 'x.zst')]).equals(want), 'the test frame is valid zstd');
+    assert.ok((await drain(createZstdFileStream(join(dir, 'x.zst')))).equals(want));
+  });
+
+  it('refuses a raw frame cut short, and a raw block larger than the window, as BUNDLE_UNREADABLE', async (t) => {
+    const dir = await tempDir(t);
+    const f = rawFrame(randomBytes(400_000));
+    await writeFile(join(dir, 'cut.zst'), f.subarray(0, f.length - 10));
+    await assertRejectsCode(drain(createZstdFileStream(join(dir, 'cut.zst'))), 'BUNDLE_UNREADABLE');
+    await writeFile(join(dir, 'no-end.zst'), f.subarray(0, f.length - 3));
+    await assertRejectsCode(drain(createZstdFileStream(join(dir, 'no-end.zst'))), 'BUNDLE_UNREADABLE');
+    await writeFile(join(dir, 'big.zst'), Buffer.concat([header, block(0, 128 * 1024 + 1, true), randomBytes(128 * 1024 + 1)]));
+    await assertRejectsCode(drain(createZstdFileStream(join(dir, 'big.zst'))), 'BUNDLE_UNREADABLE');
   });
 });
