@@ -1,31 +1,34 @@
 /**
- * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan]
+ * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory]
  *   [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]`
  *
  * Airlock against skopeo (the peer) in ONE run, on loopback registries, alternating the tools
  * run by run: export, import into an empty registry, no-op re-import, verify (against sha256sum
- * and openssl over the same blob bytes), delta export, and planning a 2,000-image mirror list.
+ * and openssl over the same blob bytes), delta export, planning a 2,000-image mirror list, and
+ * peak RSS of export and import on the profile doubled (a second seed) against the profile itself.
  * Every figure is the median of `--runs` runs of a spawned CLI: wall time, client CPU, peak RSS,
  * bytes written to disk, bytes over loopback, registry CPU. Prints a table; writes JSON
  * (`--json FILE`, default `.cache/bench/latest.json`). Method and figures: docs/BENCHMARKS.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startRegistry, type TestRegistry } from '../test/integration/harness/registry.js';
-import { seedRegistry } from '../test/integration/harness/fixtures.js';
+import { seedRegistry, type SeededImage } from '../test/integration/harness/fixtures.js';
 import { SKOPEO_BIN } from '../test/integration/harness/skopeo.js';
 import { measure, medianOf, type Measurement, type MeasuredRun } from './bench/measure.js';
 import { seedBulk } from './bench/bulk.js';
 import { formatTable, type Row } from './bench/report.js';
+import { formatBytes } from '../src/util/index.js';
+import { DEFAULT_SEED } from './fixtures/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'airlock.js');
-const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan'] as const;
+const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan', 'memory'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -124,14 +127,24 @@ async function main(): Promise<void> {
     const seeded = await seedRegistry(upstream, args.profile);
     const blobBytes = seeded.fixtures.description.totalBytes;
     const up = upstream.host;
+    if (args.only.has('memory')) {
+      // Its largest moment: the second seed in the upstream (1×), the single bundle (1×), the
+      // doubled bundle (2×) and its export cache or its import registry (2×).
+      const { bavail, bsize } = await statfs(work);
+      if (bavail * bsize < 6 * blobBytes) {
+        throw new Error(`the memory phase needs about ${formatBytes(6 * blobBytes)} free under ${work}; ${formatBytes(bavail * bsize)} free`);
+      }
+    }
 
     // The same images for both tools: every tagged image, index and chart.
-    const tagged = seeded.images.filter((i) => i.tag && (i.kind === 'image' || i.kind === 'index' || i.kind === 'chart'));
-    const mirrorYaml = (skip: (i: (typeof tagged)[number]) => boolean): string => [
+    const isTagged = (i: SeededImage): boolean => Boolean(i.tag) && (i.kind === 'image' || i.kind === 'index' || i.kind === 'chart');
+    const tagged = seeded.images.filter(isTagged);
+    type Tagged = (typeof tagged)[number];
+    const mirrorYaml = (skip: (i: Tagged) => boolean, items: readonly Tagged[] = tagged): string => [
       'version: 1', 'registries:', `  ${up}: { tls: plain-http }`, 'images:',
-      ...tagged.filter((i) => i.kind !== 'chart' && !skip(i)).map((i) => `  - ${up}/${i.repository}:${i.tag}`),
+      ...items.filter((i) => i.kind !== 'chart' && !skip(i)).map((i) => `  - ${up}/${i.repository}:${i.tag}`),
       'charts:',
-      ...tagged.filter((i) => i.kind === 'chart' && !skip(i)).map((i) => `  - ref: oci://${up}/${i.repository}\n    version: ${i.tag}`),
+      ...items.filter((i) => i.kind === 'chart' && !skip(i)).map((i) => `  - ref: oci://${up}/${i.repository}\n    version: ${i.tag}`),
       '',
     ].join('\n');
     const skopeoYaml = (): string => {
@@ -139,7 +152,7 @@ async function main(): Promise<void> {
       for (const i of tagged) byRepo.set(i.repository, [...(byRepo.get(i.repository) ?? []), i.tag!]);
       return [`${up}:`, '  tls-verify: false', '  images:', ...[...byRepo].map(([r, t]) => `    ${r}: [${t.map((x) => `"${x}"`).join(', ')}]`), ''].join('\n');
     };
-    const isApp = (tag: string) => (i: (typeof tagged)[number]): boolean => i.repository === 'demo/app' && i.tag === tag;
+    const isApp = (tag: string) => (i: Tagged): boolean => i.repository === 'demo/app' && i.tag === tag;
     await writeFile(join(work, 'all.yaml'), mirrorYaml(() => false));
     await writeFile(join(work, 'v1.yaml'), mirrorYaml(isApp('2.0')));
     await writeFile(join(work, 'v2.yaml'), mirrorYaml(isApp('1.0')));
@@ -165,6 +178,17 @@ async function main(): Promise<void> {
       const m = await measure(node, [cli, ...exportArgs(list, out, cache, extra).slice(1)], { label: 'airlock export', cwd: work, registryDirs: regDirs() });
       await rm(cache, { recursive: true, force: true });
       return m;
+    }
+    /** `airlock bundle import` of `from` into `reg` (fresh --state-dir and --out-dir). */
+    async function airlockImport(from: string, reg: TestRegistry, label: string, cli = CLI): Promise<MeasuredRun> {
+      const state = join(work, 'state');
+      const outDir = join(work, 'import-out');
+      await rm(state, { recursive: true, force: true });
+      await rm(outDir, { recursive: true, force: true });
+      return measure(node, [
+        cli, 'bundle', 'import', from, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
+        '--state-dir', state, '--out-dir', outDir, '--quiet',
+      ], { label, cwd: work, registryDirs: regDirs() });
     }
     async function skopeoExport(): Promise<MeasuredRun> {
       await rm(skopeoDir, { recursive: true, force: true });
@@ -233,14 +257,7 @@ async function main(): Promise<void> {
               return measure(SKOPEO_BIN, ['--insecure-policy', 'sync', '--all', '--src', 'dir', '--dest', 'docker', '--dest-tls-verify=false', skopeoDir, reg.host],
                 { label: 'skopeo import', cwd: work, registryDirs: regDirs() });
             }
-            const state = join(work, 'state');
-            const outDir = join(work, 'import-out');
-            await rm(state, { recursive: true, force: true });
-            await rm(outDir, { recursive: true, force: true });
-            return measure(node, [
-              cli, 'bundle', 'import', existsSync(bundleOf(tool)) ? bundleOf(tool) : bundle, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
-              '--state-dir', state, '--out-dir', outDir, '--quiet',
-            ], { label: `${tool} import`, cwd: work, registryDirs: regDirs() });
+            return airlockImport(existsSync(bundleOf(tool)) ? bundleOf(tool) : bundle, reg, `${tool} import`, cli);
           };
           for (const [tool, cli] of orderFor(i, tools)) push(imports, tool, await importOne(tool, cli));
           if (args.only.has('noop')) for (const [tool, cli] of orderFor(i, tools)) push(noops, tool, await importOne(tool, cli));
@@ -323,6 +340,51 @@ async function main(): Promise<void> {
       record('plan', 'airlock', `airlock bundle export -f bulk.yaml --dry-run (${args.bulk} images)`, p, { images: args.bulk });
     }
 
+    // 7. memory: peak RSS of export and import of the profile doubled against the profile itself.
+    // Doubled = the profile plus a second seed of it under double/ (a seed shares no blob with
+    // another but the chart's): twice the unique bytes, the same shapes. The single figures are
+    // the export and import phases' when those ran.
+    if (args.only.has('memory')) {
+      await rm(skopeoDir, { recursive: true, force: true }); // not needed any more; disk
+      const seed = DEFAULT_SEED + 1;
+      log(`seeding the ${args.profile} profile again with seed ${seed} under double/ (fixtures generated once, cached)`);
+      const second = await seedRegistry(upstream, args.profile, { seed, prefix: 'double/' });
+      await writeFile(join(work, 'double.yaml'), mirrorYaml(() => false, [...tagged, ...second.images.filter(isTagged)]));
+      const doubled = join(work, 'double.tar.zst');
+      const runs = new Map<string, MeasuredRun[]>();
+      const push = (k: string, m: MeasuredRun): void => {
+        runs.set(k, [...(runs.get(k) ?? []), m]);
+      };
+      for (let i = 0; i < args.runs; i++) {
+        log(`memory run ${i + 1}/${args.runs}`);
+        for (const size of orderFor(i, ['single', 'doubled'] as const)) {
+          const out = size === 'single' ? bundle : doubled;
+          if (size === 'doubled' || !args.only.has('export')) {
+            push(`export ${size}`, await airlockExport(out, size === 'single' ? 'all.yaml' : 'double.yaml'));
+          }
+          if (size === 'doubled' || !args.only.has('import')) {
+            const reg = await startRegistry();
+            registries.push(reg);
+            try {
+              push(`import ${size}`, await airlockImport(out, reg, `airlock import ${size}`));
+            } finally {
+              await reg.stop();
+              registries.splice(registries.indexOf(reg), 1);
+            }
+          }
+        }
+      }
+      const list = (size: string): string => (size === 'single' ? 'all.yaml' : 'double.yaml');
+      const file = (size: string): string => (size === 'single' ? 'bundle.tar.zst' : 'double.tar.zst');
+      for (const size of ['single', 'doubled']) {
+        const e = runs.get(`export ${size}`);
+        if (e) record('memory', `airlock export ${size}`, `airlock bundle export -f ${list(size)} -o ${file(size)} --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, e, { outputBytes: statSync(join(work, file(size))).size });
+        const im = runs.get(`import ${size}`);
+        if (im) record('memory', `airlock import ${size}`, `airlock bundle import ${file(size)} --to EMPTY --dest-tls-verify=false --verify-key dmz.pub`, im, { bundleBytes: statSync(join(work, file(size))).size });
+      }
+      await rm(doubled, { force: true });
+    }
+
     const rows = buildRows(results, bundleBytes);
     process.stdout.write(`${formatTable(rows)}\n`);
     const machine = {
@@ -364,6 +426,11 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
   const df = get('delta', 'airlock full v2');
   const dd = get('delta', 'airlock v2 --since v1');
   const pl = get('plan', 'airlock');
+  // The single-profile figures: the memory phase's own, or the export and import phases'.
+  const eSingle = get('memory', 'airlock export single') ?? ae;
+  const eDouble = get('memory', 'airlock export doubled');
+  const iSingle = get('memory', 'airlock import single') ?? ai;
+  const iDouble = get('memory', 'airlock import doubled');
   if (ae && se) ratio('export.time', 'export time airlock/skopeo', ae.median.wallS / se.median.wallS, '≤ 0.4');
   if (ai && si) {
     ratio('import.time', 'import time airlock/skopeo', ai.median.wallS / si.median.wallS, '≤ 0.75');
@@ -374,8 +441,10 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
   const tput = (r: PhaseResult | undefined): number | undefined => (r?.extra?.bytes ? r.extra.bytes / r.median.wallS : undefined);
   if (av && ov) ratio('verify.throughput', 'verify throughput airlock/openssl', tput(av)! / tput(ov)!, '≥ 0.7');
   if (av && sv) ratio('verify.vs-sha256sum', 'verify throughput airlock/sha256sum', tput(av)! / tput(sv)!, '');
-  if (ae) ratio('export.rss', 'export peak RSS (MiB)', ae.median.maxRssMiB, '≤ 256');
-  if (ai) ratio('import.rss', 'import peak RSS (MiB)', ai.median.maxRssMiB, '≤ 256');
+  if (eSingle) ratio('export.rss', 'export peak RSS (MiB)', eSingle.median.maxRssMiB, '≤ 256');
+  if (iSingle) ratio('import.rss', 'import peak RSS (MiB)', iSingle.median.maxRssMiB, '≤ 256');
+  if (eSingle && eDouble) ratio('export.rss-doubled', 'export peak RSS doubled/single', eDouble.median.maxRssMiB / eSingle.median.maxRssMiB, '≤ 1.10');
+  if (iSingle && iDouble) ratio('import.rss-doubled', 'import peak RSS doubled/single', iDouble.median.maxRssMiB / iSingle.median.maxRssMiB, '≤ 1.10');
   if (df && dd) {
     ratio('delta.time', 'delta export time / full v2 export', dd.median.wallS / df.median.wallS, '');
     ratio('delta.size', 'delta bundle size / full v2 bundle', dd.extra!.outputBytes! / df.extra!.outputBytes!, '');
