@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici-agent.js';
 import { AirlockError, abortError, isAirlockError } from '../errors.js';
 import { redactUrl } from '../util/index.js';
 import { loadCertDir } from './cert-dir.js';

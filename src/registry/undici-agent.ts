@@ -1,0 +1,20 @@
+/**
+ * undici's Agent, loaded alone. `import { Agent } from 'undici'` runs undici's whole index
+ * (fetch, WebSocket, caches, mocks: 134 files, ~0.1 s on these machines); the Agent and the
+ * request API are ~0.05 s, and every CLI run that talks to a registry pays this at startup
+ * (docs/BENCHMARKS.md, no-op re-import). undici 7 has no `exports` map, so the path is public;
+ * the version is pinned in package-lock.json, and test/unit/registry checks it is the same class.
+ */
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent } from 'undici';
+
+const require = createRequire(import.meta.url);
+
+export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+
+// What undici's index does to give every dispatcher request(), stream(), pipeline()… (index.js:
+// `Object.assign(Dispatcher.prototype, api)`); idempotent should the whole index load as well.
+const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
+const api = require('undici/lib/api/index.js') as object;
+if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
+export type Agent = UndiciAgent;
