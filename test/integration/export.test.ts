@@ -253,6 +253,17 @@ describe('bundle export (issue 4)', () => {
     assert.deepEqual(leftovers, [], 'temporary files of killed runs are left beside the output');
   });
 
+  it('--no-cache: a whole bundle, and nothing kept in any cache or beside the output', async () => {
+    const out = join(work, 'no-cache', 'site.tar.zst');
+    const xdg = join(work, 'no-cache-xdg');
+    await mkdir(xdg, { recursive: true });
+    const r = await runCli(exportArgs('-f', mirror, '-o', out, '--no-cache'), { env: { XDG_CACHE_HOME: xdg } });
+    ok(r);
+    ok(await runCli(['bundle', 'verify', out, '--verify-key', verifyKey]));
+    assert.deepEqual((await readdir(join(work, 'no-cache'))).sort(), ['checksums.txt', 'site.tar.zst'], 'only the bundle and its checksums');
+    assert.deepEqual(await readdir(xdg), [], 'the default cache was not used');
+  });
+
   it('--split-size: three or more volumes within the size, a blob cut into pieces, each volume verifies alone, the union holds every blob once', async () => {
     const size = 600 * 1024;
     const out = join(work, 'split', 'site.tar.zst');

@@ -14,7 +14,7 @@ export const bundleExport: AirlockCommand = {
       .option('keyless', { type: 'boolean', default: false, describe: 'sign keyless with Fulcio/Rekor (not built yet)' })
       .option('platform', { type: 'string', array: true, describe: 'keep only these platforms of multi-arch images (OS/ARCH[/VARIANT]); repeatable' })
       .option('split-size', { type: 'string', describe: 'write volumes of at most SIZE (4GiB, 700MB) instead of one file' })
-      .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME)' })
+      .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME); --no-cache: none (each blob written once, into the bundle only)' })
       .option('lock', { type: 'string', describe: 'write (or with --locked, obey) the resolved tag→digest lock file' })
       .option('locked', { type: 'boolean', default: false, describe: 'refuse to export anything that differs from --lock' })
       .option('receipt-key', { type: 'string', array: true, describe: 'public key that must have signed a --since receipt.json' })
