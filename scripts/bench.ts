@@ -175,7 +175,10 @@ async function main(): Promise<void> {
       const cache = join(work, 'cache');
       await rm(cache, { recursive: true, force: true });
       await rm(out, { force: true });
-      const m = await measure(node, [cli, ...exportArgs(list, out, cache, extra).slice(1)], { label: 'airlock export', cwd: work, registryDirs: regDirs() });
+      const argv = exportArgs(list, out, cache, extra).slice(1);
+      // `--no-cache` in extra: drop `--cache DIR` (one or the other).
+      const noCache = extra.includes('--no-cache') ? argv.filter((a, i) => a !== '--cache' && argv[i - 1] !== '--cache') : argv;
+      const m = await measure(node, [cli, ...noCache], { label: 'airlock export', cwd: work, registryDirs: regDirs() });
       await rm(cache, { recursive: true, force: true });
       return m;
     }
@@ -213,11 +216,14 @@ async function main(): Promise<void> {
       };
       for (let i = 0; i < args.runs; i++) {
         log(`export run ${i + 1}/${args.runs}`);
-        for (const [tool, cli] of orderFor(i, [...airlocks, ['skopeo', ''] as [string, string]])) {
+        for (const [tool, cli] of orderFor(i, [...airlocks, ['airlock --no-cache', CLI] as [string, string], ['skopeo', ''] as [string, string]])) {
           if (tool === 'skopeo') push(tool, await skopeoExport());
+          else if (tool === 'airlock --no-cache') push(tool, await airlockExport(join(work, 'bundle-no-cache.tar.zst'), 'all.yaml', ['--no-cache']));
           else push(tool, await airlockExport(bundleOf(tool), 'all.yaml', [], cli));
         }
       }
+      record('export', 'airlock --no-cache', 'airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --no-cache', runs.get('airlock --no-cache')!, { outputBytes: statSync(join(work, 'bundle-no-cache.tar.zst')).size });
+      await rm(join(work, 'bundle-no-cache.tar.zst'), { force: true });
       for (const [tool] of airlocks) {
         record('export', tool, `airlock bundle export -f all.yaml -o bundle.tar.zst --sign-key dmz.key --cache EMPTY${levelFlag.length ? ` ${levelFlag.join(' ')}` : ''}`, runs.get(tool)!, { outputBytes: statSync(bundle).size });
       }
@@ -432,6 +438,8 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
   const iSingle = get('memory', 'airlock import single') ?? ai;
   const iDouble = get('memory', 'airlock import doubled');
   if (ae && se) ratio('export.time', 'export time airlock/skopeo', ae.median.wallS / se.median.wallS, '≤ 0.4');
+  const anc = get('export', 'airlock --no-cache');
+  if (anc && se) ratio('export.time-no-cache', 'export time airlock --no-cache/skopeo', anc.median.wallS / se.median.wallS, '≤ 0.4');
   if (ai && si) {
     ratio('import.time', 'import time airlock/skopeo', ai.median.wallS / si.median.wallS, '≤ 0.75');
     ratio('import.cpu', 'import client CPU airlock/skopeo', ai.median.cpuS / si.median.cpuS, '≤ 0.5');
