@@ -26,9 +26,14 @@ export interface ZstdFileStream extends Readable {
   readonly bytesRead: number;
 }
 
-const SLAB = 4 << 20;
+/**
+ * 1 MiB slabs, four ahead: measured on the large bundle against 4 MiB × 2, the same speed
+ * (verify 1.68–1.82 s, import 7.2–7.3 s) with less memory (verify peak RSS 131 instead of
+ * 154–163 MiB) and a little less import CPU (4.4 instead of 4.7 s).
+ */
+const SLAB = 1 << 20;
 /** Slabs granted to the worker ahead of the reader: enough to keep both threads busy. */
-const AHEAD = 2;
+const AHEAD = 4;
 
 /**
  * The decompressed bytes of a zstd file, read and decompressed on a worker thread. On 2 vCPUs
