@@ -281,8 +281,8 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     completed.push(t);
   }
 
-  // 4. Tags last.
-  for (const t of completed) {
+  // 4. Tags last (all content first; the tags themselves in parallel).
+  await forEachConcurrent(completed, concurrency, async (t) => {
     const tag = t.root.tag;
     if (tag !== undefined) {
       const repo = repos.get(t.repository)!;
@@ -295,7 +295,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
       emit({ type: 'tag-done', repository: repo.repository, tag, digest: t.root.desc.digest });
     }
     emit({ type: 'root-done', root: t.root, target: t.repository });
-  }
+  }, signal);
 
   return { ...counters, completed, waiting, present, toPush: [] };
 }
