@@ -269,7 +269,8 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     // most of a no-op re-import's time (docs/BENCHMARKS.md).
     const res = await this.#t.request({
       method: 'HEAD', url: `/v2/${this.name}/manifests/${tag}`, headers: { accept: MANIFEST_ACCEPT },
-      scopes: this.#pull(), ok: [200, 404], where: this.#where, what: `tag ${tag}`, signal: opts.signal,
+      // The push scopes (pull,push): the token the PUT needs anyway, not a second one.
+      scopes: this.#push(), ok: [200, 404], where: this.#where, what: `tag ${tag}`, signal: opts.signal,
     });
     await res.body.dump().catch(() => {});
     if (res.status === 200 && header(res, HEADER_DOCKER_CONTENT_DIGEST) === desc.digest) return;

@@ -128,7 +128,10 @@ describe('security defaults', { concurrency: 1 }, () => {
     // Error paths with cause chains: a wrong password (the right one's prefix), a registry that
     // fails every request, a redirect to another host.
     runs.push({ name: 'import wrong password --verbose', r: await runCli(imp(site.host, 'secrets/d', ['--dest-tls-verify=false', `--dest-creds=${user}:${PASSWORD}x`, '--verbose']), { env: world.ws.env }) });
-    const proxy = await startFaultProxy({ upstream: site.host, rules: [{ method: 'PUT', action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' } }] });
+    // HEAD as well as PUT: the site already holds this content, and an import that finds it all in
+    // place (tags included) writes nothing.
+    const boom = { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' } as const;
+    const proxy = await startFaultProxy({ upstream: site.host, rules: [{ method: 'PUT', action: boom }, { method: 'HEAD', action: boom }] });
     disposers.push(() => proxy.stop());
     runs.push({ name: 'import 500s --verbose --json', r: await runCli(imp(proxy.host, 'secrets/e', ['--dest-tls-verify=false', `--dest-creds=${user}:${PASSWORD}`, '--verbose', '--json']), { env: world.ws.env }) });
     assert.equal(runs.at(-2)!.r.code, 1, describeRun(runs.at(-2)!.r));
