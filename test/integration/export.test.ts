@@ -253,6 +253,26 @@ describe('bundle export (issue 4)', () => {
     assert.deepEqual(leftovers, [], 'temporary files of killed runs are left beside the output');
   });
 
+  it('a layer altered upstream while it streams into place: exit 3 naming it, no bundle, no leftovers, not in the cache', async () => {
+    // The largest fixture blob is a layer: it goes straight into its place in the bundle.
+    const blobDir = join(seeded.fixtures.layoutDir, 'blobs', 'sha256');
+    const sized = await Promise.all((await readdir(blobDir)).map(async (n) => ({ n, size: (await stat(join(blobDir, n))).size })));
+    const layer = sized.sort((a, b) => b.size - a.size)[0]!.n;
+    const out = join(work, 'altered', 'site.tar.zst');
+    const altCache = join(work, 'altered-cache');
+    proxy.setRules([{ method: 'GET', path: new RegExp(`/blobs/sha256:${layer}$`), action: { kind: 'alter-response', append: 'x' } }]);
+    try {
+      const r = await runCli(exportArgs('-f', mirror, '-o', out, '--cache', altCache));
+      assert.equal(r.code, 3, describeResult(r));
+      assert.match(r.stderr, new RegExp(layer.slice(0, 12)), 'the error names the blob');
+    } finally {
+      proxy.setRules([]);
+    }
+    assert.deepEqual(await readdir(join(work, 'altered')).catch(() => [] as string[]), [], 'nothing beside the output');
+    assert.equal(existsSync(join(altCache, 'blobs', 'sha256', layer)), false, 'the altered layer is not in the cache');
+    assert.deepEqual(await readdir(join(altCache, 'ingest')).catch(() => [] as string[]), [], 'no partial cache file');
+  });
+
   it('--no-cache: a whole bundle, and nothing kept in any cache or beside the output', async () => {
     const out = join(work, 'no-cache', 'site.tar.zst');
     const xdg = join(work, 'no-cache-xdg');
