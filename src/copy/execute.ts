@@ -4,6 +4,14 @@ import { canMount, verifyStream, type ContentSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
+import { ByteBudget, ReadAhead } from './read-ahead.js';
+
+/**
+ * Sequential supply: bytes read ahead of the uploads (read-ahead.ts), across all of them.
+ * Measured on the large bundle into Distribution (import wall s / peak RSS MiB): none 7.3–7.5 /
+ * 175–193; 32 MiB 6.7–7.0 / 193–216; 48 MiB 6.5–6.7 / 208–214; 64 MiB 6.5 / 250.
+ */
+const READ_AHEAD_BYTES = 48 << 20;
 import type { CopyEvent, CopyPlan, Journal, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
 
 /** Where blob bytes come from: any digest on demand, or front to back in entry order. */
@@ -199,6 +207,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     }, signal);
   } else {
     const background = new Semaphore(concurrency);
+    const budget = new ByteBudget(READ_AHEAD_BYTES);
     const pending = new Set<Promise<void>>();
     let backgroundError: unknown;
     // stopWhenComplete: when nothing is missing at all, do not read the layers. A run that pushes
@@ -234,14 +243,16 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
       body.once('end', bodyRead);
       body.once('close', bodyRead);
       body.once('error', bodyRead);
+      const ahead = new ReadAhead(body, budget);
       const p: Promise<void> = (async () => {
-        await pushOne(first!, desc, body);
+        await pushOne(first!, desc, ahead);
         if (others.length > 0) await spread(first!, others, desc);
       })()
         .catch((err: unknown) => {
           backgroundError ??= err;
         })
         .finally(() => {
+          ahead.destroy();
           release();
           pending.delete(p);
           bodyRead();
