@@ -12,6 +12,38 @@ import { ioError } from '../errors.js';
 const SYNC_EVERY = 64 << 20;
 
 /**
+ * Background fdatasync every SYNC_EVERY bytes written to `fh`, one at a time (see SYNC_EVERY).
+ * `wrote(n)` after each write; `settle()` waits for the one in flight and rethrows its failure.
+ */
+export class PeriodicSync {
+  readonly #fh: FileHandle;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
+  #error: unknown;
+
+  constructor(fh: FileHandle) {
+    this.#fh = fh;
+  }
+
+  wrote(n: number): void {
+    this.#unsynced += n;
+    if (this.#unsynced < SYNC_EVERY || this.#syncing) return;
+    this.#unsynced = 0;
+    this.#syncing = this.#fh.datasync().catch((err: unknown) => {
+      this.#error ??= err;
+    }).finally(() => {
+      this.#syncing = undefined;
+    });
+  }
+
+  /** The sync in flight, done; its failure, if any, thrown. */
+  async settle(): Promise<void> {
+    await this.#syncing;
+    if (this.#error) throw this.#error;
+  }
+}
+
+/**
  * A file writer that hashes what it writes (for checksums.txt: hashed while writing, never by
  * re-reading) and fsyncs before it reports finished, so a rename afterwards publishes whole data.
  */
@@ -23,10 +55,8 @@ export class HashingFileSink extends Writable {
   #hex: string | undefined;
 
   readonly #sync: boolean;
-  #unsynced = 0;
-  /** The background fdatasync in flight, if any; its failure fails the file at _final. */
-  #syncing: Promise<void> | undefined;
-  #syncError: unknown;
+  /** Background fdatasync; its failure fails the file at _final. */
+  #periodic: PeriodicSync | undefined;
 
   /** `sync: false` skips the fsync (many small files in a directory that is renamed whole). */
   constructor(path: string, opts: { sync?: boolean } = {}) {
@@ -49,6 +79,7 @@ export class HashingFileSink extends Writable {
     open(this.path, 'wx', 0o644).then(
       (fh) => {
         this.#fh = fh;
+        if (this.#sync) this.#periodic = new PeriodicSync(fh);
         cb();
       },
       (err: unknown) => cb(ioError(err, 'create', this.path)),
@@ -62,15 +93,7 @@ export class HashingFileSink extends Writable {
       this.#bytes += b.length;
     }
     this.#writeAll(bufs).then(() => {
-      this.#unsynced += bufs.reduce((n, b) => n + b.length, 0);
-      if (this.#sync && this.#unsynced >= SYNC_EVERY && !this.#syncing) {
-        this.#unsynced = 0;
-        this.#syncing = this.#fh!.datasync().catch((err: unknown) => {
-          this.#syncError ??= err;
-        }).finally(() => {
-          this.#syncing = undefined;
-        });
-      }
+      this.#periodic?.wrote(bufs.reduce((n, b) => n + b.length, 0));
       cb();
     }, (err: unknown) => cb(ioError(err, 'write', this.path)));
   }
@@ -82,10 +105,7 @@ export class HashingFileSink extends Writable {
       cb();
       return;
     }
-    (this.#sync ? (this.#syncing ?? Promise.resolve()).then(() => {
-      if (this.#syncError) throw this.#syncError;
-      return fh.sync();
-    }) : Promise.resolve()).then(
+    (this.#periodic ? this.#periodic.settle().then(() => fh.sync()) : Promise.resolve()).then(
       () => fh.close(),
     ).then(
       () => {
@@ -103,7 +123,7 @@ export class HashingFileSink extends Writable {
       cb(err);
       return;
     }
-    (this.#syncing ?? Promise.resolve()).then(() => fh.close()).then(() => cb(err), () => cb(err));
+    (this.#periodic?.settle() ?? Promise.resolve()).catch(() => {}).then(() => fh.close()).then(() => cb(err), () => cb(err));
   }
 
   async #writeAll(bufs: Buffer[]): Promise<void> {

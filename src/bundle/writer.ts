@@ -6,7 +6,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { AirlockError, DigestMismatchError, SizeMismatchError, abortError, ioError, isAirlockError } from '../errors.js';
-import { HashingFileSink } from './file-sink.js';
+import { HashingFileSink, PeriodicSync } from './file-sink.js';
 import {
   createTarWriter, createZstdCompressStream, formatVolumeName, stripBundleExtension, tarEntryBytes, zstdCompressBound,
   TAR_END_BYTES, layoutArchive, FileHasher, PlacedFile, type EntryBodySource, type ZstdCompressStream,
@@ -210,9 +210,6 @@ export function placedInBundle(blob: Pick<BundleBlob, 'size' | 'mediaType'>, for
   return blob.size > 0 && (form === 'tar' || isCompressedMediaType(blob.mediaType));
 }
 
-/** Bytes written between background fdatasync calls (see file-sink.ts SYNC_EVERY). */
-const PLACED_SYNC_EVERY = 64 << 20;
-
 /**
  * The in-place writer: the front and every metadata blob at the start, each placed layer in a
  * region of its own, filled from `openLayer` with `concurrency` layers at once, then the tail
@@ -244,19 +241,12 @@ async function writePlaced(
   setMaxListeners(0, stop.signal); // one listener per layer in flight, and the fetches' own
   const onAbort = (): void => stop.abort(opts.signal!.reason);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let syncedAt = 0;
-  let syncing: Promise<void> | undefined;
-  let syncError: unknown;
+  const periodic = new PeriodicSync(fh);
+  let counted = 0;
   const file: PlacedFile = new PlacedFile(fh, layout, (prefix) => {
     hasher.advance(prefix);
-    if (file.written - syncedAt >= PLACED_SYNC_EVERY && !syncing) {
-      syncedAt = file.written;
-      syncing = fh.datasync().catch((err: unknown) => {
-        syncError ??= err;
-      }).finally(() => {
-        syncing = undefined;
-      });
-    }
+    periodic.wrote(file.written - counted);
+    counted = file.written;
   });
   try {
     await file.writeLiterals();
@@ -275,35 +265,17 @@ async function writePlaced(
     if (stop.signal.aborted) throw stop.signal.reason;
 
     // The tail: the last region's padding, the layers kept out of regions, the end of the archive.
-    const sink = file.tailSink();
-    const compress = form === 'tar.zst' ? createZstdCompressStream({ level: opts.compressionLevel ?? 3 }) : undefined;
-    const out: Writable = compress ?? sink;
-    const done = compress ? pipeline(compress, sink) : finished(sink);
-    done.catch(() => {});
-    try {
-      if (layout.tailPrefix.length > 0 && !out.write(layout.tailPrefix)) await once(out, 'drain');
-      const tar = createTarWriter(out);
-      for (const b of tail) {
-        if (stop.signal.aborted) throw stop.signal.reason;
-        const e = blobEntry(b);
-        await tar.addEntry(e.path, e.size, e.body());
-      }
-      await tar.finish();
-      await done;
-    } catch (err) {
-      compress?.destroy();
-      sink.destroy();
-      throw err;
-    }
-    await syncing;
-    if (syncError) throw ioError(syncError, 'write', tmp);
+    await writeTarStream(file.tailSink(), opts, tail.map(blobEntry), stop.signal, layout.tailPrefix);
+    await periodic.settle().catch((err: unknown) => {
+      throw ioError(err, 'write', tmp);
+    });
     await fh.sync();
     const sha256 = await hasher.finish(file.size);
     await fh.close();
     return await publish(opts.output, [{ tmp, final: opts.output, size: file.size, sha256 }]);
   } catch (err) {
     stop.abort(err);
-    await syncing?.catch(() => {});
+    await periodic.settle().catch(() => {});
     await hasher.abort();
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
@@ -367,25 +339,40 @@ function isAlive(pid: number): boolean {
 async function writeArchive(path: string, opts: WriteBundleOptions, entries: readonly EntrySpec[]): Promise<PendingFile> {
   const tmp = tempNameFor(path);
   const sink = new HashingFileSink(tmp);
+  try {
+    await writeTarStream(sink, opts, entries, opts.signal);
+    return { tmp, final: path, size: sink.bytes, sha256: sink.sha256 };
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * `entries` as a tar stream (zstd-compressed for 'tar.zst', stored entries in raw frames) into
+ * `sink`, after `prefix` (tar bytes that continue an archive begun elsewhere), ended with the
+ * end-of-archive blocks; resolves when the sink has finished. On failure both streams are
+ * destroyed before it rejects.
+ */
+async function writeTarStream(sink: Writable, opts: WriteBundleOptions, entries: readonly EntrySpec[], signal: AbortSignal | undefined, prefix?: Buffer): Promise<void> {
   const compress = opts.form === 'tar.zst' ? createZstdCompressStream({ level: opts.compressionLevel ?? 3 }) : undefined;
   const out: Writable = compress ?? sink;
   const done = compress ? pipeline(compress, sink) : finished(sink);
   done.catch(() => {});
   try {
+    if (prefix && prefix.length > 0 && !out.write(prefix)) await once(out, 'drain');
     const tar = createTarWriter(out);
     for (const e of entries) {
-      if (opts.signal?.aborted) throw abortError(opts.signal);
+      if (signal?.aborted) throw abortError(signal);
       const body = e.body();
       await tar.addEntry(e.path, e.size, compress && e.stored && !Buffer.isBuffer(body) ? markAll(compress, body as AsyncIterable<Buffer>) : body);
     }
     await tar.finish();
     await done;
-    return { tmp, final: path, size: sink.bytes, sha256: sink.sha256 };
   } catch (err) {
     compress?.destroy();
     sink.destroy();
     await done.catch(() => {});
-    await rm(tmp, { force: true });
     throw err;
   }
 }
