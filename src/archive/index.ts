@@ -14,3 +14,5 @@ export {
 export { createZstdFileStream, type ZstdFileStream, type ZstdFileStreamOptions } from './zstd-file.js';
 export { layoutArchive, PlacedFile, type ArchiveLayout, type PlacedEntry, type PlacedRegion } from './placed.js';
 export { FileHasher } from './file-hasher.js';
+export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
+export { readFileRanges } from './range-reader.js';

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
+import { readFileRanges, type FileRange } from '../archive/index.js';
 import { AirlockError } from '../errors.js';
 import type { CallOptions, ContentSource } from '../content/index.js';
 import { ANNOTATION_REF_NAME, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -7,19 +7,24 @@ import type { BundleBlob } from './types.js';
 import type { FrontData } from './front.js';
 import { blobEntryName, pieceEntryName } from './entry-names.js';
 
-/** Where an entry's bytes are: a file and a byte range in it. */
+/** Where an entry's bytes are: a file and a byte range in it, or several (raw blocks of a .tar.zst). */
 export interface EntryLocation {
   readonly path: string;
   readonly offset: number;
   readonly size: number;
+  /** The entry's bytes in order when they are not one span from `offset`: their lengths add up to `size`. */
+  readonly ranges?: readonly FileRange[];
+  /** The entry's bytes themselves, when the file holds them compressed (small entries of a .tar.zst). */
+  readonly bytes?: Buffer;
 }
 
 export type LocateEntry = (entryName: string) => Promise<EntryLocation | undefined>;
 
 /**
- * Random access into a directory bundle or uncompressed tar volumes (as oras-go's read-only
- * OCI store reads a tar in place): metadata from memory, blobs as byte ranges, pieces of a cut
- * blob concatenated. Bytes are unverified, as ContentSource promises; callers verify.
+ * Random access into a directory bundle, uncompressed tar volumes (as oras-go's read-only OCI
+ * store reads a tar in place) or a .tar.zst whose layers are stored in raw blocks: metadata from
+ * memory, blobs as byte ranges, pieces of a cut blob concatenated. Bytes are unverified, as
+ * ContentSource promises; callers verify.
  */
 export class BundleContentSource implements ContentSource {
   readonly #front: FrontData;
@@ -47,13 +52,7 @@ export class BundleContentSource implements ContentSource {
     if (meta) return Readable.from([meta]);
     const ranges = await this.#ranges(desc.digest);
     if (!ranges) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the given bundle files`, { where: desc.digest });
-    const signal = opts.signal;
-    return Readable.from((async function* () {
-      for (const r of ranges) {
-        if (r.size === 0) continue;
-        yield* createReadStream(r.path, { start: r.offset, end: r.offset + r.size - 1, highWaterMark: 1 << 20, ...(signal ? { signal } : {}) }) as AsyncIterable<Buffer>;
-      }
-    })(), { objectMode: false, highWaterMark: 1 << 20 });
+    return readLocations(ranges, opts.signal);
   }
 
   /**
@@ -65,20 +64,19 @@ export class BundleContentSource implements ContentSource {
     if (meta) return Readable.from([meta.subarray(start, end + 1)]);
     const ranges = await this.#ranges(desc.digest);
     if (!ranges) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the given bundle files`, { where: desc.digest });
-    const signal = opts.signal;
     const parts: EntryLocation[] = [];
     let at = 0;
     for (const r of ranges) {
       const from = Math.max(start, at);
       const to = Math.min(end, at + r.size - 1);
-      if (from <= to) parts.push({ path: r.path, offset: r.offset + (from - at), size: to - from + 1 });
+      if (from <= to) {
+        parts.push(r.bytes
+          ? { path: r.path, offset: 0, size: to - from + 1, bytes: r.bytes.subarray(from - at, to - at + 1) }
+          : { path: r.path, offset: 0, size: to - from + 1, ranges: sliceRanges(spansOf(r), from - at, to - at + 1) });
+      }
       at += r.size;
     }
-    return Readable.from((async function* () {
-      for (const r of parts) {
-        yield* createReadStream(r.path, { start: r.offset, end: r.offset + r.size - 1, highWaterMark: 1 << 20, ...(signal ? { signal } : {}) }) as AsyncIterable<Buffer>;
-      }
-    })(), { objectMode: false, highWaterMark: 1 << 20 });
+    return readLocations(parts, opts.signal);
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
@@ -102,4 +100,31 @@ export class BundleContentSource implements ContentSource {
     if (!loc || loc.size !== blob.size) return undefined;
     return [loc];
   }
+}
+
+const spansOf = (loc: EntryLocation): readonly FileRange[] => loc.ranges ?? [{ offset: loc.offset, length: loc.size }];
+
+/** Bytes `from` (inclusive) to `to` (exclusive) of the bytes `ranges` hold, as ranges. */
+export function sliceRanges(ranges: readonly FileRange[], from: number, to: number): FileRange[] {
+  const out: FileRange[] = [];
+  let at = 0;
+  for (const r of ranges) {
+    const a = Math.max(from, at);
+    const b = Math.min(to, at + r.length);
+    if (a < b) out.push({ offset: r.offset + (a - at), length: b - a });
+    at += r.length;
+    if (at >= to) break;
+  }
+  return out;
+}
+
+function readLocation(loc: EntryLocation, signal: AbortSignal | undefined): Readable {
+  return loc.bytes ? Readable.from([loc.bytes], { objectMode: false }) : readFileRanges(loc.path, spansOf(loc), signal);
+}
+
+function readLocations(locs: readonly EntryLocation[], signal: AbortSignal | undefined): Readable {
+  if (locs.length === 1) return readLocation(locs[0]!, signal);
+  return Readable.from((async function* () {
+    for (const l of locs) yield* readLocation(l, signal) as AsyncIterable<Buffer>;
+  })(), { objectMode: false, highWaterMark: 1 << 20 });
 }

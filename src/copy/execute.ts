@@ -74,7 +74,7 @@ const key = (kind: string, repo: string, id: string): string => `${kind} ${repo}
  * tags last. A root whose content is not all present (blobs from other volumes still missing)
  * is neither pushed nor tagged.
  */
-export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: readonly RootTarget[], opts: ExecuteOptions = {}): Promise<ExecuteReport> {
+export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => Promise<BlobSupply>), targets: readonly RootTarget[], opts: ExecuteOptions = {}): Promise<ExecuteReport> {
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const emit = opts.onEvent ?? (() => {});
   const signal = opts.signal;
@@ -189,7 +189,10 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     missingBlobs.delete(d);
   }, signal);
 
-  if (supply.kind === 'random') {
+  // A supply given as a function is opened only when it is to be read (not by a no-op run).
+  const stop = opts.stopWhenComplete === true;
+  const supply = typeof supplied !== 'function' ? supplied : stop && missingBlobs.size === 0 ? undefined : await supplied();
+  if (supply?.kind === 'random') {
     const retries = opts.retries ?? 2;
     await forEachConcurrent([...missingBlobs.keys()], concurrency, async (d) => {
       const desc = plan.nodes.get(d)!.desc;
@@ -205,7 +208,7 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
       }
       await spread(first!, others, desc, () => supply.fetch(desc, signal));
     }, signal);
-  } else {
+  } else if (supply) {
     const background = new Semaphore(concurrency);
     const budget = new ByteBudget(READ_AHEAD_BYTES);
     const pending = new Set<Promise<void>>();
@@ -213,7 +216,6 @@ export async function executeCopy(plan: CopyPlan, supply: BlobSupply, targets: r
     // stopWhenComplete: when nothing is missing at all, do not read the layers. A run that pushes
     // anything reads to the end, so a damaged or hostile tail (a duplicate entry, an unlisted
     // one) is still found and reported.
-    const stop = opts.stopWhenComplete === true;
     for await (const { desc, body } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
       signal?.throwIfAborted();
       if (backgroundError) throw backgroundError;

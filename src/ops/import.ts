@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { executeCopy, type CopyEvent, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { executeCopy, type BlobSupply, type CopyEvent, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
@@ -157,7 +157,25 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
     const entries = assemblePieces(reader, manifest, spoolDir, signal);
     // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
-    const supply = { kind: 'sequential' as const, blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
+    const sequential: BlobSupply = { kind: 'sequential', blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
+    // A single .tar or a .tar.zst with its layers in raw blocks (what airlock writes) is read in
+    // place instead: layers in any order, `concurrency` at a time, each retried on its own.
+    const supply = async (): Promise<BlobSupply> => {
+      const source = opts.dryRun ? undefined : await reader.randomAccess();
+      if (!source) {
+        logger.debug('reading the bundle front to back');
+        return sequential;
+      }
+      logger.debug(`reading the layers in place, ${concurrency} at a time`);
+      if (deliveries.length > 0) {
+        const wanted = [...new Set(deliveries.map((d) => d.digest))].map((d) => plan.copyPlan.nodes.get(d)?.desc ?? reader.manifest.blobs.find((b) => b.digest === d)!);
+        const bodies = (async function* () {
+          for (const desc of wanted) yield { desc: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }, body: await source.fetch(desc, signal ? { signal } : {}) };
+        })();
+        for await (const e of deliverBlobs(bodies, deliveries, outDir, tracker)) e.body.destroy();
+      }
+      return { kind: 'random', fetch: (desc, s) => source.fetch(desc, s ? { signal: s } : {}) };
+    };
     const report = await executeCopy(plan.copyPlan, supply, targets, {
       concurrency,
       ...(signal ? { signal } : {}),

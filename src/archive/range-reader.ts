@@ -1,0 +1,136 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { AirlockError, abortError, ioError } from '../errors.js';
+import type { FileRange } from './zstd-index.js';
+
+/** Bytes per chunk handed out. */
+const CHUNK = 1 << 20;
+/** Gaps up to this size between two ranges are read over (into a scratch buffer) rather than read apart. */
+const MAX_GAP = 64;
+
+/**
+ * The bytes of `ranges` of one file, in order, as a stream of chunks of up to 1 MiB. Ranges
+ * separated by small gaps (the 3-byte headers between raw zstd blocks) are gathered by one
+ * positional readv per chunk, the gaps landing in a scratch buffer. Each chunk is a buffer of
+ * its own that the consumer is free to keep. A file shorter than the ranges fails
+ * BUNDLE_UNREADABLE (changed or truncated since it was indexed).
+ */
+export function readFileRanges(path: string, ranges: readonly FileRange[], signal?: AbortSignal): Readable {
+  return new RangeReadable(path, ranges.filter((r) => r.length > 0), signal);
+}
+
+class RangeReadable extends Readable {
+  readonly #path: string;
+  readonly #ranges: readonly FileRange[];
+  readonly #signal: AbortSignal | undefined;
+  readonly #scratch = Buffer.allocUnsafe(MAX_GAP);
+  #fh: FileHandle | undefined;
+  /** Next range, and bytes of it already handed out. */
+  #i = 0;
+  #done = 0;
+
+  constructor(path: string, ranges: readonly FileRange[], signal?: AbortSignal) {
+    // One chunk ahead at most: chunks are consumed young, and freed young.
+    super({ highWaterMark: 1 });
+    this.#path = path;
+    this.#ranges = ranges;
+    this.#signal = signal;
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    open(this.#path, 'r').then(
+      (fh) => {
+        this.#fh = fh;
+        cb();
+      },
+      (err: unknown) => cb(ioError(err, 'open', this.#path)),
+    );
+  }
+
+  override _read(): void {
+    this.#fill().then(
+      (chunk) => this.push(chunk),
+      (err: unknown) => this.destroy(err as Error),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const fh = this.#fh;
+    this.#fh = undefined;
+    if (!fh) cb(err);
+    else fh.close().then(() => cb(err), () => cb(err));
+  }
+
+  /** The next chunk, or null after the last range. */
+  async #fill(): Promise<Buffer | null> {
+    if (this.#signal?.aborted) throw abortError(this.#signal);
+    if (this.#i >= this.#ranges.length) return null;
+    // Gather ranges (and the small gaps between them) into one chunk.
+    const first = this.#ranges[this.#i]!;
+    const start = first.offset + this.#done;
+    let want = 0;
+    let span = 0;
+    let end = start;
+    const plan: { len: number; gap: boolean }[] = [];
+    let i = this.#i;
+    let done = this.#done;
+    while (i < this.#ranges.length && want < CHUNK) {
+      const r = this.#ranges[i]!;
+      const from = r.offset + done;
+      if (from !== end) {
+        const gap = from - end;
+        if (gap < 0 || gap > MAX_GAP || plan.length >= 1000) break;
+        plan.push({ len: gap, gap: true });
+        span += gap;
+      }
+      const take = Math.min(r.length - done, CHUNK - want);
+      plan.push({ len: take, gap: false });
+      want += take;
+      span += take;
+      end = from + take;
+      done += take;
+      if (done === r.length) {
+        i++;
+        done = 0;
+      }
+    }
+    const out = Buffer.allocUnsafeSlow(want);
+    const iov: Buffer[] = [];
+    let o = 0;
+    for (const p of plan) {
+      if (p.gap) iov.push(this.#scratch.subarray(0, p.len));
+      else {
+        iov.push(out.subarray(o, o + p.len));
+        o += p.len;
+      }
+    }
+    let got = 0;
+    while (got < span) {
+      const { bytesRead } = await this.#fh!.readv(skip(iov, got), start + got);
+      if (bytesRead === 0) {
+        throw new AirlockError('BUNDLE_UNREADABLE', `the file ends at byte ${start + got}, inside an entry`, {
+          where: this.#path, hint: 'the file changed or was truncated while it was read: copy it again and check it against checksums.txt',
+        });
+      }
+      got += bytesRead;
+    }
+    this.#i = i;
+    this.#done = done;
+    return out;
+  }
+}
+
+/** `iov` without its first `n` bytes. */
+function skip(iov: readonly Buffer[], n: number): Buffer[] {
+  if (n === 0) return iov as Buffer[];
+  const out: Buffer[] = [];
+  for (const b of iov) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}

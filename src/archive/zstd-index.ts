@@ -1,0 +1,278 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import binding from 'zstd-napi/binding.js';
+import { BLOCK_SIZE, TarHeaderDecoder, paddingOf } from './tar-header.js';
+import { DEFAULT_MAX_WINDOW_LOG, ZSTD_MAGIC } from './zstd.js';
+
+/** A span of file bytes. */
+export interface FileRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface ZstdTarEntry {
+  readonly size: number;
+  /**
+   * Where the entry's bytes lie in the file, in order, when they are all in raw zstd blocks
+   * (stored as is): random access by plain reads. Undefined when any of them is compressed.
+   */
+  readonly ranges: readonly FileRange[] | undefined;
+  /** The entry's bytes, when all of them are in compressed frames and there are at most `maxHeld`. */
+  readonly data?: Buffer;
+}
+
+export type ZstdTarIndex =
+  | { readonly ok: true; readonly entries: ReadonlyMap<string, ZstdTarEntry> }
+  /** Not indexable (damaged, not a tar, too much compressed content): read it front to back instead. */
+  | { readonly ok: false; readonly reason: string };
+
+export interface IndexZstdTarOptions {
+  /** Give up once compressed frames would decode to more than this. Default 64 MiB. */
+  readonly maxDecoded?: number;
+  readonly maxWindowLog?: number;
+  /** Entries of compressed frames up to this size are kept (`data`). Default 1 MiB. */
+  readonly maxHeld?: number;
+}
+
+/** Frames of skippable content (RFC 8878 §3.1.2): magic 0x184D2A50–5F, a 4-byte size, the data. */
+const isSkippableMagic = (m: number): boolean => (m & 0xfffffff0) === 0x184d2a50;
+const MAGIC = ZSTD_MAGIC.readUInt32LE(0);
+const DID_BYTES = [0, 1, 2, 4] as const;
+const FCS_BYTES = [0, 2, 4, 8] as const;
+
+class NotIndexable extends Error {}
+
+interface Block {
+  /** File offset of the block's content (after its 3-byte header). */
+  readonly at: number;
+  readonly size: number;
+}
+
+/**
+ * Where each entry of a .tar.zst lies, when its bytes are stored in raw blocks, as the bundle
+ * writer stores every already-compressed layer (zstd.ts RAW_FRAME_HEADER, placed.ts): the
+ * entry can then be read in place, several at once, like an entry of a plain .tar (tar-index.ts).
+ *
+ * Walks the file frame by frame (RFC 8878 §3.1.1). Frames of raw blocks are not read, only their
+ * 3-byte block headers (one small read per 128 KiB); any other frame is decoded in memory to
+ * follow the tar headers in it (the bundle's front, headers and padding: a few MB), up to
+ * `maxDecoded`. Entries follow the same policy as readTarEntries (TarHeaderDecoder). Anything
+ * unusual (damage, truncation, a huge compressed frame) answers `ok: false`: the caller reads the
+ * file front to back instead, which reports damage with its usual errors. The bytes are not
+ * verified here: readers check them against their digests.
+ */
+export function indexZstdTar(path: string, opts: IndexZstdTarOptions = {}): ZstdTarIndex {
+  const maxDecoded = opts.maxDecoded ?? 64 << 20;
+  const maxWindowLog = opts.maxWindowLog ?? DEFAULT_MAX_WINDOW_LOG;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    return { ok: false, reason: `cannot open: ${(err as Error).message}` };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const small = Buffer.allocUnsafe(16);
+    const readAt = (buf: Buffer, n: number, pos: number): Buffer => {
+      if (pos + n > size) throw new NotIndexable(`it ends inside a frame (byte ${pos})`);
+      let got = 0;
+      while (got < n) {
+        const k = readSync(fd, buf, got, n - got, pos + got);
+        if (k === 0) throw new NotIndexable('it changed while it was read');
+        got += k;
+      }
+      return buf.subarray(0, n);
+    };
+    const walker = new TarWalker(path, opts.maxHeld ?? 1 << 20, (pos, n) => Buffer.from(readAt(Buffer.allocUnsafe(n), n, pos)));
+    let decoded = 0;
+    let pos = 0;
+    while (!walker.done) {
+      if (pos >= size) throw new NotIndexable('it ends before the end-of-archive marker');
+      const magic = readAt(small, 4, pos).readUInt32LE(0);
+      if (isSkippableMagic(magic)) {
+        pos += 8 + readAt(small, 8, pos).readUInt32LE(4);
+        continue;
+      }
+      if (magic !== MAGIC) throw new NotIndexable(`no zstd frame at byte ${pos}`);
+      const d = readAt(small, 5, pos)[4]!;
+      if (d & 0x08) throw new NotIndexable(`a reserved bit is set in the frame at byte ${pos}`);
+      const single = (d >> 5) & 1;
+      const fcsFlag = d >> 6;
+      const headerBytes = 5 + (single ? 0 : 1) + DID_BYTES[d & 3]! + (fcsFlag === 0 ? single : FCS_BYTES[fcsFlag]!);
+      const checksum = (d >> 2) & 1;
+      // Blocks: their headers only.
+      const blocks: Block[] = [];
+      let allRaw = true;
+      let at = pos + headerBytes;
+      for (;;) {
+        const h = readAt(small, 3, at);
+        const v = h[0]! | (h[1]! << 8) | (h[2]! << 16);
+        const type = (v >> 1) & 3;
+        const blockSize = v >>> 3;
+        if (type === 3) throw new NotIndexable(`a reserved block type at byte ${at}`);
+        const stored = type === 1 ? 1 : blockSize;
+        if (type !== 0) allRaw = false;
+        blocks.push({ at: at + 3, size: blockSize });
+        at += 3 + stored;
+        if (at > size) throw new NotIndexable(`it ends inside a frame (byte ${pos})`);
+        if (v & 1) break;
+      }
+      const end = at + (checksum ? 4 : 0);
+      if (end > size) throw new NotIndexable(`it ends inside a frame (byte ${pos})`);
+      if (allRaw) {
+        for (const b of blocks) if (b.size > 0 && !walker.done) walker.raw(b.at, b.size);
+      } else {
+        if (end - pos > maxDecoded) throw new NotIndexable(`a compressed frame of ${end - pos} bytes at byte ${pos}`);
+        const frame = readAt(Buffer.allocUnsafe(end - pos), end - pos, pos);
+        for (const piece of decodeFrame(frame, maxWindowLog, maxDecoded - decoded, pos)) {
+          decoded += piece.length;
+          if (!walker.done) walker.mem(piece);
+        }
+      }
+      pos = end;
+    }
+    return { ok: true, entries: walker.entries };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function decodeFrame(frame: Buffer, maxWindowLog: number, room: number, at: number): Buffer[] {
+  const dctx = new binding.DCtx();
+  dctx.setParameter(binding.DParameter.windowLogMax, maxWindowLog);
+  const out: Buffer[] = [];
+  let input = frame;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(room, 1)));
+    const [ret, produced, consumed] = dctx.decompressStream(buf, input);
+    input = input.subarray(consumed);
+    if (produced > 0) {
+      room -= produced;
+      if (room < 0) throw new NotIndexable(`compressed frames decode to too much (the frame at byte ${at})`);
+      out.push(buf.subarray(0, produced));
+    }
+    if (ret === 0 && input.length === 0) return out;
+    if (produced === 0 && consumed === 0) throw new NotIndexable(`the frame at byte ${at} does not decode`);
+  }
+}
+
+interface Building {
+  readonly path: string;
+  readonly size: number;
+  /** While every byte so far is in raw blocks. */
+  ranges: FileRange[] | undefined;
+  /** While every byte so far is decoded, and the entry is small. */
+  held: Buffer[] | undefined;
+}
+
+/** The tar header state machine fed with decoded bytes and with raw spans of the file. */
+class TarWalker {
+  readonly entries = new Map<string, ZstdTarEntry>();
+  readonly #decoder: TarHeaderDecoder;
+  readonly #read: (pos: number, n: number) => Buffer;
+  readonly #maxHeld: number;
+  #state: 'header' | 'data' | 'pad' | 'meta' | 'skip' | 'end' = 'header';
+  /** Bytes left in the current state. */
+  #left = BLOCK_SIZE;
+  #acc: Buffer[] = [];
+  /** Tar offset of the next byte. */
+  #at = 0;
+  #headerAt = 0;
+  #cur: Building | undefined;
+
+  constructor(where: string, maxHeld: number, read: (pos: number, n: number) => Buffer) {
+    this.#decoder = new TarHeaderDecoder(where);
+    this.#read = read;
+    this.#maxHeld = maxHeld;
+  }
+
+  get done(): boolean {
+    return this.#state === 'end';
+  }
+
+  mem(bytes: Buffer): void {
+    while (bytes.length > 0 && this.#state !== 'end') {
+      const n = Math.min(bytes.length, this.#left);
+      if (this.#state === 'header' || this.#state === 'meta') this.#acc.push(bytes.subarray(0, n));
+      else if (this.#state === 'data') {
+        this.#cur!.ranges = undefined;
+        this.#cur!.held?.push(bytes.subarray(0, n));
+      }
+      bytes = bytes.subarray(n);
+      this.#advance(n);
+    }
+  }
+
+  raw(fileAt: number, length: number): void {
+    while (length > 0 && this.#state !== 'end') {
+      const n = Math.min(length, this.#left);
+      if (this.#state === 'header' || this.#state === 'meta') this.#acc.push(this.#read(fileAt, n));
+      else if (this.#state === 'data') {
+        this.#cur!.ranges?.push({ offset: fileAt, length: n });
+        this.#cur!.held = undefined;
+      }
+      fileAt += n;
+      length -= n;
+      this.#advance(n);
+    }
+  }
+
+  #advance(n: number): void {
+    this.#left -= n;
+    this.#at += n;
+    while (this.#left === 0 && this.#state !== 'end') this.#next();
+  }
+
+  #next(): void {
+    switch (this.#state) {
+      case 'header': {
+        const block = Buffer.concat(this.#acc);
+        this.#acc = [];
+        const step = this.#decoder.header(block, this.#headerAt);
+        switch (step.kind) {
+          case 'end':
+            this.#state = 'end';
+            return;
+          case 'skip':
+            this.#enter('skip', step.size + paddingOf(step.size));
+            return;
+          case 'meta':
+            this.#enter('meta', step.size);
+            return;
+          case 'file':
+            this.#cur = { path: step.path, size: step.size, ranges: [], held: step.size <= this.#maxHeld ? [] : undefined };
+            this.#enter('data', step.size);
+            return;
+        }
+        return;
+      }
+      case 'meta': {
+        const body = Buffer.concat(this.#acc);
+        this.#acc = [];
+        this.#decoder.meta(body, this.#headerAt);
+        this.#enter('pad', paddingOf(body.length));
+        return;
+      }
+      case 'data': {
+        const c = this.#cur!;
+        this.entries.set(c.path, { size: c.size, ranges: c.ranges, ...(c.held && !c.ranges ? { data: Buffer.concat(c.held) } : {}) });
+        this.#cur = undefined;
+        this.#enter('pad', paddingOf(c.size));
+        return;
+      }
+      case 'pad':
+      case 'skip':
+        this.#headerAt = this.#at;
+        this.#state = 'header';
+        this.#left = BLOCK_SIZE;
+        return;
+    }
+  }
+
+  /** A state of `n` bytes; one of none passes straight on. */
+  #enter(state: 'data' | 'pad' | 'meta' | 'skip', n: number): void {
+    this.#state = state;
+    this.#left = n;
+  }
+}
