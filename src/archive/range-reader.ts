@@ -1,10 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
+import { POOL_CHUNK as CHUNK, takeChunk } from '../util/index.js';
 import type { FileRange } from './zstd-index.js';
 
-/** Bytes per chunk handed out. */
-const CHUNK = 1 << 20;
 /** Gaps up to this size between two ranges are read over (into a scratch buffer) rather than read apart. */
 const MAX_GAP = 64;
 
@@ -12,7 +11,7 @@ const MAX_GAP = 64;
  * The bytes of `ranges` of one file, in order, as a stream of chunks of up to 1 MiB. Ranges
  * separated by small gaps (the 3-byte headers between raw zstd blocks) are gathered by one
  * positional readv per chunk, the gaps landing in a scratch buffer. Each chunk is a buffer of
- * its own that the consumer is free to keep. A file shorter than the ranges fails
+ * its own (from the chunk pool) that the consumer is free to keep. A file shorter than the ranges fails
  * BUNDLE_UNREADABLE (changed or truncated since it was indexed).
  */
 export function readFileRanges(path: string, ranges: readonly FileRange[], signal?: AbortSignal): Readable {
@@ -94,7 +93,8 @@ class RangeReadable extends Readable {
         done = 0;
       }
     }
-    const out = Buffer.allocUnsafeSlow(want);
+    // A pool chunk: an upload hands it back when sent (util/chunk-pool.ts); anyone else just drops it.
+    const out = takeChunk().subarray(0, want);
     const iov: Buffer[] = [];
     let o = 0;
     for (const p of plan) {

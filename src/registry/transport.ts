@@ -20,7 +20,7 @@ import type { AuthScheme, RegistryClientOptions, RegistryHostConfig, RequestInfo
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 /** A body that can be sent again (Buffer) or once (a stream of known length). */
-export type RequestBody = Buffer | { readonly stream: Readable; readonly length: number };
+export type RequestBody = Buffer | { readonly stream: Readable | AsyncIterable<Buffer>; readonly length: number };
 
 export type ResponseBody = Dispatcher.ResponseData['body'];
 
@@ -193,7 +193,8 @@ export class Transport {
         path: `${u.pathname}${u.search}`,
         method,
         headers: h,
-        body: body === undefined ? null : Buffer.isBuffer(body) ? body : body.stream,
+        // undici sends an async iterable too (its writeIterable), though its types name only Readable.
+        body: body === undefined ? null : Buffer.isBuffer(body) ? body : body.stream as Readable,
         ...(signal ? { signal } : {}),
         highWaterMark: highWaterMark ?? 1 << 16,
       });

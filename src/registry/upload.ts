@@ -5,6 +5,7 @@ import type { Descriptor } from '../oci/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LOCATION, HEADER_RANGE } from './headers.js';
 import { sleep } from './retry.js';
+import { releasingChunks } from '../util/index.js';
 import { header, type Transport, type TransportResponse } from './transport.js';
 
 /**
@@ -73,7 +74,7 @@ function locationOf(res: TransportResponse, ctx: UploadContext): string {
  * (spec "Pushing blobs"); the registry checks the digest there. Never retried by the transport: a
  * session that saw a failed PUT has unknown contents.
  */
-async function finishUpload(ctx: UploadContext, location: string, desc: Descriptor, body?: Buffer | { stream: Readable; length: number }): Promise<void> {
+async function finishUpload(ctx: UploadContext, location: string, desc: Descriptor, body?: Buffer | { stream: Readable | AsyncIterable<Buffer>; length: number }): Promise<void> {
   const res = await ctx.transport.request({
     method: 'PUT',
     url: withDigest(location, desc.digest),
@@ -133,7 +134,7 @@ async function uploadStreamed(ctx: UploadContext, desc: Descriptor, body: Readab
   };
   body.on('error', onError);
   try {
-    await finishUpload(ctx, location, desc, { stream: body, length: desc.size });
+    await finishUpload(ctx, location, desc, { stream: releasingChunks(body), length: desc.size });
   } catch (err) {
     body.destroy();
     await cancelUpload(ctx, location);
