@@ -241,6 +241,28 @@ describe('bundle import (issue 5)', () => {
     assert.deepEqual((await validateRegistry(plainEp)).tags, before.tags);
   });
 
+  it('reads an airlock .tar.zst and a .tar in place, the same bundle recompressed by zstd front to back: all three land the same', async () => {
+    const dir = join(work, 'forms');
+    await mkdir(dir, { recursive: true });
+    const tar = join(dir, 'site.tar');
+    const recompressed = join(dir, 'site.tar.zst');
+    await execFileP('zstd', ['-q', '-d', bundle, '-o', tar]);
+    await execFileP('zstd', ['-q', '-3', tar, '-o', recompressed]);
+    const tagsUnder = async (prefix: string): Promise<[string, string][]> =>
+      [...(await validateRegistry(plainEp)).tags].filter(([k]) => k.startsWith(`${prefix}/`)).map(([k, v]) => [k.slice(prefix.length + 1), v] as [string, string]).sort();
+    const runs = [['zst-in-place', bundle, /reading the layers in place/], ['tar-in-place', tar, /reading the layers in place/], ['zst-recompressed', recompressed, /reading the bundle front to back/]] as const;
+    for (const [prefix, file, how] of runs) {
+      const r = await runCli(plainImport([file], prefix, prefix, '-v'));
+      ok(r);
+      assert.match(r.stderr, how, prefix);
+      assert.equal(await readFile(join(work, 'out', prefix, 'files', 'release-notes.txt'), 'utf8'), RELEASE_NOTES, prefix);
+    }
+    const expected = await tagsUnder('zst-in-place');
+    assert.ok(expected.length >= pushed().filter((a) => a.tag !== undefined).length);
+    assert.deepEqual(await tagsUnder('tar-in-place'), expected);
+    assert.deepEqual(await tagsUnder('zst-recompressed'), expected);
+  });
+
   it('--dry-run pushes nothing and prints the plan as JSON', async () => {
     proxy.resetCounters();
     const r = await runCli(plainImport([bundle], 'dry', 'dry', '--dry-run'));
