@@ -148,7 +148,9 @@ export class TarHeaderDecoder {
   }
 
   #path(h: Header, offset: number, dir: boolean): string {
-    const raw = this.#longName ?? h.path ?? '';
+    // A pax `path` is the whole name (POSIX pax: it replaces name and prefix); node-tar's Header
+    // would put the ustar prefix in front of it again.
+    const raw = this.#longName ?? this.#ex?.path ?? h.path ?? '';
     this.#longName = undefined;
     this.#ex = undefined;
     return normalizeEntryPath(raw, dir, `${this.#where} at byte ${offset}`);

@@ -7,6 +7,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Header, Pax } from 'tar';
 import { createTarWriter, indexTar, readTarEntries, tarEntryBytes, TAR_END_BYTES } from '../../../src/archive/index.js';
+import { encodeFileHeader } from '../../../src/archive/tar-header.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
 import { tempDir } from './temp.js';
 
@@ -112,6 +113,17 @@ describe('readTarEntries', () => {
     const { readFile } = await import('node:fs/promises');
     const got = await readAll(await readFile(join(dir, 'g.tar')));
     assert.deepEqual(got.map((e) => e.path).sort(), ['airlock.json', 'blobs/sha256/f']);
+  });
+
+  it('reads a long name with a directory part as written (pax path plus ustar prefix), not with the prefix twice', async () => {
+    const path = `deep/${'n'.repeat(150)}`;
+    const tar = Buffer.concat([encodeFileHeader(path, 2), Buffer.from('hi'), Buffer.alloc(510), Buffer.alloc(1024)]);
+    const got: string[] = [];
+    for await (const e of readTarEntries(Readable.from([tar]))) {
+      got.push(e.path);
+      e.body.resume();
+    }
+    assert.deepEqual(got, [path]);
   });
 
   it('reads pax long paths', async () => {
