@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
-import { POOL_CHUNK as CHUNK, takeChunk } from '../util/index.js';
+import { MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk } from '../util/index.js';
 import type { FileRange } from './zstd-index.js';
 
 /** Gaps up to this size between two ranges are read over (into a scratch buffer) rather than read apart. */
@@ -94,7 +94,8 @@ class RangeReadable extends Readable {
       }
     }
     // A pool chunk: an upload hands it back when sent (util/chunk-pool.ts); anyone else just drops it.
-    const out = takeChunk().subarray(0, want);
+    // Small reads (a blob's last chunk, a small blob) are not worth a whole pool buffer.
+    const out = want >= MIN_RELEASED ? takeChunk().subarray(0, want) : Buffer.allocUnsafe(want);
     const iov: Buffer[] = [];
     let o = 0;
     for (const p of plan) {

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import binding from 'zstd-napi/binding.js';
 import { BLOCK_SIZE, TarHeaderDecoder, paddingOf } from './tar-header.js';
-import { DEFAULT_MAX_WINDOW_LOG, ZSTD_MAGIC } from './zstd.js';
+import { DEFAULT_MAX_WINDOW_LOG, RAW_BLOCK_MAX, ZSTD_MAGIC } from './zstd.js';
 
 /** A span of file bytes. */
 export interface FileRange {
@@ -109,6 +109,8 @@ export function indexZstdTar(path: string, opts: IndexZstdTarOptions = {}): Zstd
         const type = (v >> 1) & 3;
         const blockSize = v >>> 3;
         if (type === 3) throw new NotIndexable(`a reserved block type at byte ${at}`);
+        // Block_Maximum_Size is at most 128 KiB (RFC 8878 §3.1.1.2.4): zstd refuses larger blocks.
+        if (blockSize > RAW_BLOCK_MAX) throw new NotIndexable(`a block of ${blockSize} bytes at byte ${at}`);
         const stored = type === 1 ? 1 : blockSize;
         if (type !== 0) allRaw = false;
         blocks.push({ at: at + 3, size: blockSize });
@@ -138,19 +140,21 @@ export function indexZstdTar(path: string, opts: IndexZstdTarOptions = {}): Zstd
   }
 }
 
+/** Decoder output, copied out at its size: most frames here decode to a few KB. */
+const scratch = Buffer.allocUnsafe(1 << 20);
+
 function decodeFrame(frame: Buffer, maxWindowLog: number, room: number, at: number): Buffer[] {
   const dctx = new binding.DCtx();
   dctx.setParameter(binding.DParameter.windowLogMax, maxWindowLog);
   const out: Buffer[] = [];
   let input = frame;
   for (;;) {
-    const buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(room, 1)));
-    const [ret, produced, consumed] = dctx.decompressStream(buf, input);
+    const [ret, produced, consumed] = dctx.decompressStream(scratch, input);
     input = input.subarray(consumed);
     if (produced > 0) {
       room -= produced;
       if (room < 0) throw new NotIndexable(`compressed frames decode to too much (the frame at byte ${at})`);
-      out.push(buf.subarray(0, produced));
+      out.push(Buffer.from(scratch.subarray(0, produced)));
     }
     if (ret === 0 && input.length === 0) return out;
     if (produced === 0 && consumed === 0) throw new NotIndexable(`the frame at byte ${at} does not decode`);

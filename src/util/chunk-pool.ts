@@ -8,7 +8,7 @@ const MAX_FREE = 16;
  * A chunk is handed back only when this large: larger than any socket's write high-water mark
  * (16 KiB in Node 20, 64 KiB in 22), so undici waited for 'drain' after writing it.
  */
-const MIN_RELEASED = 256 * 1024;
+export const MIN_RELEASED = 256 * 1024;
 
 const free: Buffer[] = [];
 /** Pool buffers out in the world, each lent as exactly one chunk. */
@@ -33,7 +33,7 @@ export function takeChunk(): Buffer {
 
 function giveBack(chunk: Buffer): void {
   const ab = chunk.buffer as ArrayBuffer;
-  if (!lent.has(ab) || chunk.length < MIN_RELEASED || ab.byteLength !== POOL_CHUNK) return;
+  if (!lent.has(ab) || chunk.length < MIN_RELEASED || chunk.byteOffset !== 0 || ab.byteLength !== POOL_CHUNK) return;
   lent.delete(ab);
   if (free.length < MAX_FREE) free.push(Buffer.from(ab, 0, POOL_CHUNK));
 }
@@ -73,9 +73,15 @@ export async function* releasingChunks(body: Readable): AsyncGenerator<Buffer, v
     failure ??= err;
     notify();
   };
+  // Destroyed without an error and before its end: fail, as the stream's own iterator does.
+  const onClose = (): void => {
+    if (!ended) failure ??= Object.assign(new Error('the body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    notify();
+  };
   body.on('data', onData);
   body.once('end', onEnd);
   body.once('error', onError);
+  body.once('close', onClose);
   let prev: Buffer | undefined;
   try {
     for (;;) {
@@ -99,5 +105,6 @@ export async function* releasingChunks(body: Readable): AsyncGenerator<Buffer, v
     body.off('data', onData);
     body.off('end', onEnd);
     body.off('error', onError);
+    body.off('close', onClose);
   }
 }
