@@ -168,9 +168,11 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       }
       logger.debug(`reading the layers in place, ${concurrency} at a time`);
       if (deliveries.length > 0) {
-        const wanted = [...new Set(deliveries.map((d) => d.digest))].map((d) => plan.copyPlan.nodes.get(d)?.desc ?? reader.manifest.blobs.find((b) => b.digest === d)!);
+        // Each delivered blob once, described as airlock.json lists it.
+        const wanted = new Set(deliveries.map((d) => d.digest));
+        const descs = manifest.blobs.filter((b) => b.location === 'bundle' && wanted.has(b.digest)).map((b): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size }));
         const bodies = (async function* () {
-          for (const desc of wanted) yield { desc: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }, body: await source.fetch(desc, signal ? { signal } : {}) };
+          for (const desc of descs) yield { desc, body: await source.fetch(desc, signal ? { signal } : {}) };
         })();
         for await (const e of deliverBlobs(bodies, deliveries, outDir, tracker)) e.body.destroy();
       }
