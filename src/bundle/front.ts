@@ -1,6 +1,6 @@
 import { AirlockError } from '../errors.js';
 import type { TarEntry } from '../archive/index.js';
-import { readVerified } from '../content/index.js';
+import { verifyBytes } from '../content/index.js';
 import type { Digest } from '../oci/index.js';
 import type { AirlockManifest } from './types.js';
 import { parseEntryName } from './entry-names.js';
@@ -24,24 +24,46 @@ export interface FrontData {
   readonly metadata: ReadonlyMap<Digest, Buffer>;
 }
 
-export interface FrontResult {
+export interface FrontResult<E extends FrontEntry = FrontEntry> {
   readonly front: FrontData;
   readonly tracker: MetadataTracker;
   /** The first entry after the front, not yet consumed; undefined at the end of the archive. */
-  readonly next: TarEntry | undefined;
+  readonly next: E | undefined;
+}
+
+/** An archive entry as the front reader sees it: its name and size, and its body read whole. */
+export interface FrontEntry {
+  readonly path: string;
+  readonly size: number;
+  /** The whole body, at most once, after `size` has been checked. */
+  bytes(): Buffer | Promise<Buffer>;
 }
 
 const unreadable = (what: string, where: string, hint = 'the bundle is damaged or was not written by airlock: copy it again'): AirlockError =>
   new AirlockError('BUNDLE_UNREADABLE', what, { where, hint });
 
 /** Read a small entry whole, refusing more than `max` bytes. */
-export async function readEntryCapped(entry: TarEntry, max: number, where: string): Promise<Buffer> {
+export async function readEntryCapped(entry: FrontEntry, max: number, where: string): Promise<Buffer> {
   if (entry.size > max) {
     throw unreadable(`${entry.path} is ${entry.size} bytes, more than the ${max} allowed`, `${where}, entry ${entry.path}`);
   }
-  const chunks: Buffer[] = [];
-  for await (const c of entry.body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks, entry.size);
+  return entry.bytes();
+}
+
+/** The entries of a streaming tar reader, each able to read its body whole. */
+export async function* frontEntriesOf(it: AsyncIterator<TarEntry>): AsyncGenerator<TarEntry & FrontEntry, void, undefined> {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    const e = r.value;
+    yield Object.assign(e, {
+      bytes: async (): Promise<Buffer> => {
+        const chunks: Buffer[] = [];
+        for await (const c of e.body as AsyncIterable<Buffer>) chunks.push(c);
+        return Buffer.concat(chunks);
+      },
+    });
+  }
 }
 
 /**
@@ -49,12 +71,12 @@ export async function readEntryCapped(entry: TarEntry, max: number, where: strin
  * then every manifest and config (CONTRACT.md "The bundle": they come first). Stops at the first
  * layer without reading it. With `expectAirlock`, a later volume must carry the same airlock.json.
  */
-export async function readFrontEntries(
-  it: AsyncIterator<TarEntry>,
+export async function readFrontEntries<E extends FrontEntry>(
+  it: AsyncIterator<E> | Iterator<E>,
   where: string,
   expectAirlock?: Buffer,
-): Promise<FrontResult> {
-  const next = async (): Promise<TarEntry | undefined> => {
+): Promise<FrontResult<E>> {
+  const next = async (): Promise<E | undefined> => {
     const r = await it.next();
     return r.done ? undefined : r.value;
   };
@@ -112,7 +134,8 @@ export async function readFrontEntries(
     if (e.size !== blob.size) throw sizeDiffers(e, blob.size, where);
     total += blob.size;
     if (total > MAX_METADATA_BYTES) throw unreadable(`manifests and configs add up to more than ${MAX_METADATA_BYTES} bytes`, where);
-    const data = await readVerified(e.body, blob, MAX_METADATA_BYTES, { where: `${where}, entry ${e.path}` });
+    const data = await e.bytes();
+    verifyBytes(data, blob, { where: `${where}, entry ${e.path}` });
     tracker.add(name.digest, data);
     metadata.set(name.digest, data);
   }
@@ -123,7 +146,7 @@ export async function readFrontEntries(
   };
 }
 
-function outOfOrder(e: TarEntry | undefined, expected: string, where: string): AirlockError {
+function outOfOrder(e: { readonly path: string } | undefined, expected: string, where: string): AirlockError {
   return unreadable(e ? `entry ${JSON.stringify(e.path)} comes where ${expected} belongs` : `the archive ends before ${expected}`, where,
     'a bundle starts with airlock.json, airlock.sigstore.json, oci-layout, index.json: this one was reordered or damaged');
 }

@@ -7,6 +7,7 @@ import {
   createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, indexZstdTar, parseVolumeName, readTarEntries, type BundleForm,
   type TarEntry, type ZstdFileStream,
 } from '../archive/index.js';
+import { SyncTarFile } from '../archive/sync-tar.js';
 import { readVerified, type ContentSource } from '../content/index.js';
 import { hexOf, type Descriptor, type Digest } from '../oci/index.js';
 import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BlobPiece, type BundleBlob } from './types.js';
@@ -16,7 +17,7 @@ import {
   MAX_INDEX_JSON_BYTES, MAX_OCI_LAYOUT_BYTES, MAX_SIGNATURE_BYTES, parseLayoutIndex, parseOciLayout,
 } from './layout-files.js';
 import { MAX_METADATA_BYTES, MetadataTracker } from './metadata.js';
-import { notListed, readEntryCapped, readFrontEntries, sizeDiffers, type FrontData } from './front.js';
+import { frontEntriesOf, notListed, readEntryCapped, readFrontEntries, sizeDiffers, type FrontData, type FrontEntry, type FrontResult } from './front.js';
 import { BundleContentSource, type EntryLocation } from './source.js';
 
 export type { FrontData } from './front.js';
@@ -127,9 +128,23 @@ export async function openBundle(paths: readonly string[], opts: OpenBundleOptio
     return DirBundleReader.open(paths[0]!);
   }
   if (forms.includes('dir')) throw new AirlockError('USAGE', 'a directory bundle is opened alone', { hint: 'pass one bundle directory, or the volumes of one split bundle' });
-  const first = new TarSession(paths[0]!, forms[0] as 'tar' | 'tar.zst', opts.signal, true);
+  // The first volume's front is read in this thread with blocking reads (sync-tar.ts): no worker
+  // to start and no stream per entry, which was most of a no-op re-import's time. What that
+  // cannot read is read again by the streaming reader, which reports what is wrong with it.
+  let first: { session: TarSession; next: TarEntry | undefined } | undefined;
+  const result: FrontResult = await readFrontInThread(paths[0]!, forms[0] as 'tar' | 'tar.zst') ?? await (async () => {
+    const session = new TarSession(paths[0]!, forms[0] as 'tar' | 'tar.zst', opts.signal, true);
+    try {
+      const r = await readFrontEntries(frontEntriesOf(session.it), paths[0]!);
+      first = { session, next: r.next };
+      return r;
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+  })();
   try {
-    const { front, tracker, next } = await readFrontEntries(first.it, paths[0]!);
+    const { front, tracker } = result;
     if (paths.length > 1 && !front.manifest.volumes) {
       throw new AirlockError('USAGE', `${paths[0]} is a whole bundle, not a volume of a split bundle`, { hint: 'pass one bundle, or the volumes of one split bundle' });
     }
@@ -137,7 +152,7 @@ export async function openBundle(paths: readonly string[], opts: OpenBundleOptio
     for (let i = 1; i < paths.length; i++) {
       const s = new TarSession(paths[i]!, forms[i] as 'tar' | 'tar.zst', opts.signal);
       try {
-        const r = await s.it.next();
+        const r = await frontEntriesOf(s.it).next();
         const e = r.done ? undefined : r.value;
         const raw = e?.path === AIRLOCK_JSON ? await readEntryCapped(e, MAX_AIRLOCK_JSON_BYTES, paths[i]!) : undefined;
         if (!raw || !raw.equals(front.airlockRaw)) {
@@ -150,10 +165,34 @@ export async function openBundle(paths: readonly string[], opts: OpenBundleOptio
         await s.close();
       }
     }
-    return new TarBundleReader(paths, forms, first, front, tracker, next);
+    return new TarBundleReader(paths, forms, first, front, tracker);
   } catch (err) {
-    await first.close();
+    await first?.session.close();
     throw err;
+  }
+}
+
+/** The front of a .tar or .tar.zst read in this thread (SyncTarFile), or undefined if it cannot be. */
+async function readFrontInThread(path: string, form: 'tar' | 'tar.zst'): Promise<FrontResult | undefined> {
+  let file: SyncTarFile;
+  try {
+    file = new SyncTarFile(path, form);
+  } catch {
+    return undefined;
+  }
+  const entries = function* (): Generator<FrontEntry, void, undefined> {
+    for (;;) {
+      const e = file.next();
+      if (!e) return;
+      yield { path: e.path, size: e.size, bytes: () => file.read() };
+    }
+  };
+  try {
+    return await readFrontEntries(entries(), path);
+  } catch {
+    return undefined;
+  } finally {
+    file.close();
   }
 }
 
@@ -218,14 +257,15 @@ class TarBundleReader extends BaseReader implements BundleReader {
   #bytesRead = 0;
   #index: Map<string, EntryLocation> | undefined;
 
-  constructor(paths: readonly string[], forms: readonly BundleForm[], first: TarSession, front: FrontData, tracker: MetadataTracker, next: TarEntry | undefined) {
+  /** `first`: the session that read the first volume's front, to go on from; without, blobs() reads that volume again from its start. */
+  constructor(paths: readonly string[], forms: readonly BundleForm[], first: { session: TarSession; next: TarEntry | undefined } | undefined, front: FrontData, tracker: MetadataTracker) {
     super(front, tracker);
     this.form = forms[0]!;
     this.#paths = paths;
     this.#forms = forms;
     this.#numbers = paths.map(() => undefined);
-    this.#first = { session: first, next };
-    this.#sessions.push(first);
+    this.#first = first;
+    if (first) this.#sessions.push(first.session);
   }
 
   get volumes(): readonly GivenVolume[] {
@@ -255,7 +295,7 @@ class TarBundleReader extends BaseReader implements BundleReader {
       } else {
         session = new TarSession(path, this.#forms[i] as 'tar' | 'tar.zst', signal, true);
         this.#sessions.push(session);
-        const r = await readFrontEntries(session.it, path, this.airlockRaw);
+        const r = await readFrontEntries(frontEntriesOf(session.it), path, this.airlockRaw);
         this.#checkSameFront(r.front, path);
         pending = r.next;
       }
@@ -594,7 +634,7 @@ export async function readBundleFront(path: string, opts: OpenBundleOptions = {}
   }
   const s = new TarSession(path, form, opts.signal);
   try {
-    const { front } = await readFrontEntries(s.it, path);
+    const { front } = await readFrontEntries(frontEntriesOf(s.it), path);
     return { ...front, form, path, bytesRead: s.bytesRead };
   } finally {
     await s.close();

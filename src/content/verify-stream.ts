@@ -114,6 +114,14 @@ export async function readCapped(body: Readable, maxBytes: number, what: string)
   return Buffer.concat(chunks);
 }
 
+/** The same checks as verifyStream for bytes already in memory, with the same errors. */
+export function verifyBytes(data: Uint8Array, desc: Pick<Descriptor, 'digest' | 'size'>, opts: Pick<VerifyStreamOptions, 'where'> = {}): void {
+  const details = { ...(opts.where ? { where: opts.where } : {}), hint: 'the content was damaged or altered in transit; fetch or copy it again' };
+  if (data.length !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, data.length, details);
+  const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, data.length, details);
+}
+
 export function digestMatches(data: Uint8Array, digest: Digest): boolean {
   return `sha256:${createHash('sha256').update(data).digest('hex')}` === digest;
 }
