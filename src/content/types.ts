@@ -20,7 +20,20 @@ export interface ContentSink {
   /** Store exactly these bytes under `desc`; reject size/digest mismatch; "already present" is success. */
   push(desc: Descriptor, body: Readable, opts?: CallOptions): Promise<void>;
   /** Point `tag` at `desc`. Called only once everything below `desc` is present. */
-  tag(desc: Descriptor, tag: string, opts?: CallOptions): Promise<void>;
+  tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void>;
+}
+
+export interface TagOptions extends CallOptions {
+  /** The caller has seen (TagChecker) that the tag does not point at `desc`: move it without looking again. */
+  readonly known?: 'elsewhere';
+}
+
+export interface TagChecker {
+  /**
+   * Does `tag` point at `desc` now? One request; true also proves the manifest is there. A no-op
+   * re-import asks this once per tagged root instead of asking for the manifest and the tag apart.
+   */
+  tagPointsAt(desc: Descriptor, tag: string, opts?: CallOptions): Promise<boolean>;
 }
 
 export interface ReferrerLister {
@@ -41,6 +54,9 @@ export const canListReferrers = <T extends object>(s: T): s is T & ReferrerListe
 
 export const canMount = <T extends object>(s: T): s is T & BlobMounter =>
   typeof (s as Partial<BlobMounter>).mount === 'function';
+
+export const canCheckTags = <T extends object>(s: T): s is T & TagChecker =>
+  typeof (s as Partial<TagChecker>).tagPointsAt === 'function';
 
 export const canListTags = <T extends object>(s: T): s is T & TagLister =>
   typeof (s as Partial<TagLister>).tags === 'function';

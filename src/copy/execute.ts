@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { AirlockError, isAirlockError } from '../errors.js';
-import { canMount, verifyStream, type ContentSink } from '../content/index.js';
+import { canCheckTags, canMount, verifyStream, type ContentSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
@@ -67,6 +67,7 @@ interface RepoState {
 }
 
 const key = (kind: string, repo: string, id: string): string => `${kind} ${repo} ${id}`;
+const tagKey = (repo: string, tag: string, digest: Digest): string => key('tag', repo, `${tag}@${digest}`);
 
 /**
  * The copy engine's apply half: make every target root's graph present in its sink, children
@@ -110,10 +111,24 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
   const markClosure = (repo: RepoState, d: Digest): void => {
     for (const c of closure(plan.nodes, d)) repo.present.add(c);
   };
+  // A tagged root asks for its tag first: a tag that points at the root proves the root's graph
+  // is there and that the tag need not move, so a no-op run sends one request per root.
+  const tagState = new Map<RootTarget, 'there' | 'elsewhere'>();
   await forEachConcurrent(targets, concurrency, async (t) => {
     const repo = repos.get(t.repository)!;
     const d = t.root.desc.digest;
-    if (repo.present.has(d) || (await repo.sink.exists(t.root.desc, signal ? { signal } : {}))) {
+    const tag = t.root.tag;
+    const call = signal ? { signal } : {};
+    if (!repo.present.has(d) && tag !== undefined && canCheckTags(repo.sink) && !journal?.has(tagKey(repo.repository, tag, d))) {
+      const there = await repo.sink.tagPointsAt(t.root.desc, tag, call);
+      tagState.set(t, there ? 'there' : 'elsewhere');
+      if (there) {
+        markClosure(repo, d);
+        present.push(t);
+        return;
+      }
+    }
+    if (repo.present.has(d) || (await repo.sink.exists(t.root.desc, call))) {
       markClosure(repo, d);
       present.push(t);
     }
@@ -299,9 +314,10 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
     const tag = t.root.tag;
     if (tag !== undefined) {
       const repo = repos.get(t.repository)!;
-      const k = key('tag', repo.repository, `${tag}@${t.root.desc.digest}`);
-      if (!journal?.has(k)) {
-        await repo.sink.tag(t.root.desc, tag, signal ? { signal } : {});
+      const k = tagKey(repo.repository, tag, t.root.desc.digest);
+      const state = tagState.get(t);
+      if (!journal?.has(k) && state !== 'there') {
+        await repo.sink.tag(t.root.desc, tag, { ...(signal ? { signal } : {}), ...(state ? { known: state } : {}) });
         counters.tagsSet++;
         await journal?.record(k, { action: 'tag', repository: repo.repository, tag, digest: t.root.desc.digest });
       }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { CallOptions } from '../content/index.js';
+import type { CallOptions, TagOptions } from '../content/index.js';
 import { AirlockError, DigestMismatchError, SizeMismatchError } from '../errors.js';
 import {
   MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_MANIFEST_V1, MEDIA_TYPE_DOCKER_MANIFEST_V1_SIGNED, MEDIA_TYPE_OCI_INDEX,
@@ -264,16 +264,19 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     });
   }
 
-  async tag(desc: Descriptor, tag: string, opts: CallOptions = {}): Promise<void> {
-    // Already pointing there: nothing to move. One HEAD instead of a GET and a PUT, which is
-    // most of a no-op re-import's time (docs/BENCHMARKS.md).
+  async tagPointsAt(desc: Descriptor, tag: string, opts: CallOptions = {}): Promise<boolean> {
     const res = await this.#t.request({
       method: 'HEAD', url: `/v2/${this.name}/manifests/${tag}`, headers: { accept: MANIFEST_ACCEPT },
-      // The push scopes (pull,push): the token the PUT needs anyway, not a second one.
+      // The push scopes (pull,push): the token a tag move needs anyway, not a second one.
       scopes: this.#push(), ok: [200, 404], where: this.#where, what: `tag ${tag}`, signal: opts.signal,
     });
     await res.body.dump().catch(() => {});
-    if (res.status === 200 && header(res, HEADER_DOCKER_CONTENT_DIGEST) === desc.digest) return;
+    return res.status === 200 && header(res, HEADER_DOCKER_CONTENT_DIGEST) === desc.digest;
+  }
+
+  async tag(desc: Descriptor, tag: string, opts: TagOptions = {}): Promise<void> {
+    // Already pointing there: nothing to move. One HEAD instead of a GET and a PUT.
+    if (opts.known !== 'elsewhere' && (await this.tagPointsAt(desc, tag, opts))) return;
     const bytes = this.client.recallManifest(desc.digest) ?? (await this.fetchManifest(desc.digest, opts)).bytes;
     await this.pushManifest(desc, bytes, tag, opts);
   }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BlobMounter, CallOptions, ContentSink, ContentSource, ReferrerLister, TagLister } from '../content/index.js';
+import type { BlobMounter, CallOptions, ContentSink, ContentSource, ReferrerLister, TagChecker, TagLister, TagOptions } from '../content/index.js';
 import type { Logger } from '../log.js';
 import type { Descriptor } from '../oci/index.js';
 import type { RegistrySide } from './errors.js';
@@ -103,7 +103,7 @@ export interface RegistryClient {
   close(): Promise<void>;
 }
 
-export interface RegistryRepository extends ContentSource, ContentSink, ReferrerLister, BlobMounter, TagLister {
+export interface RegistryRepository extends ContentSource, ContentSink, ReferrerLister, BlobMounter, TagLister, TagChecker {
   readonly client: RegistryClient;
   readonly name: string;
   resolve(reference: string, opts?: CallOptions): Promise<Descriptor>;
@@ -118,7 +118,8 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
    * For a referrer pushed by an earlier, interrupted run, whose fallback update never happened.
    */
   ensureReferrerListed(desc: Descriptor, bytes: Buffer, opts?: CallOptions): Promise<void>;
-  tag(desc: Descriptor, tag: string, opts?: CallOptions): Promise<void>;
+  tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void>;
+  tagPointsAt(desc: Descriptor, tag: string, opts?: CallOptions): Promise<boolean>;
   tags(opts?: CallOptions): Promise<string[]>;
   referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string }): Promise<Descriptor[]>;
   mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;

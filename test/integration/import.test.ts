@@ -237,6 +237,14 @@ describe('bundle import (issue 5)', () => {
       assert.equal(proxy.log.filter(UPLOAD).length, 0, `${name}: ${proxy.log.filter(UPLOAD).map((l) => `${l.method} ${l.path}`).join(', ')}`);
       assert.equal(parseJsonOutput<ImportJson>(r).blobsPushed, 0);
       assert.equal(proxy.counters.bytesIn < 64 * 1024, true, `${name}: ${proxy.counters.bytesIn} bytes sent`);
+      // Nothing written, not even a tag moved onto itself. Without a journal, one HEAD per artifact:
+      // its tag's (which proves the manifest is there too), or its digest's when it has no tag.
+      assert.deepEqual(proxy.log.filter(WRITE).map((l) => `${l.method} ${l.path}`), [], name);
+      if (state === 'again-fresh') {
+        const heads = proxy.log.filter((l) => l.method === 'HEAD').map((l) => l.path);
+        assert.equal(heads.length, parseJsonOutput<ImportJson>(r).artifacts.length, heads.join(', '));
+        assert.equal(new Set(heads).size, heads.length, heads.join(', '));
+      }
     }
     assert.deepEqual((await validateRegistry(plainEp)).tags, before.tags);
   });
