@@ -2,18 +2,24 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
-import { createTarWriter } from '../../../src/archive/index.js';
+import { describe, it, type TestContext } from 'node:test';
+import { Header } from 'tar';
+import { createTarWriter, indexTar, readTarEntries, tarEntryBytes } from '../../../src/archive/index.js';
+import { SyncTarFile } from '../../../src/archive/sync-tar.js';
+import { encodeFileHeader, paddingOf, TAR_END_BYTES } from '../../../src/archive/tar-header.js';
+import { compressFrame } from '../../../src/archive/zstd.js';
 import {
-  openBundle, readBundleFront, readBundleManifestFile, blobEntryName, type BundleReader,
+  openBundle, readBundleFront, readBundleManifestFile, blobEntryName, parseEntryName, MAX_AIRLOCK_JSON_BYTES, type BundleReader,
 } from '../../../src/bundle/index.js';
+import { frontEntriesOf, readFrontEntries, type FrontEntry } from '../../../src/bundle/front.js';
 import { verifyStream } from '../../../src/content/index.js';
+import { DigestMismatchError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/index.js';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
-import { assertRejectsCode } from '../../helpers/assert.js';
+import { Readable, Writable } from 'node:stream';
+import { assertRejectsCode, assertThrowsCode } from '../../helpers/assert.js';
 import { exportBundle, sha256, stageLayout, tempDir, type StagedLayout } from './fixture.js';
 
 function listEntries(file: string, form: 'tar' | 'tar.zst'): string[] {
@@ -275,5 +281,222 @@ describe('openBundle on altered bundles', () => {
     const r = await openBundle([join(dir, 'd')]);
     t.after(() => r.close());
     await assertRejectsCode(drain(r), 'UNSAFE_ARCHIVE_ENTRY');
+  });
+});
+
+/** A tar of these entries (no validation), with raw header blocks spliced in before entry `at`. */
+function tarBytes(entries: readonly { path: string; data: Buffer }[], raw?: { at: number; block: Buffer }): Buffer {
+  const parts: Buffer[] = [];
+  entries.forEach((e, i) => {
+    if (raw?.at === i) parts.push(raw.block);
+    parts.push(encodeFileHeader(e.path, e.data.length), e.data, Buffer.alloc(paddingOf(e.data.length)));
+  });
+  return Buffer.concat([...parts, Buffer.alloc(TAR_END_BYTES)]);
+}
+
+/** Write `tar` as a bundle file of `form`: as is, or in one zstd frame. */
+async function writeForm(file: string, form: 'tar' | 'tar.zst', tar: Buffer): Promise<void> {
+  await writeFile(file, form === 'tar' ? tar : compressFrame(tar, 3));
+}
+
+describe('openBundle: the first volume\'s front read in this thread', () => {
+  for (const form of ['tar', 'tar.zst'] as const) {
+    it(`a ${form} bundle: the same front as the streaming reader; blobs() then yields every layer with its bytes`, async (t) => {
+      const dir = await tempDir(t);
+      const staged = await stageLayout(join(dir, 'stage'), { index: true, images: [[3000, 1 << 20, 0], [5000, 300_000]] });
+      const out = join(dir, `bundle.${form}`);
+      const res = await exportBundle(staged, out, form);
+      const reader = await openBundle([out]);
+      t.after(() => reader.close());
+      const streamed = await readBundleFront(out);
+      assert.ok(reader.airlockRaw.equals(res.raw));
+      assert.ok(reader.airlockRaw.equals(streamed.airlockRaw));
+      assert.equal(reader.id, streamed.id);
+      assert.deepEqual(reader.manifest, streamed.manifest);
+      assert.ok(reader.signature?.equals(res.signature));
+      assert.ok(reader.signature?.equals(streamed.signature!));
+      assert.ok(reader.ociLayoutRaw.equals(streamed.ociLayoutRaw));
+      assert.ok(reader.indexRaw.equals(streamed.indexRaw));
+      assert.deepEqual(reader.index, streamed.index);
+      assert.deepEqual([...reader.metadata.keys()], [...streamed.metadata.keys()]);
+      assert.deepEqual(new Set(reader.metadata.keys()), staged.metadata);
+      for (const [d, data] of reader.metadata) {
+        assert.ok(data.equals(streamed.metadata.get(d)!));
+        assert.equal(sha256(data), d);
+      }
+      assert.deepEqual(new Set(reader.presentBlobs()), staged.metadata, 'before blobs(): the metadata');
+
+      // blobs() reads the first volume again from its start: every layer, once, none of the front.
+      const { whole, pieces } = await drain(reader);
+      assert.equal(pieces.size, 0);
+      const layers = staged.order.filter((d) => !staged.metadata.has(d));
+      assert.deepEqual([...whole.keys()], layers, 'every layer in bundle order, no metadata');
+      for (const d of layers) {
+        assert.equal(sha256(whole.get(d)!), d, `layer ${d}`);
+        assert.ok(whole.get(d)!.equals(staged.blobs.get(d)!));
+      }
+      assert.equal(reader.presentBlobs().size, staged.blobs.size);
+      assert.deepEqual(reader.missing(), []);
+    });
+
+    it(`a ${form} bundle: blobs() checks the first volume's front again (the file changed after openBundle)`, async (t) => {
+      const dir = await tempDir(t);
+      const staged = await stageLayout(join(dir, 'stage'), { images: [[5000, 7000]] });
+      const out = join(dir, `bundle.${form}`);
+      await exportBundle(staged, out, form);
+      await exportBundle(staged, join(dir, 'plain.tar'), 'tar');
+      const good = await tarEntriesOf(join(dir, 'plain.tar'));
+      const other = await exportBundle(await stageLayout(join(dir, 'other-stage'), { images: [[5000, 7000]] }), join(dir, `other.${form}`), form);
+
+      // Another bundle's file in its place: its airlock.json differs.
+      const r1 = await openBundle([out]);
+      t.after(() => r1.close());
+      await copyFile(other.files[0]!.path, out);
+      const e1 = await assertRejectsCode(drain(r1), 'BUNDLE_UNREADABLE');
+      assert.match(e1.message, /another bundle/);
+
+      // The same airlock.json, a manifest with other bytes: refused as it is when opened.
+      await exportBundle(staged, join(dir, `again.${form}`), form);
+      await copyFile(join(dir, `again.${form}`), out);
+      const r2 = await openBundle([out]);
+      t.after(() => r2.close());
+      const manifest = good[4]!;
+      await writeForm(out, form, tarBytes([...good.slice(0, 4), { ...manifest, data: Buffer.alloc(manifest.data.length, 32) }, ...good.slice(5)]));
+      const e2 = await assertRejectsCode(drain(r2), 'DIGEST_MISMATCH');
+      assert.equal(e2.where, `${out}, entry ${manifest.path}`);
+    });
+  }
+
+  describe('a damaged front is reported by the streaming reader, with the code it gave before', () => {
+    type Entry = { path: string; data: Buffer };
+    const symlink = Buffer.alloc(512);
+    new Header({ path: 'link', type: 'SymbolicLink', linkpath: '/etc/passwd', size: 0, mode: 0o777, mtime: new Date(0) }).encode(symlink, 0);
+    const cases: [string, (e: Entry[]) => Buffer, string, RegExp][] = [
+      ['no airlock.json first', (e) => tarBytes(e.slice(1)), 'BUNDLE_UNREADABLE', /not airlock\.json/],
+      ['index.json before oci-layout', (e) => tarBytes([e[0]!, e[1]!, e[3]!, e[2]!, ...e.slice(4)]), 'BUNDLE_UNREADABLE', /comes where oci-layout belongs/],
+      ['a manifest with other bytes', (e) => tarBytes([...e.slice(0, 4), { ...e[4]!, data: Buffer.alloc(e[4]!.data.length, 32) }, ...e.slice(5)]), 'DIGEST_MISMATCH', /digest mismatch/],
+      ['a config of another size', (e) => tarBytes([...e.slice(0, 5), { ...e[5]!, data: Buffer.concat([e[5]!.data, Buffer.from(' ')]) }, ...e.slice(6)]), 'SIZE_MISMATCH', /airlock\.json says/],
+      ['a symlink among the front entries', (e) => tarBytes(e, { at: 3, block: symlink }), 'UNSAFE_ARCHIVE_ENTRY', /SymbolicLink, not a regular file/],
+      ['a duplicate oci-layout', (e) => tarBytes([...e.slice(0, 3), e[2]!, ...e.slice(3)]), 'UNSAFE_ARCHIVE_ENTRY', /duplicate archive entry oci-layout/],
+    ];
+    for (const form of ['tar', 'tar.zst'] as const) {
+      for (const [what, make, code, message] of cases) {
+        it(`${form}: ${what} is ${code}, as the streaming reader reports it`, async (t) => {
+          const dir = await tempDir(t);
+          const staged = await stageLayout(join(dir, 'stage'), { images: [[5000, 7000]] });
+          await exportBundle(staged, join(dir, 'good.tar'), 'tar');
+          const bad = join(dir, `bad.${form}`);
+          await writeForm(bad, form, make(await tarEntriesOf(join(dir, 'good.tar'))));
+          const opened = await assertRejectsCode(openBundle([bad]), code as 'BUNDLE_UNREADABLE');
+          const streamed = await assertRejectsCode(readBundleFront(bad), code as 'BUNDLE_UNREADABLE');
+          assert.match(opened.message, message);
+          assert.equal(opened.message, streamed.message);
+          assert.equal(opened.where, streamed.where);
+          assert.equal(opened.constructor, streamed.constructor);
+        });
+      }
+    }
+
+    it('a file cut inside the front is BUNDLE_UNREADABLE (the streaming reader\'s report), not the in-thread reader\'s BUNDLE_INCOMPLETE', async (t) => {
+      const dir = await tempDir(t);
+      const staged = await stageLayout(join(dir, 'stage'), { images: [[5000, 7000]] });
+      const good = join(dir, 'good.tar');
+      await exportBundle(staged, good, 'tar');
+      const manifest = blobEntryName([...staged.metadata][0]!);
+      const at = (await indexTar(good)).get(manifest)!.offset;
+      const tar = await readFile(good);
+      const cuts: [string, 'tar' | 'tar.zst', Buffer][] = [
+        ['cut.tar', 'tar', tar.subarray(0, at + 10)],
+        ['cut.tar.zst', 'tar.zst', compressFrame(tar, 3).subarray(0, 100)],
+        ['two-frames.tar.zst', 'tar.zst', Buffer.concat([compressFrame(tar.subarray(0, at), 3), compressFrame(tar.subarray(at), 3).subarray(0, 20)])],
+      ];
+      for (const [name, form, bytes] of cuts) {
+        const file = join(dir, name);
+        await writeFile(file, bytes);
+        const inThread = new SyncTarFile(file, form);
+        try {
+          assertThrowsCode(() => { while (inThread.next()) inThread.read(); }, 'BUNDLE_INCOMPLETE');
+        } finally {
+          inThread.close();
+        }
+        const opened = await assertRejectsCode(openBundle([file]), 'BUNDLE_UNREADABLE');
+        const streamed = await assertRejectsCode(readBundleFront(file), 'BUNDLE_UNREADABLE');
+        assert.equal(opened.message, streamed.message, name);
+      }
+    });
+
+    it('a damaged zstd stream inside the front is BUNDLE_UNREADABLE', async (t) => {
+      const dir = await tempDir(t);
+      const staged = await stageLayout(join(dir, 'stage'), { images: [[5000, 7000]] });
+      const good = join(dir, 'good.tar');
+      await exportBundle(staged, good, 'tar');
+      const tar = await readFile(good);
+      const file = join(dir, 'bad.tar.zst');
+      await writeFile(file, Buffer.concat([compressFrame(tar.subarray(0, 1536), 3), Buffer.from('this is no zstd frame at all'), compressFrame(tar.subarray(1536), 3)]));
+      await assertRejectsCode(openBundle([file]), 'BUNDLE_UNREADABLE');
+      await assertRejectsCode(readBundleFront(file), 'BUNDLE_UNREADABLE');
+    });
+  });
+});
+
+describe('readFrontEntries', () => {
+  /** The good bundle's entries as FrontEntry objects whose bytes() calls are counted. */
+  async function frontEntries(t: TestContext): Promise<{ entries: (FrontEntry & { calls: number })[]; staged: StagedLayout; raw: Buffer; tar: Buffer }> {
+    const dir = await tempDir(t);
+    const staged = await stageLayout(join(dir, 'stage'), { images: [[5000, 7000]] });
+    const res = await exportBundle(staged, join(dir, 'good.tar'), 'tar');
+    const list = await tarEntriesOf(join(dir, 'good.tar'));
+    const entries = list.map((e) => {
+      const fe = { path: e.path, size: e.data.length, calls: 0, bytes: (): Buffer => {
+        fe.calls++;
+        return e.data;
+      } };
+      return fe;
+    });
+    return { entries, staged, raw: res.raw, tar: await readFile(join(dir, 'good.tar')) };
+  }
+
+  it('takes a synchronous iterator of entries with bytes(): reads each front entry once and stops at the first layer, unread', async (t) => {
+    const { entries, staged, raw } = await frontEntries(t);
+    const r = await readFrontEntries(entries[Symbol.iterator](), 'mem');
+    assert.ok(r.front.airlockRaw.equals(raw));
+    assert.deepEqual(new Set(r.front.metadata.keys()), staged.metadata);
+    const frontCount = 4 + staged.metadata.size;
+    assert.equal(r.next, entries[frontCount], 'next: the first layer entry');
+    assert.deepEqual(entries.map((e) => e.calls), entries.map((_, i) => (i < frontCount ? 1 : 0)));
+    assert.ok(r.tracker.complete);
+  });
+
+  it('a metadata entry with other bytes: DigestMismatchError naming the entry, from bytes() and from a streaming tar alike', async (t) => {
+    const { entries, tar } = await frontEntries(t);
+    const manifest = entries[4]!;
+    const altered = entries.map((e) => (e === manifest ? { ...e, bytes: () => Buffer.alloc(e.size, 32) } : e));
+    const expected = parseEntryName(manifest.path);
+    assert.equal(expected?.kind, 'blob');
+    const err = await assertRejectsCode(readFrontEntries(altered[Symbol.iterator](), 'mem'), 'DIGEST_MISMATCH');
+    assert.ok(err instanceof DigestMismatchError);
+    assert.equal(err.where, `mem, entry ${manifest.path}`);
+    assert.equal(err.expected, (expected as { digest: string }).digest);
+
+    // The same through frontEntriesOf over the streaming reader.
+    // The manifest's data: after the four layout entries and its own one-block header.
+    const at = entries.slice(0, 4).reduce((n, e) => n + tarEntryBytes(e.path, e.size), 0) + 512;
+    const bad = Buffer.from(tar);
+    bad.fill(32, at, at + manifest.size);
+    const err2 = await assertRejectsCode(readFrontEntries(frontEntriesOf(readTarEntries(Readable.from([bad]), { where: 'stream' })), 'stream'), 'DIGEST_MISMATCH');
+    assert.ok(err2 instanceof DigestMismatchError);
+    assert.equal(err2.where, `stream, entry ${manifest.path}`);
+  });
+
+  it('an airlock.json over its cap is refused before its bytes are read; a later volume must carry the same airlock.json', async (t) => {
+    const { entries, raw } = await frontEntries(t);
+    let read = false;
+    const huge = { path: 'airlock.json', size: MAX_AIRLOCK_JSON_BYTES + 1, bytes: (): Buffer => { read = true; return Buffer.alloc(0); } };
+    await assertRejectsCode(readFrontEntries([huge][Symbol.iterator](), 'mem'), 'BUNDLE_UNREADABLE');
+    assert.equal(read, false);
+    const other = Buffer.from(raw.toString().replace('"2025-01-01T00:00:00Z"', '"2025-01-02T00:00:00Z"'));
+    const err = await assertRejectsCode(readFrontEntries(entries[Symbol.iterator](), 'vol2', other), 'BUNDLE_UNREADABLE');
+    assert.match(err.message, /another bundle/);
+    assert.ok((await readFrontEntries(entries.map((e) => ({ ...e }))[Symbol.iterator](), 'vol2', raw)).front.airlockRaw.equals(raw));
   });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { MemoryStore } from '../../../src/content/index.js';
-import { executeCopy, walkGraph, type CopyPlan, type Journal, type PlanNode, type PlannedRoot, type SequentialBlob } from '../../../src/copy/index.js';
+import { MemoryStore, canCheckTags, type CallOptions, type TagOptions } from '../../../src/content/index.js';
+import {
+  executeCopy, walkGraph, type CopyEvent, type CopyPlan, type Journal, type PlanNode, type PlannedRoot, type RootTarget, type SequentialBlob,
+} from '../../../src/copy/index.js';
 import {
   MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, digestOf, type Descriptor, type Digest,
 } from '../../../src/oci/index.js';
@@ -179,5 +181,184 @@ describe('executeCopy', () => {
     assert.ok(nodes.has(arm.desc.digest));
     assert.ok(!nodes.has(amd.desc.digest));
     await assertRejectsCode(walkGraph(src, idx.desc, new Map(), { where: 't', origin: 'o', platforms: [{ os: 'linux', architecture: 's390x' }] }), 'PLATFORM_UNAVAILABLE');
+  });
+});
+
+/** A MemoryStore that answers tagPointsAt (canCheckTags) and records what it is asked. */
+class TagCheckingStore extends MemoryStore {
+  readonly tagChecks: { digest: Digest; tag: string; opts: CallOptions | undefined }[] = [];
+  readonly existsAsked: Digest[] = [];
+  readonly tagCalls: { digest: Digest; tag: string; opts: TagOptions | undefined }[] = [];
+
+  async tagPointsAt(desc: Descriptor, tag: string, opts?: CallOptions): Promise<boolean> {
+    this.tagChecks.push({ digest: desc.digest, tag, opts });
+    const d = await this.resolve(tag).catch(() => undefined);
+    return d?.digest === desc.digest;
+  }
+
+  override async exists(desc: Descriptor): Promise<boolean> {
+    this.existsAsked.push(desc.digest);
+    return super.exists(desc);
+  }
+
+  override async tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void> {
+    this.tagCalls.push({ digest: desc.digest, tag, opts });
+    return super.tag(desc, tag);
+  }
+
+  /** Forget what was asked so far (the test's setup). */
+  reset(): void {
+    this.tagChecks.length = 0;
+    this.existsAsked.length = 0;
+    this.tagCalls.length = 0;
+  }
+}
+
+describe('executeCopy with a sink that checks tags (tagPointsAt)', () => {
+  const noFetch = { kind: 'random' as const, fetch: async (d: Descriptor): Promise<Readable> => assert.fail(`fetched ${d.digest}`) };
+  const run = async (plan: CopyPlan, targets: RootTarget[], opts: { journal?: Journal; signal?: AbortSignal; dryRun?: boolean; fetch?: (d: Descriptor) => Promise<Readable> } = {}) => {
+    const events: CopyEvent[] = [];
+    const report = await executeCopy(plan, opts.fetch ? { kind: 'random', fetch: opts.fetch } : noFetch, targets, {
+      onEvent: (e) => events.push(e),
+      ...(opts.journal ? { journal: opts.journal } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
+    return { report, events };
+  };
+
+  it('is a capability MemoryStore alone does not have', () => {
+    assert.equal(canCheckTags(new MemoryStore()), false);
+    assert.equal(canCheckTags(new TagCheckingStore()), true);
+  });
+
+  it('a tag that points at the root: the root\'s graph counts as present, exists() is not asked, the tag is not set again, tag-done is still emitted', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2']);
+    const plan = await planFor(src, [a.desc]);
+    const dst = new TagCheckingStore();
+    image(dst, ['l1', 'l2'], 'v1'); // the same image, tagged v1
+    assert.equal((await dst.resolve('v1')).digest, a.desc.digest);
+    dst.reset();
+    const pushes = dst.counts.push;
+    const target = { root: root(a.desc, 'v1'), repository: 'app', sink: dst };
+
+    const dry = await run(plan, [target], { dryRun: true });
+    assert.deepEqual(dry.report.present, [target]);
+    assert.deepEqual(dry.report.toPush, []);
+    assert.deepEqual(dst.existsAsked, []);
+    dst.reset();
+
+    const { report, events } = await run(plan, [target]);
+    assert.deepEqual(dst.tagChecks, [{ digest: a.desc.digest, tag: 'v1', opts: {} }], 'one tag check');
+    assert.deepEqual(dst.existsAsked, [], 'no exists() for the root or anything below it');
+    assert.deepEqual(dst.tagCalls, [], 'the tag is not set again');
+    assert.equal(dst.counts.push, pushes);
+    assert.equal(report.tagsSet, 0);
+    assert.equal(report.blobsPushed + report.manifestsPushed + report.blobsExisting, 0);
+    assert.deepEqual(report.present, [target]);
+    assert.deepEqual(report.completed, [target]);
+    assert.deepEqual(events.filter((e) => e.type === 'tag-done'), [{ type: 'tag-done', repository: 'app', tag: 'v1', digest: a.desc.digest }]);
+    assert.equal(events.filter((e) => e.type === 'root-done').length, 1);
+    assert.equal(events.filter((e) => e.type === 'blob-done').length, 0);
+  });
+
+  it('a tag that points elsewhere: exists() is asked next, everything is pushed, and the tag is moved with known: elsewhere', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2']);
+    const plan = await planFor(src, [a.desc]);
+    const dst = new TagCheckingStore();
+    const old = image(dst, ['old'], 'v1');
+    assert.equal((await dst.resolve('v1')).digest, old.desc.digest);
+    dst.reset();
+    const ac = new AbortController();
+    const target = { root: root(a.desc, 'v1'), repository: 'app', sink: dst };
+    const { report, events } = await run(plan, [target], { signal: ac.signal, fetch: (d) => src.fetch(d) });
+    assert.deepEqual(dst.tagChecks, [{ digest: a.desc.digest, tag: 'v1', opts: { signal: ac.signal } }]);
+    assert.equal(dst.existsAsked[0], a.desc.digest, 'exists() for the root right after the tag check');
+    assert.deepEqual(new Set(dst.existsAsked), new Set(a.all.map((d) => d.digest)), 'then for what is below it');
+    assert.deepEqual(dst.tagCalls, [{ digest: a.desc.digest, tag: 'v1', opts: { signal: ac.signal, known: 'elsewhere' } }]);
+    assert.equal(report.tagsSet, 1);
+    assert.equal(report.blobsPushed, 3);
+    assert.equal(report.manifestsPushed, 1);
+    assert.deepEqual(report.present, []);
+    assert.equal((await dst.resolve('v1')).digest, a.desc.digest, 'the tag moved');
+    assert.equal(events.filter((e) => e.type === 'tag-done').length, 1);
+  });
+
+  it('no such tag but the root is there: exists() answers, nothing is pushed, and the tag is set with known: elsewhere', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2']);
+    const plan = await planFor(src, [a.desc]);
+    const dst = new TagCheckingStore();
+    image(dst, ['l1', 'l2']); // untagged
+    dst.reset();
+    const pushes = dst.counts.push;
+    const target = { root: root(a.desc, 'v2'), repository: 'app', sink: dst };
+    const { report } = await run(plan, [target]);
+    assert.deepEqual(dst.tagChecks.map((c) => c.tag), ['v2']);
+    assert.deepEqual(dst.existsAsked, [a.desc.digest], 'one exists() for the root; its graph follows from it');
+    assert.equal(dst.counts.push, pushes);
+    assert.deepEqual(report.present, [target]);
+    assert.deepEqual(dst.tagCalls, [{ digest: a.desc.digest, tag: 'v2', opts: { known: 'elsewhere' } }]);
+    assert.equal(report.tagsSet, 1);
+  });
+
+  it('the journal holds the tag: tagPointsAt is not asked and the tag is not set; it holds only the root: asked neither, the tag set without known', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2']);
+    const plan = await planFor(src, [a.desc]);
+    const dst = new TagCheckingStore();
+    image(dst, ['l1', 'l2'], 'v1');
+    dst.reset();
+    const target = { root: root(a.desc, 'v1'), repository: 'app', sink: dst };
+
+    const tagged = new MemJournal();
+    tagged.keys.add(`tag app v1@${a.desc.digest}`);
+    const first = await run(plan, [target], { journal: tagged });
+    assert.deepEqual(dst.tagChecks, []);
+    assert.deepEqual(dst.existsAsked, [a.desc.digest], 'the root is asked for with exists() instead');
+    assert.deepEqual(dst.tagCalls, []);
+    assert.equal(first.report.tagsSet, 0);
+    assert.equal(first.events.filter((e) => e.type === 'tag-done').length, 1);
+    dst.reset();
+
+    const rootOnly = new MemJournal();
+    rootOnly.keys.add(`manifest app ${a.desc.digest}`);
+    for (const d of a.all.slice(0, -1)) rootOnly.keys.add(`blob app ${d.digest}`);
+    const second = await run(plan, [target], { journal: rootOnly });
+    assert.deepEqual(dst.tagChecks, [], 'a root the journal holds is not asked for');
+    assert.deepEqual(dst.existsAsked, []);
+    assert.deepEqual(dst.tagCalls, [{ digest: a.desc.digest, tag: 'v1', opts: {} }], 'nothing known about the tag');
+    assert.equal(second.report.tagsSet, 1);
+    assert.ok(rootOnly.has(`tag app v1@${a.desc.digest}`), 'the tag recorded');
+  });
+
+  it('a root without a tag is asked with exists() only; two tagged roots are answered each on its own', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['a1']);
+    const b = image(src, ['b1']);
+    const c = image(src, ['c1']);
+    const plan = await planFor(src, [a.desc, b.desc, c.desc]);
+    const dst = new TagCheckingStore();
+    image(dst, ['a1'], 'a'); // a: tagged already
+    image(dst, ['c1']); // c: there, untagged root
+    dst.reset();
+    const targets = [
+      { root: root(a.desc, 'a'), repository: 'app', sink: dst },
+      { root: root(b.desc, 'b'), repository: 'app', sink: dst },
+      { root: root(c.desc), repository: 'app', sink: dst },
+    ];
+    const { report, events } = await run(plan, targets, { fetch: (d) => src.fetch(d) });
+    assert.deepEqual(dst.tagChecks.map((x) => [x.digest, x.tag]).sort(), [[a.desc.digest, 'a'], [b.desc.digest, 'b']].sort());
+    assert.ok(!dst.existsAsked.includes(a.desc.digest), 'a: answered by its tag');
+    assert.ok(dst.existsAsked.includes(b.desc.digest));
+    assert.ok(dst.existsAsked.includes(c.desc.digest), 'c: no tag, exists()');
+    assert.deepEqual(dst.tagCalls, [{ digest: b.desc.digest, tag: 'b', opts: { known: 'elsewhere' } }]);
+    assert.equal(report.tagsSet, 1);
+    assert.deepEqual(new Set(report.present), new Set([targets[0], targets[2]]));
+    assert.equal(report.completed.length, 3);
+    assert.deepEqual(events.filter((e) => e.type === 'tag-done').map((e) => (e as { tag: string }).tag).sort(), ['a', 'b']);
+    assert.deepEqual(dst.tagNames.sort(), ['a', 'b']);
   });
 });
