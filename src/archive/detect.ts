@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Header } from 'tar';
+import { Header } from 'tar/header';
 import { AirlockError, ioError } from '../errors.js';
 import { isZstdMagic } from './zstd.js';
 

@@ -1,4 +1,5 @@
-import { Header, Pax, type HeaderData } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { AirlockError } from '../errors.js';
 
 /**

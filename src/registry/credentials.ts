@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +138,8 @@ export async function runCredentialHelper(
     throw new AirlockError('USAGE', `invalid credential helper name "${name}"`, { hint: 'credHelpers / credsStore name a docker-credential-<name> program' });
   }
   const program = `docker-credential-${name}`;
+  // Loaded here: most runs use no credential helper, and child_process costs every run its load.
+  const { spawn } = await import('node:child_process');
   const { code, stdout, stderr, spawnError } = await new Promise<{ code: number | null; stdout: string; stderr: string; spawnError?: Error }>((resolve) => {
     const child = spawn(program, ['get'], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
