@@ -35,23 +35,29 @@ export interface DeployOutputsOptions {
 /** Write the import's outputs for the nodes that will pull (CONTRACT.md "Import outputs"). */
 export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<string[]> {
   const written: string[] = [];
-  const put = async (rel: string, text: string): Promise<void> => {
-    const p = join(o.outDir, rel);
+  // The files are independent: written side by side (each one atomically, synced), the receipt
+  // last, once all the others are whole.
+  const pending: Promise<void>[] = [];
+  const write = async (p: string, text: string): Promise<void> => {
     await mkdir(join(p, '..'), { recursive: true });
     await writeFileAtomic(p, text);
+  };
+  const put = (rel: string, text: string): void => {
+    const p = join(o.outDir, rel);
     written.push(p);
+    pending.push(write(p, text));
   };
   const host = o.target.host;
   const mirrored = (a: MappedArtifact): string => `${host}/${a.targetRepository}${a.tag !== undefined ? `:${a.tag}` : ''}@${a.digest}`;
   const images = o.artifacts.filter((a) => a.kind !== 'file');
 
-  await put('image-map.json', `${JSON.stringify({
+  put('image-map.json', `${JSON.stringify({
     version: 1,
     target: `${host}${o.target.prefix ? `/${o.target.prefix}` : ''}`,
     layout: o.layout,
     images: images.map((a) => ({ kind: a.kind, source: a.source, mirror: mirrored(a), repository: `${host}/${a.targetRepository}`, ...(a.tag !== undefined ? { tag: a.tag } : {}), digest: a.digest, status: a.status })),
   }, null, 2)}\n`);
-  await put('image-map.txt', images.map((a) => `${a.source}=${mirrored(a)}\n`).join(''));
+  put('image-map.txt', images.map((a) => `${a.source}=${mirrored(a)}\n`).join(''));
 
   // Upstream registries the nodes will ask for, each mapped to where its repositories landed.
   const upstreams = [...new Set(images.map((a) => a.sourceRegistry))].sort();
@@ -68,7 +74,7 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
     if (o.insecure) conf.push('insecure = true');
     conf.push('');
   }
-  await put('registries.conf.d/airlock.conf', conf.join('\n'));
+  put('registries.conf.d/airlock.conf', conf.join('\n'));
 
   // containerd: hosts.toml per upstream (https://github.com/containerd/containerd/blob/main/docs/hosts.md).
   for (const u of upstreams) {
@@ -82,7 +88,7 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
     if (o.insecure && !o.plainHttp) lines.push('  skip_verify = true');
     // containerd (1.6, Linux) looks for `<hosts dir>/<host[:port]>/hosts.toml` with the colon kept
     // (only its Windows build drops it): `127.0.0.1_5000` would never be read (NOTES.md).
-    await put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u}/hosts.toml`, `${lines.join('\n')}\n`);
+    put(`containerd/certs.d/${u === DOCKER_HUB ? 'docker.io' : u}/hosts.toml`, `${lines.join('\n')}\n`);
   }
 
   // k3s / RKE2 registries.yaml.
@@ -98,7 +104,7 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
     if (o.caFile) k3s.push(`      ca_file: ${JSON.stringify(o.caFile)}`);
     if (o.insecure && !o.plainHttp) k3s.push('      insecure_skip_verify: true');
   } else k3s.push('    {}');
-  await put('k3s-registries.yaml', `${k3s.join('\n')}\n`);
+  put('k3s-registries.yaml', `${k3s.join('\n')}\n`);
 
   // Helm values: the common conventions (global.imageRegistry) plus a digest-pinned map per image.
   const values = [
@@ -114,10 +120,14 @@ export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<strin
       `      digest: ${JSON.stringify(a.digest)}`);
   }
   values.push(...chartValues(o.artifacts, host));
-  await put('values-registry.yaml', `${values.join('\n')}\n`);
-  for (const c of chartValueFiles(o.artifacts, host)) await put(c.path, c.text);
+  put('values-registry.yaml', `${values.join('\n')}\n`);
+  for (const c of chartValueFiles(o.artifacts, host)) put(c.path, c.text);
 
-  await put('receipt.json', `${JSON.stringify(o.receipt, null, 2)}\n`);
+  const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const receipt = join(o.outDir, 'receipt.json');
+  await write(receipt, `${JSON.stringify(o.receipt, null, 2)}\n`);
+  written.push(receipt);
   return written;
 }
 
