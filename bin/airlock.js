@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in the compiled output (`npm run build`).
-import '../dist/src/cli/main.js';
+// Thin launcher: the CLI lives in the compiled output (`npm run build`: dist/cli, bundled by
+// scripts/bundle-cli.mjs from the modules tsc writes to dist/src).
+import '../dist/cli/main.js';
