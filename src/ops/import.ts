@@ -100,8 +100,26 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const layout = opts.layout ?? 'flat';
   const target = parseTarget(opts.to);
 
-  const reader = await openBundle(opts.bundles, signal ? { signal } : {});
-  let client: RegistryClient | undefined;
+  // The target's connection is set up while the bundle is opened and checked: a GET of its API
+  // root, which learns the scheme (skip-verify: TLS or plain HTTP) and the auth it asks for.
+  // It says nothing about the bundle; its failure is left to the first real request to report.
+  const client: RegistryClient = createRegistryClient(target.host, opts.dest, {
+    logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+  });
+  const warm = new AbortController();
+  const warmUp = client.ping({ signal: signal ? AbortSignal.any([signal, warm.signal]) : warm.signal }).catch(() => {});
+  const stopWarmUp = async (): Promise<void> => {
+    warm.abort();
+    await warmUp;
+  };
+  let reader: BundleReader;
+  try {
+    reader = await openBundle(opts.bundles, signal ? { signal } : {});
+  } catch (err) {
+    await stopWarmUp();
+    await client.close().catch(() => {});
+    throw err;
+  }
   let journal: FileJournal | undefined;
   try {
     // 1. Trust: the signature over airlock.json, before anything else is believed.
@@ -123,13 +141,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // 3. Where each artifact lands; two sources on one target repository is a usage error.
     const mapped = mapArtifacts(manifest.artifacts, target, layout);
-    client = createRegistryClient(target.host, opts.dest, {
-      logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
-    });
     const repos = new Map<string, RegistryRepository>();
     const repoFor = (path: string): RegistryRepository => {
       let r = repos.get(path);
-      if (!r) repos.set(path, (r = client!.repository(path)));
+      if (!r) repos.set(path, (r = client.repository(path)));
       return r;
     };
     const filesRepository = [target.prefix, FILES_REPOSITORY].filter((p) => p).join('/');
@@ -287,7 +302,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   } finally {
     await journal?.close().catch(() => {});
     await reader.close().catch(() => {});
-    await client?.close().catch(() => {});
+    await stopWarmUp();
+    await client.close().catch(() => {});
   }
 }
 
