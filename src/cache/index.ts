@@ -1,10 +1,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { LayoutStore } from '../layout/index.js';
+import { DownloadCache } from './download-cache.js';
+
+export { DownloadCache } from './download-cache.js';
 
 /**
- * The content-addressed download cache: an OCI layout's blob store, reused across exports so a
- * second export downloads nothing it already has. Every blob in it was verified on the way in.
+ * The content-addressed download cache (download-cache.ts), reused across exports so a second
+ * export downloads nothing it already has or already wrote into a bundle that is still there.
  */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
@@ -16,8 +18,8 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'airlock');
 }
 
-export async function openCache(dir: string | undefined, onBytes?: (n: number) => void): Promise<LayoutStore> {
-  const store = new LayoutStore(dir ?? defaultCacheDir(), onBytes ? { onBytes } : {});
+export async function openCache(dir: string | undefined, onBytes?: (n: number) => void): Promise<DownloadCache> {
+  const store = new DownloadCache(dir ?? defaultCacheDir(), onBytes ? { onBytes } : {});
   await store.init();
   return store;
 }

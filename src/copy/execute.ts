@@ -40,6 +40,12 @@ export interface ExecuteOptions {
    * Default false: read to the end.
    */
   readonly stopWhenComplete?: boolean;
+  /**
+   * The sinks may hold a manifest without the blobs below it (the download cache, whose layers
+   * may live in a bundle that has since moved): a present root does not stand for its graph, and
+   * every blob is asked for. Default false: a registry refuses a manifest whose blobs it lacks.
+   */
+  readonly checkEveryBlob?: boolean;
 }
 
 export interface ExecuteReport {
@@ -109,7 +115,8 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
     }
   }
   const markClosure = (repo: RepoState, d: Digest): void => {
-    for (const c of closure(plan.nodes, d)) repo.present.add(c);
+    if (opts.checkEveryBlob) repo.present.add(d);
+    else for (const c of closure(plan.nodes, d)) repo.present.add(c);
   };
   // A tagged root asks for its tag first: a tag that points at the root proves the root's graph
   // is there and that the tag need not move, so a no-op run sends one request per root.

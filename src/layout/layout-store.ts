@@ -168,7 +168,11 @@ export class LayoutStore implements ContentSource, ContentSink {
     await this.push(desc, Readable.from([bytes]));
   }
 
-  /** Make `desc` present here by linking the file of another store (no copy when on one filesystem). */
+  /**
+   * Make `desc` present here by linking the file of another store (no copy when on one
+   * filesystem). A store that holds the blob other than as a file of its own (the download
+   * cache's references into bundles) has it copied, verified, instead.
+   */
   async linkFrom(other: LayoutStore, desc: Descriptor): Promise<void> {
     await this.init();
     if (await this.exists(desc)) return;
@@ -179,6 +183,10 @@ export class LayoutStore implements ContentSource, ContentSink {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
+      if (code === 'ENOENT') {
+        await this.push(desc, await other.fetch(desc));
+        return;
+      }
       if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK') {
         await symlink(from, to).catch((e: unknown) => {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(e, 'link blob into', this.root);

@@ -255,6 +255,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     };
     await executeCopy(cachePlan, { kind: 'random', fetch: fetchUpstream }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
       concurrency,
+      // A cached manifest does not mean its layers are cached: they may be in a bundle since moved.
+      checkEveryBlob: true,
       ...(signal ? { signal } : {}),
       onEvent: (e) => {
         if (e.type === 'blob-done' && e.how === 'copied') bytesDownloaded += e.size;
@@ -265,13 +267,17 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const desc = nodes.get(b.digest)!.desc;
       const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
       if (await cache.exists(desc)) {
-        // From an earlier run: checked again on the way out, as the cache is a file on disk.
+        // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
+        // out, as it is a file on disk. A reference whose bytes are wrong is dropped, so that the
+        // next run downloads the layer.
         emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
-        return streamPipeline(await cache.fetch(desc, { signal: s }), verifyStream(desc, { where: `cached ${where}` }), () => {});
+        return streamPipeline(await cache.fetch(desc, { signal: s }), verifyStream(desc, { where: `cached ${where}` }), (err) => {
+          if (err && !s.aborted) void cache.dropReference(desc.digest).catch(() => {});
+        });
       }
-      const body = throwaway
-        ? streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {})
-        : streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), cache.teeInto(desc), () => {});
+      // Not copied into the cache: once the bundle is whole, the cache records where in it the
+      // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
+      const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {});
       body.once('end', () => {
         bytesDownloaded += desc.size;
         emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
@@ -314,6 +320,14 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         ...(inPlace ? { openLayer, concurrency } : {}),
         ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
       });
+      if (!throwaway && direct.size > 0 && (form === 'tar' || form === 'tar.zst')) {
+        const layers = included.filter((b) => direct.has(b.digest));
+        const recorded = await cache.recordBundle(output, form, layers).catch((err: unknown) => {
+          logger.warn(`the download cache could not record where the layers lie in ${output} (${(err as Error).message}); the next export downloads them again`);
+          return 0;
+        });
+        logger.debug(`the download cache refers to ${recorded} of ${layers.length} layer(s) in ${output}`);
+      }
       if (opts.lock && !opts.locked) {
         await writeLockFile(opts.lock, { version: 1, entries: [...lockMap].sort().map(([source, digest]) => ({ source, digest })) });
       }

@@ -1,0 +1,125 @@
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { indexTar, indexZstdTar, readFileRanges, type FileRange } from '../archive/index.js';
+import { AirlockError } from '../errors.js';
+import type { CallOptions } from '../content/index.js';
+import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
+import { LayoutStore } from '../layout/index.js';
+import { writeFileAtomic } from '../util/index.js';
+
+/** Where a blob lies in a bundle this cache's user wrote: the file as it was, and the blob's ranges in it. */
+interface BlobRef {
+  readonly v: 1;
+  readonly path: string;
+  /** The bundle file's size and modification time when the reference was made. */
+  readonly fileSize: number;
+  readonly mtimeMs: number;
+  /** [offset, length] pairs; their lengths add up to the blob's size. */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+/** A reference is a few KB per 100 MB of layer; anything much larger is not one of ours. */
+const MAX_REF_BYTES = 4 << 20;
+
+/**
+ * The download cache: an OCI layout's blob store (verified on the way in, reused across exports),
+ * plus references into bundles already written. A layer that an export writes in place into a
+ * .tar or .tar.zst (bundle/writer.ts writesInPlace) is not copied into the cache as well (one
+ * write of each blob: half the disk traffic of an export, and half its disk space): the cache
+ * records where in the bundle the layer lies, and a later export reads it from there for as long
+ * as the bundle stays where it was written, unchanged (same size and modification time). What is
+ * read through a reference is verified against its digest like everything else, so a reference
+ * is only a hint: a stale or tampered one costs a download, never a wrong byte.
+ */
+export class DownloadCache extends LayoutStore {
+  refPath(digest: Digest): string {
+    return join(this.root, 'refs', 'sha256', `${hexOf(digest)}.json`);
+  }
+
+  /** A blob file of the cache itself (not a reference). */
+  async holdsFile(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    return super.exists(desc);
+  }
+
+  override async exists(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    return (await super.exists(desc)) || (await this.#reference(desc)) !== undefined;
+  }
+
+  override async fetch(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }, opts: CallOptions = {}): Promise<Readable> {
+    if (await this.#hasFileOf(desc)) return super.fetch(desc, opts);
+    const ref = await this.#reference(desc);
+    if (!ref) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the cache`, { where: this.root });
+    return readFileRanges(ref.path, ref.ranges, opts.signal);
+  }
+
+  /** Forget a reference whose bytes turned out wrong (the bundle changed under it). */
+  async dropReference(digest: Digest): Promise<void> {
+    await rm(this.refPath(digest), { force: true });
+  }
+
+  /**
+   * Remember where the blobs `digests` lie in the bundle just written at `path` (a whole .tar or
+   * .tar.zst), as found by indexing it: only blobs stored as plain file ranges (raw zstd blocks).
+   * Returns how many were recorded.
+   */
+  async recordBundle(path: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[]): Promise<number> {
+    const st = await stat(path);
+    const where = new Map<string, readonly FileRange[]>();
+    if (form === 'tar') {
+      for (const [name, e] of await indexTar(path)) where.set(name, [{ offset: e.offset, length: e.size }]);
+    } else {
+      const index = indexZstdTar(path);
+      if (!index.ok) return 0;
+      for (const [name, e] of index.entries) if (e.ranges) where.set(name, e.ranges);
+    }
+    await mkdir(join(this.root, 'refs', 'sha256'), { recursive: true });
+    let n = 0;
+    for (const b of blobs) {
+      const ranges = where.get(`blobs/sha256/${hexOf(b.digest)}`);
+      if (!ranges || ranges.reduce((s, r) => s + r.length, 0) !== b.size) continue;
+      const ref: BlobRef = { v: 1, path, fileSize: st.size, mtimeMs: st.mtimeMs, ranges: ranges.map((r) => [r.offset, r.length] as const) };
+      await writeFileAtomic(this.refPath(b.digest), `${JSON.stringify(ref)}\n`);
+      n++;
+    }
+    return n;
+  }
+
+  async #hasFileOf(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<boolean> {
+    const s = await stat(this.blobPath(desc.digest)).catch(() => undefined);
+    return Boolean(s?.isFile() && (desc.size === undefined || s.size === desc.size));
+  }
+
+  async #reference(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<{ path: string; ranges: FileRange[] } | undefined> {
+    if (!isDigest(desc.digest)) return undefined;
+    let raw: Buffer;
+    try {
+      const p = this.refPath(desc.digest);
+      if ((await stat(p)).size > MAX_REF_BYTES) return undefined;
+      raw = await readFile(p);
+    } catch {
+      return undefined;
+    }
+    const ref = parseRef(raw);
+    if (!ref || (desc.size !== undefined && ref.ranges.reduce((s, r) => s + r[1], 0) !== desc.size)) return undefined;
+    const st = await stat(ref.path).catch(() => undefined);
+    if (!st?.isFile() || st.size !== ref.fileSize || st.mtimeMs !== ref.mtimeMs) return undefined;
+    if (ref.ranges.some(([o, l]) => o + l > st.size)) return undefined;
+    return { path: ref.path, ranges: ref.ranges.map(([offset, length]) => ({ offset, length })) };
+  }
+}
+
+function parseRef(raw: Buffer): BlobRef | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const r = doc as Partial<BlobRef>;
+  const n = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (typeof r !== 'object' || r === null || r.v !== 1 || typeof r.path !== 'string' || !isAbsolute(r.path)) return undefined;
+  if (!n(r.fileSize) || typeof r.mtimeMs !== 'number' || !Array.isArray(r.ranges)) return undefined;
+  if (!r.ranges.every((x) => Array.isArray(x) && x.length === 2 && n(x[0]) && n(x[1]))) return undefined;
+  return r as BlobRef;
+}
