@@ -1,9 +1,10 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { indexTar, indexZstdTar, readFileRanges, type FileRange } from '../archive/index.js';
-import { AirlockError } from '../errors.js';
-import type { CallOptions } from '../content/index.js';
+import { AirlockError, isAirlockError } from '../errors.js';
+import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
 import { LayoutStore } from '../layout/index.js';
 import { writeFileAtomic } from '../util/index.js';
@@ -30,27 +31,37 @@ const MAX_REF_BYTES = 4 << 20;
  * records where in the bundle the layer lies, and a later export reads it from there for as long
  * as the bundle stays where it was written, unchanged (same size and modification time). What is
  * read through a reference is verified against its digest like everything else, so a reference
- * is only a hint: a stale or tampered one costs a download, never a wrong byte.
+ * is only a hint, never a wrong byte: a stale one (the bundle moved, resized or touched) costs a
+ * download; one whose bytes were changed in place fails the run that reads it (DIGEST_MISMATCH)
+ * and is dropped, so that the next run downloads the blob.
  */
 export class DownloadCache extends LayoutStore {
   refPath(digest: Digest): string {
     return join(this.root, 'refs', 'sha256', `${hexOf(digest)}.json`);
   }
 
-  /** A blob file of the cache itself (not a reference). */
-  async holdsFile(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
-    return super.exists(desc);
-  }
-
   override async exists(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
-    return (await super.exists(desc)) || (await this.#reference(desc)) !== undefined;
+    return (await this.holdsFile(desc)) || (await this.#reference(desc)) !== undefined;
   }
 
+  /**
+   * A cache file as it is (callers verify it), or the bytes a reference points at, verified here
+   * as they stream (a VerifyStream of the blob: callers need not hash them again): a reference
+   * whose bytes are wrong (the bundle was changed in place, keeping its size and mtime) fails
+   * DIGEST_MISMATCH and is dropped, so that the next run downloads the blob.
+   */
   override async fetch(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }, opts: CallOptions = {}): Promise<Readable> {
     if (await this.#hasFileOf(desc)) return super.fetch(desc, opts);
     const ref = await this.#reference(desc);
     if (!ref) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the cache`, { where: this.root });
-    return readFileRanges(ref.path, ref.ranges, opts.signal);
+    const size = ref.ranges.reduce((s, r) => s + r.length, 0);
+    const checked = verifyStream({ digest: desc.digest, size }, { where: `blob ${desc.digest} in ${ref.path} (a download cache reference)` });
+    pipeline(readFileRanges(ref.path, ref.ranges, opts.signal), checked, (err) => {
+      if (isAirlockError(err) && (err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH' || err.code === 'BUNDLE_UNREADABLE')) {
+        void this.dropReference(desc.digest).catch(() => {});
+      }
+    });
+    return checked;
   }
 
   /** Forget a reference whose bytes turned out wrong (the bundle changed under it). */
@@ -63,7 +74,8 @@ export class DownloadCache extends LayoutStore {
    * .tar.zst), as found by indexing it: only blobs stored as plain file ranges (raw zstd blocks).
    * Returns how many were recorded.
    */
-  async recordBundle(path: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[]): Promise<number> {
+  async recordBundle(given: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[]): Promise<number> {
+    const path = resolve(given);
     const st = await stat(path);
     const where = new Map<string, readonly FileRange[]>();
     if (form === 'tar') {
@@ -85,6 +97,7 @@ export class DownloadCache extends LayoutStore {
     return n;
   }
 
+  /** holdsFile for callers that may not know the size. */
   async #hasFileOf(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<boolean> {
     const s = await stat(this.blobPath(desc.digest)).catch(() => undefined);
     return Boolean(s?.isFile() && (desc.size === undefined || s.size === desc.size));

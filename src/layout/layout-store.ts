@@ -54,6 +54,11 @@ export class LayoutStore implements ContentSource, ContentSink {
   }
 
   async exists(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    return this.holdsFile(desc);
+  }
+
+  /** The blob is a whole file of this store (`exists` may know of blobs held some other way). */
+  async holdsFile(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
     try {
       const s = await stat(this.blobPath(desc.digest));
       return s.isFile() && s.size === desc.size;
@@ -87,7 +92,7 @@ export class LayoutStore implements ContentSource, ContentSink {
 
   async push(desc: Descriptor, body: Readable, opts: CallOptions = {}): Promise<void> {
     await this.init();
-    if (await this.exists(desc)) {
+    if (await this.holdsFile(desc)) {
       body.resume();
       return;
     }
@@ -175,7 +180,7 @@ export class LayoutStore implements ContentSource, ContentSink {
    */
   async linkFrom(other: LayoutStore, desc: Descriptor): Promise<void> {
     await this.init();
-    if (await this.exists(desc)) return;
+    if (await this.holdsFile(desc)) return;
     const from = other.blobPath(desc.digest);
     const to = this.blobPath(desc.digest);
     try {

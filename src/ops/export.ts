@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { verifyStream } from '../content/index.js';
+import { VerifyStream, verifyStream } from '../content/index.js';
 import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
@@ -268,12 +268,12 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
       if (await cache.exists(desc)) {
         // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
-        // out, as it is a file on disk. A reference whose bytes are wrong is dropped, so that the
-        // next run downloads the layer.
+        // out, as it is a file on disk.
         emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
-        return streamPipeline(await cache.fetch(desc, { signal: s }), verifyStream(desc, { where: `cached ${where}` }), (err) => {
-          if (err && !s.aborted) void cache.dropReference(desc.digest).catch(() => {});
-        });
+        const cached = await cache.fetch(desc, { signal: s });
+        // Read through a reference: verified (and dropped if wrong) by the cache itself.
+        if (cached instanceof VerifyStream && cached.verifies(desc)) return cached;
+        return streamPipeline(cached, verifyStream(desc, { where: `cached ${where}` }), () => {});
       }
       // Not copied into the cache: once the bundle is whole, the cache records where in it the
       // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
