@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +27,14 @@ interface ExportJson { bundleId: string; artifacts: Artifact[]; blobs: number; f
 
 const RELEASE_NOTES = 'airlock 1.0: release notes carried as a file\n';
 const BLOB_GET = /^\/v2\/.+\/blobs\/sha256:[a-f0-9]{64}$/;
+
+/**
+ * The layers an export writes in place into its .tar.zst (bundle/writer.ts placedInBundle): not
+ * empty, and already compressed (gzip, zstd media types), so stored as they are.
+ */
+function placedLayers(a: AirlockJson): AirlockJson['blobs'] {
+  return a.blobs.filter((b) => b.location === 'bundle' && b.size > 0 && /(?:[+.](?:gzip|zstd)|\.tar\.gzip)$/.test(b.mediaType));
+}
 
 function ok(r: CliResult): void {
   assert.equal(r.code, 0, describeResult(r));
@@ -147,6 +155,101 @@ describe('bundle export (issue 4)', () => {
         : await readFile(join(dir, 'blobs', 'sha256', a.digest.slice(7)));
       assert.equal(Buffer.compare(Buffer.from(layoutBytes), upstreamBytes), 0, `${a.source}: manifest bytes differ from upstream`);
     }
+  });
+
+  it('keeps no copy of the layers it wrote into the bundle: the cache refers to them there', async () => {
+    const entries = await listTar(bundle);
+    const airlock = JSON.parse(entries[0]!.body.toString('utf8')) as AirlockJson;
+    const placed = placedLayers(airlock);
+    assert.ok(placed.length >= 5, `only ${placed.length} layers placed in the bundle`);
+    const files = new Set(await readdir(join(cache, 'blobs', 'sha256')));
+    const refs = new Set(await readdir(join(cache, 'refs', 'sha256')));
+    for (const b of placed) {
+      assert.equal(files.has(b.digest.slice(7)), false, `layer ${b.digest} (${b.mediaType}) was copied into the cache`);
+      assert.ok(refs.has(`${b.digest.slice(7)}.json`), `no reference to layer ${b.digest} (${b.mediaType})`);
+      const ref = JSON.parse(await readFile(join(cache, 'refs', 'sha256', `${b.digest.slice(7)}.json`), 'utf8')) as { path: string };
+      assert.equal(ref.path, bundle);
+    }
+    assert.deepEqual([...refs].sort(), placed.map((b) => `${b.digest.slice(7)}.json`).sort(), 'references to other blobs than the placed layers');
+    // What the cache holds as files (manifests, configs, small blobs kept out of raw regions) is a
+    // small part of the bundle.
+    let cached = 0;
+    for (const n of files) cached += (await stat(join(cache, 'blobs', 'sha256', n))).size;
+    const layerBytes = placed.reduce((s, b) => s + b.size, 0);
+    const bundleSize = (await stat(bundle)).size;
+    assert.ok(cached * 4 < bundleSize, `the cache holds ${cached} bytes of files, the bundle is ${bundleSize}`);
+    assert.ok(layerBytes > bundleSize / 2, `the placed layers are ${layerBytes} of the bundle's ${bundleSize} bytes`);
+  });
+
+  it('a second .tar.zst export with the same cache downloads no blob: it reads the layers from the first bundle', async () => {
+    const out = join(work, 'again', 'site.tar.zst');
+    proxy.resetCounters();
+    const r = await runCli(exportArgs('-f', mirror, '-o', out, '--cache', cache, '--json'));
+    ok(r);
+    const blobGets = proxy.log.filter((l) => l.method === 'GET' && BLOB_GET.test(l.path));
+    assert.equal(blobGets.length, 0, `second export fetched blobs: ${blobGets.map((l) => l.path).join(', ')}`);
+    assert.equal(parseJsonOutput<{ bytesDownloaded: number }>(r).bytesDownloaded, 0);
+    ok(await runCli(['bundle', 'verify', out, '--verify-key', verifyKey]));
+    // Every blob entry is byte for byte the first bundle's.
+    const blobsOf = async (path: string): Promise<Map<string, string>> =>
+      new Map((await listTar(path)).filter((e) => e.name.startsWith('blobs/')).map((e) => [e.name, sha256Of(e.body)]));
+    const [a, b] = await Promise.all([blobsOf(bundle), blobsOf(out)]);
+    assert.deepEqual([...b].sort(), [...a].sort());
+    for (const [name, digest] of b) assert.equal(digest, `sha256:${name.slice(13)}`);
+    // The references now name the newer bundle; the first one is as it was.
+    const ref = (await readdir(join(cache, 'refs', 'sha256')))[0]!;
+    assert.equal((JSON.parse(await readFile(join(cache, 'refs', 'sha256', ref), 'utf8')) as { path: string }).path, out);
+    ok(await runCli(['bundle', 'verify', bundle, '--verify-key', verifyKey]));
+  });
+
+  it('a cache whose bundles were moved or deleted downloads their layers again, once each, and the export succeeds', async () => {
+    const list = join(work, 'moved-mirror.yaml');
+    await writeFile(list, ['version: 1', 'registries:', `  "${proxy.host}": { tls: plain-http }`, 'images:', `  - ${src('demo/app-api:1.0')}`, `  - ${src('demo/multi:1.0')}`, ''].join('\n'));
+    const movedCache = join(work, 'moved-cache');
+    const dir = join(work, 'moved');
+    const layerGets = (): string[] => proxy.log.filter((l) => l.method === 'GET' && BLOB_GET.test(l.path)).map((l) => l.path.slice(-71));
+    // A .tar first: every layer is written in place, and referred to.
+    const asTar = join(dir, 'first.tar');
+    proxy.resetCounters();
+    ok(await runCli(exportArgs('-f', list, '-o', asTar, '--cache', movedCache)));
+    const airlock = JSON.parse((await listTar(asTar))[0]!.body.toString('utf8')) as AirlockJson;
+    const placed = placedLayers(airlock).map((b) => b.digest).sort();
+    assert.ok(placed.length >= 2, `only ${placed.length} layers`);
+    assert.deepEqual(layerGets().filter((d) => placed.includes(d)).sort(), placed, 'the first export downloads each layer once');
+    const refs = async (): Promise<string[]> => (await readdir(join(movedCache, 'refs', 'sha256'))).map((n) => `sha256:${n.slice(0, -5)}`);
+    for (const d of placed) assert.ok((await refs()).includes(d), `no reference to ${d} in the .tar`);
+
+    // A .tar.zst from the .tar's references: nothing downloaded.
+    const second = join(dir, 'second.tar.zst');
+    proxy.resetCounters();
+    ok(await runCli(exportArgs('-f', list, '-o', second, '--cache', movedCache)));
+    assert.deepEqual(layerGets(), [], 'the layers were read from the .tar');
+
+    // Both bundles gone from where they were written: the second moved, the first deleted.
+    await rename(second, join(dir, 'moved-away.tar.zst'));
+    await rm(asTar);
+    const third = join(dir, 'third.tar.zst');
+    proxy.resetCounters();
+    const r = await runCli(exportArgs('-f', list, '-o', third, '--cache', movedCache, '--json'));
+    ok(r);
+    assert.deepEqual(layerGets().sort(), placed, 'each layer downloaded again, once, and nothing else');
+    assert.equal(parseJsonOutput<{ bytesDownloaded: number }>(r).bytesDownloaded, airlock.blobs.filter((b) => placed.includes(b.digest)).reduce((s, b) => s + b.size, 0));
+    ok(await runCli(['bundle', 'verify', third, '--verify-key', verifyKey]));
+    for (const d of placed) {
+      const ref = JSON.parse(await readFile(join(movedCache, 'refs', 'sha256', `${d.slice(7)}.json`), 'utf8')) as { path: string };
+      assert.equal(ref.path, third);
+    }
+
+    // A directory (staged from the cache, not written in place) once that one is gone too: the
+    // cache's manifests do not stand for their layers, which are downloaded into it.
+    await rm(third);
+    const asDir = join(dir, 'as-dir');
+    proxy.resetCounters();
+    ok(await runCli(exportArgs('-f', list, '-o', asDir, '--cache', movedCache)));
+    assert.deepEqual(layerGets().sort(), placed, 'each layer downloaded again, once');
+    await validateLayout(asDir);
+    const files = new Set(await readdir(join(movedCache, 'blobs', 'sha256')));
+    for (const d of placed) assert.ok(files.has(d.slice(7)), `layer ${d} is not in the cache after a directory export`);
   });
 
   it('makes zero blob downloads on a second export with the same cache; a directory output copies with skopeo oci:', async () => {

@@ -86,6 +86,65 @@ describe('executeCopy', () => {
     assert.equal(fresh.present.length, 1);
   });
 
+  it('checkEveryBlob: a sink holding the root but not a layer gets the layer; without it the present root stands for its graph', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['kept', 'lost']);
+    const [config, kept, lost, manifest] = a.all;
+    const plan = await planFor(src, [a.desc]);
+    // The download cache after the bundle that held a layer moved: the manifest, the config and
+    // one layer are still there, the other layer is not.
+    const sinkWithout = async (): Promise<MemoryStore> => {
+      const dst = new MemoryStore();
+      for (const d of [config!, kept!, manifest!]) dst.put(d, Buffer.concat(await (await src.fetch(d)).toArray()));
+      return dst;
+    };
+    const fetched: Digest[] = [];
+    const supply = { kind: 'random' as const, fetch: async (d: Descriptor) => (fetched.push(d.digest), src.fetch(d)) };
+
+    const plain = await sinkWithout();
+    const before = await executeCopy(plan, supply, [{ root: root(a.desc), repository: 'cache', sink: plain }]);
+    assert.equal(before.blobsPushed, 0);
+    assert.equal(before.present.length, 1);
+    assert.equal(await plain.exists(lost!), false, 'without checkEveryBlob the layer stays missing');
+    assert.deepEqual(fetched, []);
+
+    const checked = await sinkWithout();
+    const events: CopyEvent[] = [];
+    const report = await executeCopy(plan, supply, [{ root: root(a.desc), repository: 'cache', sink: checked }], {
+      checkEveryBlob: true, onEvent: (e) => events.push(e),
+    });
+    assert.equal(report.blobsPushed, 1);
+    assert.equal(report.bytesPushed, lost!.size);
+    assert.equal(report.blobsExisting, 2, 'the config and the other layer were asked for, and there');
+    assert.equal(report.manifestsPushed, 0, 'the manifest is there: not pushed again');
+    assert.equal(report.present.length, 1);
+    assert.equal(report.completed.length, 1);
+    assert.deepEqual(fetched, [lost!.digest]);
+    assert.equal(await checked.exists(lost!), true);
+    assert.deepEqual(events.filter((e) => e.type === 'blob-done' && e.how === 'copied').map((e) => (e as { digest: Digest }).digest), [lost!.digest]);
+
+    // A second run with everything there: asks, pushes nothing.
+    fetched.length = 0;
+    const again = await executeCopy(plan, supply, [{ root: root(a.desc), repository: 'cache', sink: checked }], { checkEveryBlob: true });
+    assert.equal(again.blobsPushed, 0);
+    assert.equal(again.blobsExisting, 3);
+    assert.deepEqual(fetched, []);
+  });
+
+  it('checkEveryBlob with a tagged root whose tag points at it: the tag stands for the root only, the blobs are still asked for', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['one', 'two']);
+    const [config, one, two, manifest] = a.all;
+    const plan = await planFor(src, [a.desc]);
+    const dst = new TagCheckingStore();
+    for (const d of [config!, one!, manifest!]) dst.put(d, Buffer.concat(await (await src.fetch(d)).toArray()));
+    await dst.tag(manifest!, 'v1');
+    const report = await executeCopy(plan, { kind: 'random', fetch: (d) => src.fetch(d) }, [{ root: root(a.desc, 'v1'), repository: 'cache', sink: dst }], { checkEveryBlob: true });
+    assert.equal(report.blobsPushed, 1);
+    assert.equal(await dst.exists(two!), true);
+    assert.equal(report.tagsSet, 0, 'the tag already pointed at the root');
+  });
+
   it('from a sequential source: tags only roots whose blobs all arrived', async () => {
     const src = new MemoryStore();
     const a = image(src, ['only-a']);
