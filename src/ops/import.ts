@@ -193,6 +193,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       }
       return { kind: 'random', fetch: (desc, s) => source.fetch(desc, s ? { signal: s } : {}) };
     };
+    // Referrers listed by the tag schema need to know whether the target has the referrers API:
+    // asked now (a read of an empty subject), alongside the copy, instead of after it.
+    const listed = targets.find((t) => t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject);
+    if (listed && !opts.dryRun) void client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => {});
     const report = await executeCopy(plan.copyPlan, supply, targets, {
       concurrency,
       ...(signal ? { signal } : {}),
