@@ -1,9 +1,16 @@
-// The CLI as users run it (bin/airlock.js): the compiled modules (dist/src, from tsc) bundled
-// into a few files under dist/cli, npm packages left as they are. Node loads ~170 files of ours
-// one at a time otherwise (resolve, read, compile, link each); bundled, a no-op re-import starts
-// ~35 ms sooner (docs/BENCHMARKS.md). Tests of the modules themselves import dist/src directly.
+// The CLI as users run it (bin/airlock.js): the compiled modules (dist/src, from tsc) and the
+// pure-JavaScript packages they import (yargs, @sigstore/verify and what it uses, tar's header
+// reader, yaml, semver, cli-progress), bundled into a few files under dist/cli from the versions
+// package-lock.json pins. Node loads every file of a module graph one at a time (resolve, read,
+// compile, link): ~170 of ours and ~150 of those packages' for a no-op re-import, which started
+// ~65 ms sooner bundled (docs/BENCHMARKS.md). Left out, loaded from node_modules as they are:
+// zstd-napi (a native addon), undici (src/registry/undici-agent.ts loads parts of it by path)
+// and @sigstore/sign (loaded only to sign, with its own HTTP stack). Tests of the modules import
+// dist/src directly; the integration tests run this bundle through bin/airlock.js.
 // Worker entry points sit beside the chunks that start them (`new URL('./zstd-worker.js',
 // import.meta.url)`), and src/version.ts finds package.json two levels up from either place.
+// yargs' translations are not carried (its locale files are looked up beside its code): its
+// messages are in English, as all of airlock's are.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +28,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign'],
+  // CommonJS packages call require() for Node's own modules.
+  banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
   sourcemap: true,
   logLevel: 'warning',
 });
