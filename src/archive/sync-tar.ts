@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import binding from 'zstd-napi/binding.js';
 import { AirlockError } from '../errors.js';
 import { BLOCK_SIZE, TarHeaderDecoder, paddingOf } from './tar-header.js';
-import { DEFAULT_MAX_WINDOW_LOG } from './zstd.js';
+import { DEFAULT_MAX_WINDOW_LOG, decompressStep } from './zstd.js';
 
 /** An entry header; its body is read with `SyncTarFile.read()` before the next `next()`. */
 export interface SyncTarEntry {
@@ -157,16 +157,7 @@ export class SyncTarFile {
         this.#input = b;
       }
       const out = Buffer.allocUnsafe(OUT_BYTES);
-      let ret: number;
-      let produced: number;
-      let consumed: number;
-      try {
-        [ret, produced, consumed] = this.#dctx.decompressStream(out, this.#input);
-      } catch (err) {
-        throw new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${err instanceof Error ? err.message : String(err)}`, {
-          where: this.#where, cause: err, hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
-        });
-      }
+      const [ret, produced, consumed] = decompressStep(this.#dctx, out, this.#input, this.#where);
       this.#input = this.#input.subarray(consumed);
       if (consumed > 0 || produced > 0) this.#inFrame = ret !== 0;
       if (produced > 0) {

@@ -214,16 +214,12 @@ class ZstdDecompressStream extends Duplex {
       let produced: number;
       let consumed: number;
       try {
-        [ret, produced, consumed] = this.#dctx.decompressStream(dst, this.#pending);
+        [ret, produced, consumed] = decompressStep(this.#dctx, dst, this.#pending, this.#where);
       } catch (err) {
         const cb = this.#pendingCb;
         this.#pending = undefined;
         this.#pendingCb = undefined;
-        cb?.(new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${err instanceof Error ? err.message : String(err)}`, {
-          where: this.#where,
-          cause: err,
-          hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
-        }));
+        cb?.(err as Error);
         return;
       }
       this.#pending = this.#pending.subarray(consumed);
@@ -243,6 +239,19 @@ class ZstdDecompressStream extends Duplex {
         return;
       }
     }
+  }
+}
+
+/** One ZSTD_decompressStream call: [0 when a frame ended, bytes produced, bytes consumed]; damage is BUNDLE_UNREADABLE. */
+export function decompressStep(dctx: InstanceType<typeof binding.DCtx>, dst: Buffer, src: Buffer, where: string): [number, number, number] {
+  try {
+    return dctx.decompressStream(dst, src);
+  } catch (err) {
+    throw new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${err instanceof Error ? err.message : String(err)}`, {
+      where,
+      cause: err,
+      hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
+    });
   }
 }
 

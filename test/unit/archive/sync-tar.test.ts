@@ -11,9 +11,10 @@ import { Header, Pax } from 'tar';
 import { createTarWriter, createZstdCompressStream, createZstdDecompressStream, readTarEntries } from '../../../src/archive/index.js';
 import { SyncTarFile, type SyncTarOptions } from '../../../src/archive/sync-tar.js';
 import { encodeFileHeader, paddingOf, TAR_END_BYTES } from '../../../src/archive/tar-header.js';
-import { RAW_FRAME_HEADER, RAW_LAST_EMPTY, compressFrame, rawBlockHeader } from '../../../src/archive/zstd.js';
+import { RAW_FRAME_HEADER, compressFrame } from '../../../src/archive/zstd.js';
 import { AirlockError } from '../../../src/errors.js';
 import { assertRejectsCode, assertThrowsCode } from '../../helpers/assert.js';
+import { rawFrame, skippable, tarOf } from './frames.js';
 import { tempDir } from './temp.js';
 
 type Form = 'tar' | 'tar.zst';
@@ -62,12 +63,6 @@ async function checkAgainstStreaming(file: string, form: Form): Promise<Entries>
   return got;
 }
 
-/** A plain tar of regular files, as tar-writer.ts encodes them, with `extra` blocks before the end marker. */
-function tarOf(entries: readonly [string, Buffer][], extra: Buffer[] = []): Buffer {
-  const parts: Buffer[] = [];
-  for (const [path, data] of entries) parts.push(encodeFileHeader(path, data.length), data, Buffer.alloc(paddingOf(data.length)));
-  return Buffer.concat([...parts, ...extra, Buffer.alloc(TAR_END_BYTES)]);
-}
 
 /** A raw header block of any type, built with node-tar's Header. */
 function rawHeader(path: string, type: string, size = 0, linkpath?: string): Buffer {
@@ -76,24 +71,7 @@ function rawHeader(path: string, type: string, size = 0, linkpath?: string): Buf
   return block;
 }
 
-/** One raw frame of `data`, in raw blocks of at most `block` bytes. */
-function rawFrame(data: Buffer, block = 128 * 1024): Buffer {
-  const parts: Buffer[] = [RAW_FRAME_HEADER];
-  for (let pos = 0; pos < data.length; pos += block) {
-    const part = data.subarray(pos, pos + block);
-    parts.push(rawBlockHeader(part.length), part);
-  }
-  parts.push(RAW_LAST_EMPTY);
-  return Buffer.concat(parts);
-}
 
-/** A skippable frame (RFC 8878 §3.1.2). */
-function skippable(payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(0x184d2a50, 0);
-  head.writeUInt32LE(payload.length, 4);
-  return Buffer.concat([head, payload]);
-}
 
 /** Entries of many sizes: empty, one block exactly, odd, several 128 KiB reads long, a long name with a directory part. */
 function variedEntries(): Entries {

@@ -11,9 +11,10 @@ import {
   PlacedFile, createTarWriter, createZstdCompressStream, createZstdDecompressStream, indexZstdTar, layoutArchive, readFileRanges,
   readTarEntries, type ArchiveLayout, type PlacedEntry, type ZstdTarEntry, type ZstdTarIndex,
 } from '../../../src/archive/index.js';
-import { encodeFileHeader, paddingOf, TAR_END_BYTES } from '../../../src/archive/tar-header.js';
-import { RAW_FRAME_HEADER, RAW_LAST_EMPTY, compressFrame, rawBlockHeader } from '../../../src/archive/zstd.js';
+import { TAR_END_BYTES } from '../../../src/archive/tar-header.js';
+import { RAW_FRAME_HEADER, compressFrame } from '../../../src/archive/zstd.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
+import { rawFrame, skippable, tarOf } from './frames.js';
 import { tempDir } from './temp.js';
 
 const KIB = 1024;
@@ -64,31 +65,8 @@ async function checkIndex(file: string, index: ZstdTarIndex = indexZstdTar(file)
   return index.entries;
 }
 
-/** A plain tar of regular files, as tar-writer.ts encodes them. */
-function tarOf(entries: readonly [string, Buffer][], extra: Buffer[] = []): Buffer {
-  const parts: Buffer[] = [];
-  for (const [path, data] of entries) parts.push(encodeFileHeader(path, data.length), data, Buffer.alloc(paddingOf(data.length)));
-  return Buffer.concat([...parts, ...extra, Buffer.alloc(TAR_END_BYTES)]);
-}
 
-/** One raw frame of `data`, in raw blocks of at most `block` bytes (not just the writer's 128 KiB). */
-function rawFrame(data: Buffer, block = BLOCK): Buffer {
-  const parts: Buffer[] = [RAW_FRAME_HEADER];
-  for (let pos = 0; pos < data.length; pos += block) {
-    const part = data.subarray(pos, pos + block);
-    parts.push(rawBlockHeader(part.length), part);
-  }
-  parts.push(RAW_LAST_EMPTY);
-  return Buffer.concat(parts);
-}
 
-/** A skippable frame (RFC 8878 §3.1.2). */
-function skippable(payload: Buffer, magicLow = 0): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(0x184d2a50 + magicLow, 0);
-  head.writeUInt32LE(payload.length, 4);
-  return Buffer.concat([head, payload]);
-}
 
 /** The ranges of a raw region entry: blocks of 128 KiB behind 3-byte headers. */
 function assertBlockRanges(path: string, e: ZstdTarEntry, size: number): void {
