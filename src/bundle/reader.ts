@@ -64,9 +64,10 @@ export interface BundleReader extends FrontData {
   /** Random access for directory and uncompressed tar bundles (bundle serve). */
   source(): ContentSource;
   /**
-   * Random access for reading layers in any order, several at once: a single whole .tar, or a
+   * Random access for reading layers in any order, several at once: a single whole .tar, a
    * .tar.zst whose layers are all stored in raw blocks (as airlock writes them), when every blob
-   * airlock.json places in it is there with its size and nothing else is. Undefined otherwise:
+   * airlock.json places in it is there with its size and nothing else is, or a directory whose
+   * layers are all regular files of their sizes. Undefined otherwise:
    * read the layers with blobs(), which reports what is wrong. Either this or blobs(), not both.
    */
   randomAccess(): Promise<ContentSource | undefined>;
@@ -599,8 +600,25 @@ class DirBundleReader extends BaseReader implements BundleReader {
     }
   }
 
+  /**
+   * Every layer a regular file of its listed size (lstat: a symbolic link is not one): read in
+   * place, several at once. Otherwise undefined, and blobs() reads them one by one and reports
+   * what is missing, linked or of the wrong size. What is read is verified by the reader either way.
+   */
   async randomAccess(): Promise<ContentSource | undefined> {
-    return undefined;
+    if (this.#iterated) return undefined;
+    const found = new Map<string, EntryLocation>();
+    for (const b of this.tracker.blobs.values()) {
+      if (this.tracker.isMetadata(b.digest)) continue;
+      const name = blobEntryName(b.digest);
+      const path = join(this.#dir, name);
+      const st = await lstat(path).catch(() => undefined);
+      if (!st?.isFile() || st.size !== b.size) return undefined;
+      found.set(name, { path, offset: 0, size: b.size });
+    }
+    this.#iterated = true;
+    for (const b of this.tracker.blobs.values()) this.present.add(b.digest);
+    return new BundleContentSource(this.front, async (name) => found.get(name));
   }
 
   source(): ContentSource {

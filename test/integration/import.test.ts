@@ -249,16 +249,19 @@ describe('bundle import (issue 5)', () => {
     assert.deepEqual((await validateRegistry(plainEp)).tags, before.tags);
   });
 
-  it('reads an airlock .tar.zst and a .tar in place, the same bundle recompressed by zstd front to back: all three land the same', async () => {
+  it('reads an airlock .tar.zst, a .tar and a directory in place, the same bundle recompressed by zstd front to back: all four land the same', async () => {
     const dir = join(work, 'forms');
     await mkdir(dir, { recursive: true });
     const tar = join(dir, 'site.tar');
     const recompressed = join(dir, 'site.tar.zst');
     await execFileP('zstd', ['-q', '-d', bundle, '-o', tar]);
     await execFileP('zstd', ['-q', '-3', tar, '-o', recompressed]);
+    const unpacked = join(dir, 'site');
+    await mkdir(unpacked, { recursive: true });
+    await execFileP('tar', ['-xf', tar, '-C', unpacked]);
     const tagsUnder = async (prefix: string): Promise<[string, string][]> =>
       [...(await validateRegistry(plainEp)).tags].filter(([k]) => k.startsWith(`${prefix}/`)).map(([k, v]) => [k.slice(prefix.length + 1), v] as [string, string]).sort();
-    const runs = [['zst-in-place', bundle, /reading the layers in place/], ['tar-in-place', tar, /reading the layers in place/], ['zst-recompressed', recompressed, /reading the bundle front to back/]] as const;
+    const runs = [['zst-in-place', bundle, /reading the layers in place/], ['tar-in-place', tar, /reading the layers in place/], ['zst-recompressed', recompressed, /reading the bundle front to back/], ['dir-in-place', unpacked, /reading the layers in place/]] as const;
     for (const [prefix, file, how] of runs) {
       const r = await runCli(plainImport([file], prefix, prefix, '-v'));
       ok(r);
@@ -269,6 +272,7 @@ describe('bundle import (issue 5)', () => {
     assert.ok(expected.length >= pushed().filter((a) => a.tag !== undefined).length);
     assert.deepEqual(await tagsUnder('tar-in-place'), expected);
     assert.deepEqual(await tagsUnder('zst-recompressed'), expected);
+    assert.deepEqual(await tagsUnder('dir-in-place'), expected);
   });
 
   it('--dry-run pushes nothing and prints the plan as JSON', async () => {

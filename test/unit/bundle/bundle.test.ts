@@ -282,6 +282,37 @@ describe('openBundle on altered bundles', () => {
     t.after(() => r.close());
     await assertRejectsCode(drain(r), 'UNSAFE_ARCHIVE_ENTRY');
   });
+
+  it('reads a bundle directory in place when every layer is a regular file of its size; not with a symlink, a missing or a resized layer', async (t) => {
+    const dir = await tempDir(t);
+    const staged = await stageLayout(join(dir, 'stage'));
+    await exportBundle(staged, join(dir, 'd'), 'dir');
+    const clean = await openBundle([join(dir, 'd')]);
+    t.after(() => clean.close());
+    const source = await clean.randomAccess();
+    assert.ok(source, 'a clean directory is read in place');
+    for (const d of staged.order) {
+      const want = staged.blobs.get(d)!;
+      const chunks: Buffer[] = [];
+      for await (const c of await source.fetch({ mediaType: 'application/octet-stream', digest: d, size: want.length })) chunks.push(c as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(want), d);
+    }
+    const layer = staged.order[staged.order.length - 1]!;
+    const file = join(dir, 'd', blobEntryName(layer));
+    const bytes = staged.blobs.get(layer)!;
+    for (const [what, damage] of [
+      ['a symlink', async () => { await rm(file); await symlink('/etc/hostname', file); }],
+      ['missing', async () => { await rm(file); }],
+      ['resized', async () => { await writeFile(file, Buffer.concat([bytes, Buffer.from('x')])); }],
+    ] as const) {
+      await damage();
+      const r = await openBundle([join(dir, 'd')]);
+      assert.equal(await r.randomAccess(), undefined, what);
+      await r.close();
+      await rm(file, { force: true });
+      await writeFile(file, bytes);
+    }
+  });
 });
 
 /** A tar of these entries (no validation), with raw header blocks spliced in before entry `at`. */
