@@ -53,8 +53,9 @@ export interface ServeHandle {
 
 /**
  * `airlock bundle serve`: the registry of last resort. Checks the signature as import does, then
- * serves the bundle's manifests and blobs in place (directory or uncompressed tar; a .tar.zst is
- * unpacked once into the cache) until `signal` aborts or close() is called.
+ * serves the bundle's manifests and blobs in place (a directory, an uncompressed tar, a .tar.zst
+ * airlock wrote; any other .tar.zst is unpacked once into the cache) until `signal` aborts or
+ * close() is called.
  */
 export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
   const logger = opts.logger ?? NOOP_LOGGER;
@@ -69,20 +70,33 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
   const status = await verifyBundleManifest({ airlockJson: front.airlockRaw, signature: front.signature, policy: opts.signature });
   if (!status.verified) logger.warn(`serving an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
 
-  // 2. Random access needs a directory or uncompressed tar.
+  // 2. Random access: a directory or an uncompressed tar as they are; a .tar.zst airlock wrote in
+  // place (its layers in raw blocks: BundleReader.randomAccess); any other .tar.zst (split
+  // volumes, recompressed by another tool) unpacked once into the cache.
   const forms = await Promise.all(opts.bundles.map((p) => detectBundleForm(p)));
+  let inPlace: { reader: BundleReader; source: BundleContentSource } | undefined;
+  if (opts.bundles.length === 1 && forms[0] === 'tar.zst') {
+    const r = await openBundle(opts.bundles, signal ? { signal } : {});
+    const ra = r.id === front.id ? await r.randomAccess() : undefined;
+    if (ra instanceof BundleContentSource) {
+      inPlace = { reader: r, source: ra };
+      logger.info(`serving ${opts.bundles[0]!} in place: its layers are stored uncompressed inside the zstd frames`);
+    } else await r.close();
+  }
   const unpacked: string[] = [];
   const paths: string[] = [];
-  for (let i = 0; i < opts.bundles.length; i++) {
-    if (forms[i] !== 'tar.zst') {
-      paths.push(opts.bundles[i]!);
-      continue;
+  if (!inPlace) {
+    for (let i = 0; i < opts.bundles.length; i++) {
+      if (forms[i] !== 'tar.zst') {
+        paths.push(opts.bundles[i]!);
+        continue;
+      }
+      const out = await unpackOnce(opts.bundles[i]!, front.id, resolvePath(opts.cacheDir ?? defaultServeCacheDir()), logger, signal);
+      unpacked.push(out);
+      paths.push(out);
     }
-    const out = await unpackOnce(opts.bundles[i]!, front.id, resolvePath(opts.cacheDir ?? defaultServeCacheDir()), logger, signal);
-    unpacked.push(out);
-    paths.push(out);
   }
-  const reader = await openBundle(paths, signal ? { signal } : {});
+  const reader = inPlace?.reader ?? await openBundle(paths, signal ? { signal } : {});
   try {
     if (reader.id !== front.id) {
       throw new AirlockError('BUNDLE_UNREADABLE', `${paths.join(', ')} is not the same bundle as ${opts.bundles[0]!}`, {
@@ -90,7 +104,7 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
       });
     }
     const catalog = buildCatalog(reader, parseListen(opts.listen ?? DEFAULT_LISTEN).host, layout);
-    const source = reader.source() as BundleContentSource;
+    const source = inPlace?.source ?? reader.source() as BundleContentSource;
     const content: ServeContent = {
       has: (d) => source.exists(d),
       fetch: (d, s) => source.fetch(d, s ? { signal: s } : {}),

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { isDockerMediaType } from '../../src/oci/index.js';
 import { serveBundle, type ServeHandle } from '../../src/ops/index.js';
@@ -11,6 +13,9 @@ import { assertRejectsCode } from '../helpers/assert.js';
 import { freePort } from './harness/registry.js';
 import { CLI, makeSignedBundles, type SignedBundles } from './harness/signed-bundle.js';
 import { skopeo } from './harness/skopeo.js';
+import { sha256Of } from './harness/validate.js';
+
+const execFileP = promisify(execFile);
 
 const NOVERIFY = ['--src-tls-verify=false'];
 
@@ -131,11 +136,41 @@ describe('bundle serve', () => {
     await h.close();
   });
 
-  it('CLI: unpacks a .tar.zst once into the cache, serves it, and stops cleanly on SIGTERM', async () => {
+  it('CLI: serves an airlock .tar.zst in place and one recompressed by zstd unpacked once into the cache; stops cleanly on SIGTERM', async () => {
     const zst = await b.exportTo(join(b.work, 'site.tar.zst'));
+    // In place: nothing unpacked, every image pulls whole (skopeo checks each blob's digest).
+    {
+      const port = await freePort();
+      const cache = join(b.work, 'serve-cache-unused');
+      const child = spawn(process.execPath, [CLI, 'bundle', 'serve', zst, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          stdout += d;
+          if (stdout.includes('Ctrl-C')) resolve();
+        });
+        void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)));
+      });
+      assert.match(stderr, /in place/);
+      assert.doesNotMatch(stderr, /unpacking/);
+      const worker = b.seeded.find('demo/worker', '1.0');
+      const copied = join(b.work, 'pulled-in-place');
+      await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${port}/demo/worker:1.0`, `dir:${copied}`]);
+      assert.equal(sha256Of(await readFile(join(copied, 'manifest.json'))), worker.digest);
+      assert.equal(existsSync(cache), false, 'nothing unpacked');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+    const recompressed = join(b.work, 'recompressed.tar.zst');
+    const plain = join(b.work, 'recompressed.tar');
+    await execFileP('zstd', ['-q', '-d', zst, '-o', plain]);
+    await execFileP('zstd', ['-q', '-3', '--rm', plain, '-o', recompressed]);
     const port = await freePort();
     const cache = join(b.work, 'serve-cache');
-    const child = spawn(process.execPath, [CLI, 'bundle', 'serve', zst, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'bundle', 'serve', recompressed, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -154,7 +189,7 @@ describe('bundle serve', () => {
     // The .tar.zst export has its own bundle id (its created time differs): one directory of it.
     const dirs = await readdir(cache);
     assert.equal(dirs.length, 1);
-    assert.deepEqual(await readdir(join(cache, dirs[0]!)), ['site.tar']);
+    assert.deepEqual(await readdir(join(cache, dirs[0]!)), ['recompressed.tar']);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });
