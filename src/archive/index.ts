@@ -16,3 +16,4 @@ export { layoutArchive, PlacedFile, type ArchiveLayout, type PlacedEntry, type P
 export { FileHasher } from './file-hasher.js';
 export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
 export { readFileRanges } from './range-reader.js';
+export { locateEntries, type EntryPlace } from './locate.js';

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { indexTar, indexZstdTar, readFileRanges, type FileRange } from '../archive/index.js';
+import { locateEntries, readFileRanges, type FileRange } from '../archive/index.js';
 import { AirlockError, isAirlockError } from '../errors.js';
 import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -51,11 +51,10 @@ export class DownloadCache extends LayoutStore {
    * DIGEST_MISMATCH and is dropped, so that the next run downloads the blob.
    */
   override async fetch(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }, opts: CallOptions = {}): Promise<Readable> {
-    if (await this.#hasFileOf(desc)) return super.fetch(desc, opts);
+    if (await this.holdsFile(desc)) return super.fetch(desc, opts);
     const ref = await this.#reference(desc);
     if (!ref) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the cache`, { where: this.root });
-    const size = ref.ranges.reduce((s, r) => s + r.length, 0);
-    const checked = verifyStream({ digest: desc.digest, size }, { where: `blob ${desc.digest} in ${ref.path} (a download cache reference)` });
+    const checked = verifyStream({ digest: desc.digest, size: bytesIn(ref.ranges) }, { where: `blob ${desc.digest} in ${ref.path} (a download cache reference)` });
     pipeline(readFileRanges(ref.path, ref.ranges, opts.signal), checked, (err) => {
       if (isAirlockError(err) && (err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH' || err.code === 'BUNDLE_UNREADABLE')) {
         void this.dropReference(desc.digest).catch(() => {});
@@ -77,30 +76,18 @@ export class DownloadCache extends LayoutStore {
   async recordBundle(given: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[]): Promise<number> {
     const path = resolve(given);
     const st = await stat(path);
-    const where = new Map<string, readonly FileRange[]>();
-    if (form === 'tar') {
-      for (const [name, e] of await indexTar(path)) where.set(name, [{ offset: e.offset, length: e.size }]);
-    } else {
-      const index = indexZstdTar(path);
-      if (!index.ok) return 0;
-      for (const [name, e] of index.entries) if (e.ranges) where.set(name, e.ranges);
-    }
+    const places = await locateEntries(path, form);
+    if (!places) return 0;
     await mkdir(join(this.root, 'refs', 'sha256'), { recursive: true });
     let n = 0;
     for (const b of blobs) {
-      const ranges = where.get(`blobs/sha256/${hexOf(b.digest)}`);
-      if (!ranges || ranges.reduce((s, r) => s + r.length, 0) !== b.size) continue;
+      const ranges = places.get(`blobs/sha256/${hexOf(b.digest)}`)?.ranges;
+      if (!ranges || bytesIn(ranges) !== b.size) continue;
       const ref: BlobRef = { v: 1, path, fileSize: st.size, mtimeMs: st.mtimeMs, ranges: ranges.map((r) => [r.offset, r.length] as const) };
       await writeFileAtomic(this.refPath(b.digest), `${JSON.stringify(ref)}\n`);
       n++;
     }
     return n;
-  }
-
-  /** holdsFile for callers that may not know the size. */
-  async #hasFileOf(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<boolean> {
-    const s = await stat(this.blobPath(desc.digest)).catch(() => undefined);
-    return Boolean(s?.isFile() && (desc.size === undefined || s.size === desc.size));
   }
 
   async #reference(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<{ path: string; ranges: FileRange[] } | undefined> {
@@ -114,13 +101,17 @@ export class DownloadCache extends LayoutStore {
       return undefined;
     }
     const ref = parseRef(raw);
-    if (!ref || (desc.size !== undefined && ref.ranges.reduce((s, r) => s + r[1], 0) !== desc.size)) return undefined;
+    if (!ref) return undefined;
+    const ranges = ref.ranges.map(([offset, length]) => ({ offset, length }));
+    if (desc.size !== undefined && bytesIn(ranges) !== desc.size) return undefined;
     const st = await stat(ref.path).catch(() => undefined);
     if (!st?.isFile() || st.size !== ref.fileSize || st.mtimeMs !== ref.mtimeMs) return undefined;
-    if (ref.ranges.some(([o, l]) => o + l > st.size)) return undefined;
-    return { path: ref.path, ranges: ref.ranges.map(([offset, length]) => ({ offset, length })) };
+    if (ranges.some((r) => r.offset + r.length > st.size)) return undefined;
+    return { path: ref.path, ranges };
   }
 }
+
+const bytesIn = (ranges: readonly FileRange[]): number => ranges.reduce((s, r) => s + r.length, 0);
 
 function parseRef(raw: Buffer): BlobRef | undefined {
   let doc: unknown;

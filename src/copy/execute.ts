@@ -5,6 +5,7 @@ import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
 import { ByteBudget, ReadAhead } from './read-ahead.js';
+import type { CopyEvent, CopyPlan, Journal, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
 
 /**
  * Sequential supply: bytes read ahead of the uploads (read-ahead.ts), across all of them.
@@ -12,7 +13,6 @@ import { ByteBudget, ReadAhead } from './read-ahead.js';
  * 175–193; 32 MiB 6.7–7.0 / 193–216; 48 MiB 6.5–6.7 / 208–214; 64 MiB 6.5 / 250.
  */
 const READ_AHEAD_BYTES = 48 << 20;
-import type { CopyEvent, CopyPlan, Journal, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
 
 /** Where blob bytes come from: any digest on demand, or front to back in entry order. */
 export type BlobSupply =

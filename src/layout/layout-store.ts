@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, ioError } from '../errors.js';
 import { VerifyStream, verifyStream, type CallOptions, type ContentSink, type ContentSource } from '../content/index.js';
@@ -57,11 +57,14 @@ export class LayoutStore implements ContentSource, ContentSink {
     return this.holdsFile(desc);
   }
 
-  /** The blob is a whole file of this store (`exists` may know of blobs held some other way). */
-  async holdsFile(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+  /**
+   * The blob is a whole file of this store (`exists` may know of blobs held some other way); of
+   * its size, when the caller knows it.
+   */
+  async holdsFile(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }): Promise<boolean> {
     try {
       const s = await stat(this.blobPath(desc.digest));
-      return s.isFile() && s.size === desc.size;
+      return s.isFile() && (desc.size === undefined || s.size === desc.size);
     } catch {
       return false;
     }
@@ -110,63 +113,6 @@ export class LayoutStore implements ContentSource, ContentSink {
       await rm(tmp, { force: true }).catch(() => {});
       throw err instanceof AirlockError ? err : ioError(err, 'write blob into', this.root);
     }
-  }
-
-  /**
-   * A pass-through that also writes the bytes flowing through it into this store as `desc`: the
-   * blob appears (renamed from `ingest/`) only when the stream ends whole. It does not hash: put
-   * it after a verifyStream of `desc`, which fails before the end if a byte is wrong, so a bad
-   * blob never gets its name here. The copy into the store never holds the stream back more than
-   * its write buffer (1 MiB).
-   */
-  teeInto(desc: Descriptor): Transform {
-    const tmp = join(this.root, 'ingest', `${hexOf(desc.digest)}.${randomUUID()}`);
-    const final = this.blobPath(desc.digest);
-    let file: WriteStream | undefined;
-    let failure: unknown;
-    const root = this.root;
-    return new Transform({
-      construct: (cb) => {
-        this.init().then(() => {
-          file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-          file.on('error', (err) => {
-            failure ??= err;
-          });
-          cb();
-        }, (err: unknown) => cb(err as Error));
-      },
-      transform(chunk: Buffer, _enc, cb) {
-        if (failure) {
-          cb(ioError(failure, 'write blob into', root));
-          return;
-        }
-        const ok = file!.write(chunk);
-        this.push(chunk);
-        if (ok) cb();
-        else file!.once('drain', () => cb());
-      },
-      flush(cb) {
-        file!.end(() => {
-          if (failure) {
-            cb(ioError(failure, 'write blob into', root));
-            return;
-          }
-          rename(tmp, final).then(() => cb(), (err: unknown) => cb(ioError(err, 'write blob into', root)));
-        });
-      },
-      destroy(err, cb) {
-        const f = file;
-        if (!f || f.closed) {
-          cb(err);
-          return;
-        }
-        // Ended and renamed, or abandoned: a left-over ingest file is removed either way.
-        f.destroy();
-        f.once('close', () => {
-          rm(tmp, { force: true }).then(() => cb(err), () => cb(err));
-        });
-      },
-    });
   }
 
   async pushBytes(desc: Descriptor, bytes: Buffer): Promise<void> {
