@@ -136,41 +136,10 @@ describe('bundle serve', () => {
     await h.close();
   });
 
-  it('CLI: serves an airlock .tar.zst in place and one recompressed by zstd unpacked once into the cache; stops cleanly on SIGTERM', async () => {
-    const zst = await b.exportTo(join(b.work, 'site.tar.zst'));
-    // In place: nothing unpacked, every image pulls whole (skopeo checks each blob's digest).
-    {
-      const port = await freePort();
-      const cache = join(b.work, 'serve-cache-unused');
-      const child = spawn(process.execPath, [CLI, 'bundle', 'serve', zst, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          stdout += d;
-          if (stdout.includes('Ctrl-C')) resolve();
-        });
-        void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)));
-      });
-      assert.match(stderr, /in place/);
-      assert.doesNotMatch(stderr, /unpacking/);
-      const worker = b.seeded.find('demo/worker', '1.0');
-      const copied = join(b.work, 'pulled-in-place');
-      await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${port}/demo/worker:1.0`, `dir:${copied}`]);
-      assert.equal(sha256Of(await readFile(join(copied, 'manifest.json'))), worker.digest);
-      assert.equal(existsSync(cache), false, 'nothing unpacked');
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
-    }
-    const recompressed = join(b.work, 'recompressed.tar.zst');
-    const plain = join(b.work, 'recompressed.tar');
-    await execFileP('zstd', ['-q', '-d', zst, '-o', plain]);
-    await execFileP('zstd', ['-q', '-3', '--rm', plain, '-o', recompressed]);
+  /** `airlock bundle serve FILE` on a free port, once it says it is ready (its "Ctrl-C" line). */
+  const startServe = async (file: string, cache: string): Promise<{ port: number; stderr: () => string; stop: () => Promise<number | null> }> => {
     const port = await freePort();
-    const cache = join(b.work, 'serve-cache');
-    const child = spawn(process.execPath, [CLI, 'bundle', 'serve', recompressed, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'bundle', 'serve', file, '--listen', `127.0.0.1:${port}`, '--verify-key', b.publicKey, '--cache', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -182,16 +151,38 @@ describe('bundle serve', () => {
       });
       void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)));
     });
-    assert.match(stderr, /unpacking it once/);
+    return { port, stderr: () => stderr, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  };
+
+  it('CLI: serves an airlock .tar.zst in place and one recompressed by zstd unpacked once into the cache; stops cleanly on SIGTERM', async () => {
+    const zst = await b.exportTo(join(b.work, 'site.tar.zst'));
     const worker = b.seeded.find('demo/worker', '1.0');
-    const raw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://127.0.0.1:${port}/demo/worker:1.0`])).stdout;
+    // In place: nothing unpacked, every image pulls whole (skopeo checks each blob's digest).
+    {
+      const cache = join(b.work, 'serve-cache-unused');
+      const serve = await startServe(zst, cache);
+      assert.match(serve.stderr(), /in place/);
+      assert.doesNotMatch(serve.stderr(), /unpacking/);
+      const copied = join(b.work, 'pulled-in-place');
+      await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${serve.port}/demo/worker:1.0`, `dir:${copied}`]);
+      assert.equal(sha256Of(await readFile(join(copied, 'manifest.json'))), worker.digest);
+      assert.equal(existsSync(cache), false, 'nothing unpacked');
+      assert.equal(await serve.stop(), 0);
+    }
+    const recompressed = join(b.work, 'recompressed.tar.zst');
+    const plain = join(b.work, 'recompressed.tar');
+    await execFileP('zstd', ['-q', '-d', zst, '-o', plain]);
+    await execFileP('zstd', ['-q', '-3', '--rm', plain, '-o', recompressed]);
+    const cache = join(b.work, 'serve-cache');
+    const serve = await startServe(recompressed, cache);
+    assert.match(serve.stderr(), /unpacking it once/);
+    const raw = (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://127.0.0.1:${serve.port}/demo/worker:1.0`])).stdout;
     assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, worker.digest);
     // The .tar.zst export has its own bundle id (its created time differs): one directory of it.
     const dirs = await readdir(cache);
     assert.equal(dirs.length, 1);
     assert.deepEqual(await readdir(join(cache, dirs[0]!)), ['recompressed.tar']);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await serve.stop(), 0);
   });
 
   it('CLI: a bad --listen is a usage error (exit 2)', async () => {
