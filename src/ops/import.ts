@@ -13,6 +13,7 @@ import { executeCopy, type BlobSupply, type CopyEvent, type RootTarget, type Seq
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
+import { targetAccess } from './target-access.js';
 import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
@@ -281,8 +282,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       await mkdir(outDir, { recursive: true });
       await writeDeployOutputs({
         outDir, target, layout, artifacts: mappedArtifacts, receipt,
-        insecure: opts.dest.tls !== 'verify', plainHttp: opts.dest.tls === 'plain-http',
-        ...(opts.dest.certDir ? { caFile: join(opts.dest.certDir, 'ca.crt') } : {}),
+        access: await targetAccess(client, opts.dest),
       });
       const receiptPath = join(outDir, 'receipt.json');
       if (receiptKey) await writeReceiptSignature(receiptPath, receiptKey, { bundleId, target: receipt.target });

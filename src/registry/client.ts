@@ -45,6 +45,10 @@ export class RegistryClientImpl implements RegistryClient {
     return this.transport.authScheme;
   }
 
+  get scheme(): 'https' | 'http' | undefined {
+    return this.transport.settledScheme;
+  }
+
   repository(name: string): RegistryRepository {
     if (!isValidRepositoryPath(name)) {
       throw new AirlockError('REFERENCE_INVALID', `invalid repository name "${name}" for ${this.registry}`, {

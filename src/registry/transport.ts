@@ -115,6 +115,11 @@ export class Transport {
     return this.#scheme ?? 'https';
   }
 
+  /** The scheme settled on: fixed by the config, or (skip-verify) learnt from the first answer; undefined before it. */
+  get settledScheme(): 'https' | 'http' | undefined {
+    return this.#scheme;
+  }
+
   get baseUrl(): string {
     return `${this.scheme}://${this.apiHost}`;
   }

@@ -98,6 +98,12 @@ export interface RegistryClient {
   catalog(opts?: CallOptions): Promise<string[]>;
   /** The auth scheme learnt so far (after a request). */
   readonly authScheme: AuthScheme | undefined;
+  /**
+   * The scheme this client speaks to the registry: `https` or `http` as the config fixes it, or,
+   * with `skip-verify`, what the first answer showed (TLS, or plain HTTP after a failed handshake).
+   * Undefined while skip-verify has not yet had an answer.
+   */
+  readonly scheme: 'https' | 'http' | undefined;
   /** Is the referrers API available? Decided on first use and cached. */
   supportsReferrersApi(repository: string, opts?: CallOptions): Promise<boolean>;
   close(): Promise<void>;

@@ -204,7 +204,12 @@ describe('bundle import (issue 5)', () => {
     const hosts = await readFile(join(out, 'containerd', 'certs.d', upstream.host, 'hosts.toml'), 'utf8');
     assert.match(hosts, new RegExp(`\\[host\\."https://${host}/v2/mirror"\\]`));
     assert.match(hosts, /override_path = true/);
-    assert.match(hosts, /ca = ".*ca\.crt"/);
+    // The CA import trusted (--dest-cert-dir) travels beside each config, where each client reads it.
+    assert.match(hosts, /ca = "ca\.crt"/);
+    const ca = await readFile(site.ca!.caCert, 'utf8');
+    assert.equal(await readFile(join(out, 'containerd', 'certs.d', upstream.host, 'ca.crt'), 'utf8'), ca);
+    assert.equal(await readFile(join(out, 'containers', 'certs.d', host, 'ca.crt'), 'utf8'), ca);
+    assert.doesNotMatch(conf, /insecure/);
     const k3s = await readFile(join(out, 'k3s-registries.yaml'), 'utf8');
     assert.match(k3s, new RegExp(`"${upstream.host}":\\s+endpoint:\\s+- "https://${host}"`));
     const values = await readFile(join(out, 'values-registry.yaml'), 'utf8');
@@ -225,6 +230,21 @@ describe('bundle import (issue 5)', () => {
     const tagLines = audit.filter((a) => a.action === 'tag');
     assert.equal(tagLines.length, pushed().filter((a) => a.tag !== undefined).length);
     for (const t of tagLines) assert.equal((await getManifest(siteEp, t.repository!, t.tag!))?.digest, t.digest, `audit tag ${t.repository}:${t.tag}`);
+  });
+
+  it('--dest-tls-verify=false into a plain-HTTP registry: the mirror configs say http://, as import found (issue 17)', async () => {
+    ok(await runCli(plainImport([bundle], 'http')));
+    const out = join(work, 'out', 'http');
+    const hosts = await readFile(join(out, 'containerd', 'certs.d', upstream.host, 'hosts.toml'), 'utf8');
+    assert.match(hosts, new RegExp(`\\[host\\."http://${proxy.host}/v2/http"\\]`));
+    assert.doesNotMatch(hosts, /skip_verify|ca = /);
+    // The mirror's own name: plain HTTP too (containerd assumes HTTPS otherwise).
+    assert.match(await readFile(join(out, 'containerd', 'certs.d', proxy.host, 'hosts.toml'), 'utf8'), new RegExp(`server = "http://${proxy.host}"`));
+    const conf = await readFile(join(out, 'registries.conf.d', 'airlock.conf'), 'utf8');
+    assert.match(conf, new RegExp(`location = "${proxy.host}/http"\\s+insecure = true`));
+    // A drop-in never sets globals: they would replace the node's own.
+    assert.doesNotMatch(conf, /unqualified-search-registries/);
+    assert.match(await readFile(join(out, 'k3s-registries.yaml'), 'utf8'), new RegExp(`endpoint:\\s+- "http://${proxy.host}"`));
   });
 
   it('a second import uploads no blob (with its journal, and with a fresh one)', async () => {
