@@ -124,8 +124,10 @@ export function mirrorConfigFiles(o: MirrorConfigOptions): OutputFile[] {
   }
   // The mirror's own name: containerd assumes HTTPS with the system CAs unless told otherwise.
   if (selfEntry && (insecure || caPem !== undefined)) {
+    // containerd 1.6 rejects a hosts.toml without a [host] table ("invalid `host` tree") and then
+    // silently ignores the file: the mirror is named as a host of its own.
     const lines = [...containerdHeader(`pulls by the mirror's own name (image-map.txt, values-registry.yaml)`),
-      `server = ${quote(`${a.scheme}://${host}`)}`, 'capabilities = ["pull", "resolve"]', ...tlsLines('')];
+      `server = ${quote(`${a.scheme}://${host}`)}`, '', `[host.${quote(`${a.scheme}://${host}`)}]`, '  capabilities = ["pull", "resolve"]', ...tlsLines('  ')];
     files.push({ path: `containerd/certs.d/${host}/hosts.toml`, text: `${lines.join('\n')}\n` });
     if (caPem !== undefined) files.push({ path: `containerd/certs.d/${host}/ca.crt`, text: caPem });
   }

@@ -38,6 +38,10 @@ export interface StartRegistryOptions {
   readonly ca?: TestCa;
   /** Extra top-level config YAML appended verbatim (e.g. proxy settings). */
   readonly extraConfig?: string;
+  /** Listen on this port (e.g. 443 inside a network namespace) instead of a free one. */
+  readonly port?: number;
+  /** Keep the registry's access log (one line per request, with the client's User-Agent) in `logPath`. */
+  readonly accessLog?: boolean;
 }
 
 export interface TestRegistry {
@@ -52,6 +56,8 @@ export interface TestRegistry {
   readonly username?: string;
   readonly password?: string;
   readonly ca?: TestCa;
+  /** The registry's log (errors; every request too with `accessLog`). Removed by stop(). */
+  readonly logPath: string;
   /** skopeo-style flags to reach this registry as a destination or source. */
   skopeoFlags(side: 'src' | 'dest'): string[];
   stop(): Promise<void>;
@@ -80,7 +86,7 @@ function assertBinary(): void {
 }
 
 /** Make a CA plus a server certificate for 127.0.0.1/localhost and a client certificate, with openssl. */
-export async function makeTestCa(dir?: string): Promise<TestCa> {
+export async function makeTestCa(dir?: string, opts: { dnsNames?: readonly string[] } = {}): Promise<TestCa> {
   const d = dir ?? (await mkdtemp(join(tmpdir(), 'airlock-ca-')));
   const certDir = join(d, 'certs.d');
   await mkdir(certDir, { recursive: true });
@@ -90,7 +96,8 @@ export async function makeTestCa(dir?: string): Promise<TestCa> {
   run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
     '-subj', '/CN=Airlock Test CA', '-keyout', 'ca.key', '-out', 'ca.crt',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  await writeFile(join(d, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const names = ['localhost', ...(opts.dnsNames ?? [])].map((n) => `DNS:${n}`).join(',');
+  await writeFile(join(d, 'server.ext'), `subjectAltName=IP:127.0.0.1,${names}\nextendedKeyUsage=serverAuth\n`);
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'server.crt', '-extfile', 'server.ext');
   await writeFile(join(d, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
@@ -114,13 +121,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
 
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const lines = [
       'version: 0.1',
       'log:',
       '  level: error',
       '  accesslog:',
-      '    disabled: true',
+      `    disabled: ${opts.accessLog ? 'false' : 'true'}`,
       'storage:',
       '  filesystem:',
       `    rootdirectory: ${storageDir}`,
@@ -153,7 +160,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     // the CLI) would otherwise stop draining the pipe, and the registry would hang writing to it.
     const logPath = join(dir, `registry-${port}.log`);
     const logFd = openSync(logPath, 'a');
-    const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', logFd] });
+    const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', opts.accessLog ? logFd : 'ignore', logFd] });
     closeSync(logFd);
     const stderr = (): string => {
       try {
@@ -179,6 +186,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       dir,
       storageDir,
       tls,
+      logPath,
       ...(username ? { username, password: password! } : {}),
       ...(ca ? { ca } : {}),
       skopeoFlags(side) {
