@@ -19,7 +19,7 @@ import { runCli, type CliResult } from './cli.js';
 import { startContainerd, type CtrImage } from './containerd.js';
 import { randomImage } from './images.js';
 import { assertInLoopbackNamespace, networkInterfaces } from './netns.js';
-import { setUpPodman, type PodmanImage } from './podman.js';
+import { privateContainersState, setUpPodman, type PodmanImage } from './podman.js';
 import { makeTestCa, startRegistry } from './registry.js';
 import { skopeo } from './skopeo.js';
 
@@ -80,6 +80,7 @@ const tail = (s: string): string => s.trim().split('\n').slice(-6).join('\n');
 /** Run inside the namespace: everything from the upstream to the pulls; returns the facts. */
 export async function pullThroughMirror(v: ClientsVariant): Promise<ScenarioReport> {
   assertInLoopbackNamespace();
+  await privateContainersState();
   const work = await mkdtemp(join(tmpdir(), 'airlock-clients-'));
   const cleanups: (() => Promise<void>)[] = [];
   const timings: Record<string, number> = {};
@@ -184,6 +185,7 @@ export async function pullThroughMirror(v: ClientsVariant): Promise<ScenarioRepo
     // podman: the drop-in and certs.d installed as /etc/containers; credentials keyed by the mirror's host.
     const certsD = join(out, 'containers', 'certs.d');
     const podman = await setUpPodman({ registriesConfD: join(out, 'registries.conf.d'), ...(await exists(certsD) ? { certsD } : {}) });
+    cleanups.push(() => podman.remove());
     let authfile: string | undefined;
     if (v.auth) {
       authfile = join(work, 'auth.json');

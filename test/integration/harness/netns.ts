@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,11 +90,15 @@ export async function runInLoopbackNamespace<T>(spec: NamespaceSpec, opts: { tim
   try {
     const specFile = join(dir, 'spec.json');
     const resultFile = join(dir, 'result.json');
+    // Everything made inside goes under one temp dir, removed once the namespace (and its mounts,
+    // such as containers/storage's private bind mount of its overlay home) is gone.
+    const scratch = join(dir, 'tmp');
+    await mkdir(scratch);
     await writeFile(specFile, JSON.stringify({ ...spec, resultFile, outside: namespaceIds() }));
     const child = spawn('unshare', [
       '--net', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', '--',
       process.execPath, '--enable-source-maps', ENTRY, specFile,
-    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [NETNS_ENV]: '' } });
+    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [NETNS_ENV]: '', TMPDIR: scratch } });
     let log = '';
     const keep = (c: Buffer): void => {
       log += c.toString('utf8');

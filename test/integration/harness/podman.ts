@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertInLoopbackNamespace, bindMount, mountTmpfs } from './netns.js';
@@ -44,6 +44,25 @@ export interface Podman {
   inspect(ref: string): Promise<PodmanImage | undefined>;
   /** The same configuration with new, empty storage. */
   freshStore(): Promise<Podman>;
+  /** Remove the configuration and every store (the mounts end with the namespace). */
+  remove(): Promise<void>;
+}
+
+let privateState = false;
+
+/**
+ * podman keeps locks, events and network state under /run/libpod and /run/containers whatever
+ * --root says, and skopeo run as root keeps a blob-info cache in /var/lib/containers/cache. Inside
+ * the namespace both get a private tmpfs, so nothing run there touches the host's. Call it before
+ * the first skopeo or podman of a scenario.
+ */
+export async function privateContainersState(): Promise<void> {
+  if (privateState) return;
+  assertInLoopbackNamespace();
+  mountTmpfs('/run');
+  await mkdir('/var/lib/containers', { recursive: true, mode: 0o700 });
+  mountTmpfs('/var/lib/containers');
+  privateState = true;
 }
 
 /** Install the configuration under test as /etc/containers (inside the namespace) and return a podman that reads it. */
@@ -60,21 +79,23 @@ export async function setUpPodman(config: PodmanConfig): Promise<Podman> {
   }
   if (config.certsD) await cp(config.certsD, join(etc, 'certs.d'), { recursive: true });
   bindMount(etc, '/etc/containers');
-  // podman keeps locks, events and network state under /run/libpod and /run/containers.
-  mountTmpfs('/run');
+  await privateContainersState();
   const home = join(dir, 'home');
   await mkdir(home, { recursive: true });
   // No credentials unless a pull names an --authfile (never the host's /run/containers/0/auth.json).
   await writeFile(join(home, 'no-auth.json'), '{"auths":{}}\n');
   let stores = 0;
   const make = async (): Promise<Podman> => {
-    const store = join(dir, `store-${stores++}`);
+    const n = stores++;
+    const store = join(dir, `store-${n}`);
     await mkdir(join(store, 'tmp'), { recursive: true });
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: join(store, 'xdg-run'),
       TMPDIR: join(store, 'tmp'), REGISTRY_AUTH_FILE: join(home, 'no-auth.json'),
     };
-    const podman = (args: readonly string[]): Promise<ProcResult> => runPodman(['--root', join(store, 'root'), '--runroot', join(store, 'run'), '--storage-driver', STORAGE_DRIVER, ...args], env);
+    // The run root must be at most 50 characters (podman refuses longer): on the private /run.
+    const runroot = `/run/airlock-podman-${n}`;
+    const podman = (args: readonly string[]): Promise<ProcResult> => runPodman(['--root', join(store, 'root'), '--runroot', runroot, '--storage-driver', STORAGE_DRIVER, ...args], env);
     return {
       pull(ref, o = {}) {
         return podman(['pull', ...(o.authfile ? ['--authfile', o.authfile] : []), ...(o.arch ? ['--arch', o.arch] : []), ref]);
@@ -87,6 +108,7 @@ export async function setUpPodman(config: PodmanConfig): Promise<Podman> {
         return { digest: j.Digest, repoDigests: j.RepoDigests ?? [], architecture: j.Architecture };
       },
       freshStore: make,
+      remove: () => rm(dir, { recursive: true, force: true }),
     };
   };
   return make();
