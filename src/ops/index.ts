@@ -23,3 +23,4 @@ export { parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN } from '.
 export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
 export { loadBases, readBaseDocument, travels, type BaseSet, type BaseSource, type BaseDocument, type LoadBasesOptions } from './bases.js';
 export { receiptSignaturePath } from './receipt-signing.js';
+export { targetAccess } from './target-access.js';
