@@ -209,8 +209,10 @@ export async function signStatement(statement: unknown, key: SigningKey): Promis
       key: { $case: 'publicKey', publicKey: publicPem, hint: key.fingerprint },
     }),
   };
-  // Loaded here, not at start-up: only exports and signed imports sign.
-  const { DSSEBundleBuilder } = await import('@sigstore/sign');
+  // Loaded here, not at start-up: only exports and signed imports sign. The package is CommonJS:
+  // its exports are `default` both under Node's own import and in a chunk esbuild split off
+  // (which exports `default` alone: a named import from it came back undefined).
+  const { DSSEBundleBuilder } = (await import('@sigstore/sign')).default;
   const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
     data: Buffer.from(JSON.stringify(statement), 'utf8'),
     type: MEDIA_TYPE_IN_TOTO,

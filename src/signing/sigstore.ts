@@ -268,8 +268,10 @@ async function readTrustedRoot(path: string): Promise<TrustMaterial> {
       hint: 'pass a Sigstore trusted_root.json with --trusted-root',
     });
   }
-  // Loaded here, for keyless only: key verification never needs the protobuf types.
-  const { TrustedRoot } = await import('@sigstore/protobuf-specs');
+  // Loaded here, for keyless only: key verification never needs the protobuf types. CommonJS:
+  // `default` is its exports under Node's import and in the bundled CLI's split chunk alike (the
+  // chunk exports `default` alone, so a named import came back undefined there).
+  const { TrustedRoot } = (await import('@sigstore/protobuf-specs')).default;
   try {
     const json = JSON.parse(text) as { mediaType?: unknown };
     if (typeof json.mediaType !== 'string' || !json.mediaType.startsWith('application/vnd.dev.sigstore.trustedroot')) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { indexTar } from '../../src/archive/index.js';
 import { parseEntryName } from '../../src/bundle/index.js';
@@ -80,6 +81,14 @@ describe('bundle inspect and verify', () => {
     const doc = JSON.parse(r.stdout) as { blobsChecked: number; signature: { verified: boolean } };
     assert.equal(doc.signature.verified, true);
     assert.ok(doc.blobsChecked > 10);
+  });
+
+  it('verify loads a --trusted-root given beside --verify-key in the bundled CLI (a split chunk of a CommonJS package)', async () => {
+    const root = fileURLToPath(new URL('../../../fixtures/signing/keyless/trusted_root.json', import.meta.url));
+    const r = await runCli(['bundle', 'verify', tar, '--verify-key', b.publicKey, '--trusted-root', root,
+      '--certificate-identity', 'dmz@example.com', '--certificate-oidc-issuer', 'https://issuer.example.com', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { signature: { verified: boolean } }).signature.verified, true);
   });
 
   it('verify lists both of two corrupted blobs and exits 3', async () => {
