@@ -7,13 +7,15 @@
 // zstd-napi (a native addon), undici (src/registry/undici-agent.ts loads parts of it by path)
 // and @sigstore/sign (loaded only to sign, with its own HTTP stack). Tests of the modules import
 // dist/src directly; the integration tests run this bundle through bin/airlock.js.
-// Worker entry points sit beside the chunks that start them (`new URL('./zstd-worker.js',
-// import.meta.url)`), and src/version.ts finds package.json two levels up from either place.
+// Worker entry points sit beside the chunks that start them (src/archive/worker-start.ts:
+// `new URL('./zstd-worker.js', import.meta.url)`). The version and the commit are recorded in
+// the bundle (scripts/build-info.ts, src/version.ts): `airlock version` prints them.
 // yargs' translations are not carried (its locale files are looked up beside its code): its
 // messages are in English, as all of airlock's are.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { buildDefines, readBuildInfo } from '../dist/scripts/build-info.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/cli`;
@@ -31,6 +33,7 @@ await build({
   external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign'],
   // CommonJS packages call require() for Node's own modules.
   banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
+  define: buildDefines(readBuildInfo(root)),
   sourcemap: true,
   logLevel: 'warning',
 });

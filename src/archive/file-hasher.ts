@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AirlockError } from '../errors.js';
+import { startWorker } from './worker-start.js';
 
 /** @internal Main thread → worker. */
 export type FileHasherRequest = { readonly upTo: number } | { readonly end: number };
@@ -18,7 +19,7 @@ export class FileHasher {
   #posted = 0;
 
   constructor(path: string) {
-    this.#worker = new Worker(new URL('./file-hasher-worker.js', import.meta.url), { workerData: { path } });
+    this.#worker = startWorker('file-hasher-worker', { path });
     this.#result = new Promise<string>((resolve, reject) => {
       this.#worker.once('message', (m: FileHasherReply) => {
         if ('hex' in m) resolve(m.hex);

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AirlockError } from '../errors.js';
+import { startWorker } from './worker-start.js';
 import { DEFAULT_MAX_WINDOW_LOG } from './zstd.js';
 
 /** @internal What the worker is started with. */
@@ -58,7 +59,7 @@ class ZstdFileReadable extends Readable implements ZstdFileStream {
     super({ highWaterMark: SLAB });
     this.#path = path;
     const data: ZstdWorkerData = { path, maxWindowLog, inSize: 1 << 20 };
-    this.#worker = new Worker(new URL('./zstd-worker.js', import.meta.url), { workerData: data });
+    this.#worker = startWorker('zstd-worker', data);
     this.#worker.on('message', (m: ZstdWorkerMessage) => this.#onMessage(m));
     this.#worker.on('error', (err) => this.#fail(new AirlockError('INTERNAL', 'the zstd worker failed', { where: path, cause: err })));
     this.#worker.on('exit', () => {

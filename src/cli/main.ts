@@ -15,6 +15,7 @@ import { bundleVerify } from './commands/bundle-verify.js';
 import { chartImages } from './commands/chart-images.js';
 import { keysGenerate } from './commands/keys-generate.js';
 import { registryProbe } from './commands/registry-probe.js';
+import { version } from './commands/version.js';
 import { errorToJson, formatError } from './render/errors.js';
 import { createStderrLogger } from './render/logger.js';
 import { TOOL_VERSION } from '../version.js';
@@ -36,6 +37,9 @@ const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> =
   registry: { describe: 'registry tools', commands: [registryProbe] },
   chart: { describe: 'Helm chart tools', commands: [chartImages] },
 };
+
+/** Commands outside the groups: `airlock version`. */
+const TOP_LEVEL: AirlockCommand[] = [version];
 
 function createContext(args: GlobalArgs, signal: AbortSignal): CliContext {
   const json = Boolean(args.json);
@@ -67,7 +71,7 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
     .usage('$0 <command>\n\nCarry container content across an air gap.')
     .options(GLOBAL_FLAGS)
     .strict()
-    .demandCommand(1, 'name a command: bundle, keys, registry or chart')
+    .demandCommand(1, 'name a command: bundle, keys, registry, chart or version')
     .recommendCommands()
     .version(TOOL_VERSION)
     .help()
@@ -85,6 +89,9 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
       }
       return sub;
     });
+  }
+  for (const c of TOP_LEVEL) {
+    y = y.command(c.command, c.describe, (b) => c.builder(b), (args) => onRun(c, args as Record<string, unknown>));
   }
   return y;
 }
@@ -124,5 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(hideBin(process.argv));
-process.exitCode = code;
+// No top-level await: the single executable runs this module as one CommonJS script (scripts/release.ts).
+void main(hideBin(process.argv)).then((code) => {
+  process.exitCode = code;
+});

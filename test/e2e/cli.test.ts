@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { describeResult, parseJsonOutput, runCli } from '../integration/harness/cli.js';
 
 interface JsonError { version: number; error: { code: string; message: string; exitCode: number; where?: string; hint?: string } }
@@ -122,5 +125,31 @@ describe('airlock CLI (e2e)', () => {
       if (doc.error.code === 'NOT_IMPLEMENTED') assert.equal(r.code, 1, args.join(' '));
       assert.equal(doc.error.exitCode, r.code);
     }
+  });
+
+  it('`version` prints the version, the commit the CLI was built from, the Node version and that it is not the single executable', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    let head: string;
+    try {
+      head = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      head = 'unknown';
+    }
+    const r = await runCli(['version', '--json']);
+    assert.equal(r.code, 0, describeResult(r));
+    const doc = parseJsonOutput<{ version: number; tool: { name: string; version: string; commit: string }; node: string; platform: string; singleExecutable: boolean }>(r);
+    assert.equal(doc.version, 1);
+    assert.deepEqual({ name: doc.tool.name, version: doc.tool.version }, { name: 'airlock', version: pkg.version });
+    // Recorded at build time; `-dirty` when the work tree had changes then.
+    assert.ok(doc.tool.commit === head || doc.tool.commit === `${head}-dirty`, `built from ${doc.tool.commit}, HEAD is ${head}: run npm run build`);
+    assert.equal(doc.node, process.version);
+    assert.equal(doc.platform, `${process.platform}-${process.arch}`);
+    assert.equal(doc.singleExecutable, false);
+    const human = await runCli(['version']);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, new RegExp(`^airlock +${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(human.stdout, new RegExp(`^commit +${head === 'unknown' ? 'unknown' : head}`, 'm'));
+    assert.match(human.stdout, /^runs as +node CLI/m);
   });
 });
