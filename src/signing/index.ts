@@ -15,6 +15,7 @@ export {
   toVerificationKey,
 } from './keys.js';
 export { type WriteKeyPairOptions, type KeyPairPaths, writeKeyPair } from './key-files.js';
+export { signDetached, verifyDetached } from './detached.js';
 export { PASSPHRASE_ENV, type PassphraseIo, readPassphrase } from './passphrase.js';
 export { type KeylessPolicy, type SignatureMethod } from './sigstore.js';
 export {
