@@ -7,7 +7,7 @@ export {
   planVolumes, computePieceDigests, applyVolumePlan, usableTarBytes,
   type VolumeBlob, type VolumePlan, type PlannedVolume, type PlannedPiece, type CutBlob, type PlanVolumesOptions, type ReadBlob,
 } from './volume-plan.js';
-export { writeBundle, writesInPlace, placedInBundle, removeStaleTemporaries, stagingDirFor, type WriteBundleOptions, type WriteBundleResult, type WrittenFile, type OutputForm } from './writer.js';
+export { writeBundle, writesInPlace, placedInBundle, removeStaleTemporaries, stagingDirFor, tempNameFor, type WriteBundleOptions, type WriteBundleResult, type WrittenFile, type OutputForm } from './writer.js';
 export {
   openBundle, readBundleFront,
   type BundleReader, type BundleBlobEntry, type GivenVolume, type MissingBlob, type OpenBundleOptions, type BundleFrontResult, type FrontData,

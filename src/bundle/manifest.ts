@@ -75,6 +75,23 @@ export function parseAirlockManifest(raw: Uint8Array, where = 'airlock.json'): A
 
   str(doc, 'created', '$');
   if (!isObject(doc.tool) || doc.tool.name !== 'airlock' || typeof doc.tool.version !== 'string') bad('$.tool', 'must be { name: "airlock", version }');
+  else {
+    str(doc.tool, 'commit', '$.tool', true);
+    const e = doc.tool.executable;
+    if (e !== undefined) {
+      const p = '$.tool.executable';
+      if (!isObject(e)) bad(p, 'must be an object');
+      else {
+        // A file name the site resolves beside the bundle: nothing that leaves that directory.
+        if (!isSafeFileName(e.file)) bad(`${p}.file`, 'must be a plain file name (no "/", "\\", "..", NUL)');
+        size(e, 'size', p);
+        digest(e, 'digest', p);
+        str(e, 'platform', p);
+        str(e, 'version', p);
+        str(e, 'commit', p, true);
+      }
+    }
+  }
 
   // volumes
   let volumeCount: number | undefined;

@@ -109,10 +109,38 @@ export interface VolumeInfo {
   readonly maxSize: number;
 }
 
+/**
+ * `export --include-tool`: the single executable of the tool that wrote the bundle, written as a
+ * file beside it (not a bundle entry), so one drive carries both. Recorded here, under the
+ * signature, so `verify` and `import` can check the file a site finds beside the bundle.
+ */
+export interface CarriedTool {
+  /** Its file name beside the bundle: one path component (`airlock-0.1.0-linux-x64`). */
+  readonly file: string;
+  readonly size: number;
+  /** sha256 of the file. */
+  readonly digest: Digest;
+  /** `<os>-<arch>` it runs on, as Node names them (`linux-x64`). */
+  readonly platform: string;
+  /** What `airlock version` says it is. */
+  readonly version: string;
+  readonly commit?: string;
+}
+
+/** The tool that wrote the bundle. */
+export interface ToolRecord {
+  readonly name: 'airlock';
+  readonly version: string;
+  /** The commit it was built from (`airlock version`), when its build recorded one. */
+  readonly commit?: string;
+  /** `--include-tool`: its executable, beside the bundle. */
+  readonly executable?: CarriedTool;
+}
+
 export interface AirlockManifest {
   readonly version: typeof AIRLOCK_FORMAT_VERSION;
   readonly created: string;
-  readonly tool: { readonly name: 'airlock'; readonly version: string };
+  readonly tool: ToolRecord;
   readonly bases: readonly BundleBase[];
   readonly artifacts: readonly BundleArtifact[];
   readonly blobs: readonly BundleBlob[];

@@ -296,7 +296,7 @@ interface PendingFile {
  * Temporary names carry the writer's pid, so a later run can tell the leftovers of a killed one
  * (its pid is gone) from the files of a run still going: removeStaleTemporaries.
  */
-function tempNameFor(path: string, suffix = 'tmp'): string {
+export function tempNameFor(path: string, suffix = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${randomUUID().slice(0, 8)}.${suffix}`);
 }
 

@@ -18,14 +18,15 @@ import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, 
 import { createRegistryPool, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import {
   AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
-  type AirlockManifest, type BundleArtifact, type BundleBlob, type VolumePlan,
+  type AirlockManifest, type BundleArtifact, type BundleBlob, type CarriedTool, type VolumePlan,
 } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
-import { TOOL_VERSION } from '../version.js';
+import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
 import { resolveCarried, addCarriedRoots, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
+import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from './tool.js';
 
 export type BundleForm = 'dir' | 'tar' | 'tar.zst';
 
@@ -58,6 +59,8 @@ export interface ExportOptions {
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
+  /** `--include-tool`: this executable, written beside the bundle and recorded in airlock.json (ops/tool.ts). */
+  readonly includeTool?: ToolToCarry;
   /** For tests: count registry requests. */
   readonly onRequest?: (info: { method: string; url: string; status?: number }) => void;
 }
@@ -82,6 +85,8 @@ export interface ExportResult {
   readonly signed: boolean;
   readonly dryRun: boolean;
   readonly durationMs: number;
+  /** `--include-tool`: the executable written beside the bundle. */
+  readonly tool?: CarriedTool;
 }
 
 export function bundleFormOf(output: string): BundleForm {
@@ -215,8 +220,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       ...(r.artifactType ? { artifactType: r.artifactType } : {}),
       annotations: { [ANNOTATION_REF_NAME]: refName(r) },
     }));
+    let tool: StagedTool | undefined;
     const draft = (extra: Partial<AirlockManifest> = {}): AirlockManifest => ({
-      version: AIRLOCK_FORMAT_VERSION, created: new Date().toISOString(), tool: { name: 'airlock', version: TOOL_VERSION },
+      version: AIRLOCK_FORMAT_VERSION, created: new Date().toISOString(),
+      tool: { name: 'airlock', version: TOOL_VERSION, ...(TOOL_COMMIT ? { commit: TOOL_COMMIT } : {}), ...(tool ? { executable: tool.record } : {}) },
       bases: bases.records, artifacts, blobs, ...extra,
     });
     let volumePlan: VolumePlan | undefined;
@@ -301,6 +308,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       }
       await stage.writeIndex(indexEntries);
       await stage.removeIngest();
+      if (opts.includeTool) tool = await stageTool(opts.includeTool, output, signal);
 
       let manifest = draft();
       if (volumePlan) {
@@ -313,13 +321,17 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey })
         : undefined;
       if (!signingKey) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
-      const written = await writeBundle({
+      let written = await writeBundle({
         layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
         ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
         order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
         ...(inPlace ? { openLayer, concurrency } : {}),
         ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
       });
+      if (tool) {
+        await publishTool(tool, written.checksums);
+        written = { ...written, files: [...written.files, { path: tool.final, size: tool.record.size, sha256: tool.record.digest.slice('sha256:'.length) }] };
+      }
       if (!throwaway && direct.size > 0 && (form === 'tar' || form === 'tar.zst')) {
         const layers = included.filter((b) => direct.has(b.digest));
         const recorded = await cache.recordBundle(output, form, layers).catch((err: unknown) => {
@@ -335,9 +347,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         version: 1, bundleId, output, files: written.files, artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup,
         bytesIncluded, bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded, bases: bases.ids,
         ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signature), dryRun: false,
-        durationMs: Date.now() - started,
+        durationMs: Date.now() - started, ...(tool ? { tool: tool.record } : {}),
       };
     } finally {
+      await discardTool(tool);
       await rm(staging, { recursive: true, force: true }).catch(() => {});
     }
   } finally {

@@ -19,6 +19,7 @@ import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePol
 import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
+import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
@@ -89,6 +90,8 @@ export interface ImportResult {
   /** Files written under out-dir (`files/NAME`, `files/charts/NAME.tgz`), each verified against its digest. */
   readonly files?: readonly string[];
   readonly durationMs: number;
+  /** `export --include-tool`: the executable beside the bundle, checked against airlock.json before any push. */
+  readonly tool?: ToolCheck;
 }
 
 /** `airlock bundle import`: verify offline, then stream the bundle once into the target registry. */
@@ -132,6 +135,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const receiptKey = opts.signKey && !opts.dryRun
       ? await loadPrivateKey(opts.signKey, () => readPassphrase(`passphrase for ${opts.signKey}: `))
       : undefined;
+    // An executable beside the bundle that is not the one its signer carried stops the import too.
+    const tool = await checkCarriedTool(manifest, opts.bundles[0]!, signal ? { signal } : {});
 
     // 2. The plan, from the front of the bundle only.
     const plan = buildBundlePlan(manifest, reader.metadata, bundleId);
@@ -302,6 +307,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
       ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
+      ...(tool ? { tool } : {}),
     };
   } finally {
     await journal?.close().catch(() => {});

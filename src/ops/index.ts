@@ -24,3 +24,4 @@ export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type Chang
 export { loadBases, readBaseDocument, travels, type BaseSet, type BaseSource, type BaseDocument, type LoadBasesOptions } from './bases.js';
 export { receiptSignaturePath } from './receipt-signing.js';
 export { targetAccess } from './target-access.js';
+export type { ToolToCarry, ToolCheck } from './tool.js';

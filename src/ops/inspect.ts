@@ -1,13 +1,14 @@
-import { readBundleFront, type BundleArtifact, type BundleBase } from '../bundle/index.js';
+import { readBundleFront, type BundleArtifact, type BundleBase, type ToolRecord } from '../bundle/index.js';
 import { inspectSignature, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import type { Digest } from '../oci/index.js';
+import { checkCarriedTool, type ToolCheck } from './tool.js';
 
 export interface InspectResult {
   readonly version: 1;
   readonly bundleId: Digest;
   readonly formatVersion: number;
   readonly created: string;
-  readonly tool: { readonly name: string; readonly version: string };
+  readonly tool: ToolRecord;
   readonly signature: SignatureStatus;
   readonly bases: readonly BundleBase[];
   readonly artifacts: readonly BundleArtifact[];
@@ -20,6 +21,11 @@ export interface InspectResult {
     readonly bytesSavedByDedup: number;
   };
   readonly volumes?: { readonly count: number; readonly maxSize: number };
+  /**
+   * `export --include-tool`: the executable beside the bundle: `present` (its size matches; verify
+   * and import check its sha256), `absent`, or `different` (another size: verify and import fail).
+   */
+  readonly carriedTool?: ToolCheck;
 }
 
 /** `airlock bundle inspect`: reads only the front of the bundle; reports the signature, never refuses. */
@@ -27,6 +33,7 @@ export async function inspectBundle(path: string, policy: SignaturePolicy): Prom
   const front = await readBundleFront(path);
   const m = front.manifest;
   const signature = await inspectSignature(front.airlockRaw, front.signature, policy);
+  const carriedTool = await checkCarriedTool(m, path, { hash: false });
   const included = m.blobs.filter((b) => b.location === 'bundle').reduce((s, b) => s + b.size, 0);
   const all = m.blobs.reduce((s, b) => s + b.size, 0);
   const before = m.artifacts.reduce((s, a) => s + (a.totalSize ?? 0), 0);
@@ -41,5 +48,6 @@ export async function inspectBundle(path: string, policy: SignaturePolicy): Prom
     artifacts: m.artifacts,
     totals: { artifacts: m.artifacts.length, blobs: m.blobs.length, bytesIncluded: included, bytesFromBases: all - included, bytesSavedByDedup: Math.max(0, before - all) },
     ...(m.volumes ? { volumes: m.volumes } : {}),
+    ...(carriedTool ? { carriedTool } : {}),
   };
 }

@@ -10,6 +10,7 @@ import { openBundle } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
+import { checkCarriedTool, type ToolCheck } from './tool.js';
 
 export interface VerifyOptions {
   readonly bundles: readonly string[];
@@ -33,6 +34,8 @@ export interface VerifyResult {
   readonly upstreamSignaturesChecked: number;
   /** Split bundles: the volumes given, and how many the bundle has. */
   readonly volumes?: { readonly given: readonly number[]; readonly count: number };
+  /** `export --include-tool`: the executable beside the bundle, checked against airlock.json. */
+  readonly tool?: ToolCheck;
 }
 
 /**
@@ -80,6 +83,14 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
       emit({ type: 'blob-done', digest: entry.desc.digest, size: target.size, how: 'copied' });
     }
+    // The executable carried beside the bundle (export --include-tool), when it is there.
+    let tool: ToolCheck | undefined;
+    try {
+      tool = await checkCarriedTool(manifest, opts.bundles[0]!, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      if (!isAirlockError(err) || err.exitCode !== 3) throw err;
+      problems.push(err);
+    }
     // Completeness: everything this bundle (or the given volumes of it) claims to hold.
     const given = new Set(reader.volumes.flatMap((v) => (v.number === undefined ? [] : [v.number])));
     for (const b of manifest.blobs) {
@@ -105,6 +116,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       version: 1, bundleId: reader.id, signature: status, artifacts: manifest.artifacts.length, blobsChecked: blobs,
       bytesChecked: bytes, upstreamSignaturesChecked: upstreamChecked,
       ...(manifest.volumes ? { volumes: { given: [...given].sort((a, b) => a - b), count: manifest.volumes.count } } : {}),
+      ...(tool ? { tool } : {}),
     };
   } finally {
     await reader.close().catch(() => {});

@@ -19,6 +19,7 @@ export const bundleExport: AirlockCommand = {
       .option('locked', { type: 'boolean', default: false, describe: 'refuse to export anything that differs from --lock' })
       .option('receipt-key', { type: 'string', array: true, describe: 'public key that must have signed a --since receipt.json' })
       .option('compression-level', { type: 'number', describe: 'zstd level for .tar.zst output' })
+      .option('include-tool', { type: 'boolean', default: false, describe: 'write this tool\'s single executable beside the bundle (recorded, with its sha256, in the signed airlock.json)' })
       .options(SOURCE_FLAGS)
       .options(CONCURRENCY_FLAG)
       .check((a) => {

@@ -1,6 +1,6 @@
 import type { BundleArtifact } from '../../bundle/index.js';
 import { shortDigest } from '../../oci/index.js';
-import type { ExportResult, ImportResult, InspectResult } from '../../ops/index.js';
+import type { ExportResult, ImportResult, InspectResult, ToolCheck } from '../../ops/index.js';
 import type { SignatureStatus } from '../../signing/index.js';
 import { formatBytes } from '../../util/index.js';
 
@@ -30,6 +30,21 @@ export function signatureLines(s: SignatureStatus): string[] {
   ];
 }
 
+/** `export --include-tool`: the executable beside the bundle, and what was found there. */
+export function toolLines(t: ToolCheck): string[] {
+  const status: Record<ToolCheck['status'], string> = {
+    verified: 'beside the bundle, sha256 verified',
+    present: 'beside the bundle (size matches; `bundle verify` checks its sha256)',
+    absent: 'NOT beside the bundle',
+    different: 'beside the bundle, but NOT the file recorded (another size or not a file): do not run it',
+  };
+  return [
+    field('tool', `${t.file} (${t.platform}, airlock ${t.version}, ${formatBytes(t.size)})`),
+    field('', `${t.digest}`),
+    field('', status[t.status]),
+  ];
+}
+
 export function formatInspect(r: InspectResult): string {
   const lines = [
     field('bundle', r.bundleId),
@@ -37,6 +52,7 @@ export function formatInspect(r: InspectResult): string {
     ...signatureLines(r.signature),
     field('bases', r.bases.length === 0 ? 'none (a full bundle)' : r.bases.map((b) => `${shortDigest(b.id)} (${b.kind})`).join(', ')),
     ...(r.volumes ? [field('volumes', `${r.volumes.count} of at most ${formatBytes(r.volumes.maxSize)}`)] : []),
+    ...(r.carriedTool ? toolLines(r.carriedTool) : []),
     '',
     `${'KIND'.padEnd(LABEL)}${'DIGEST'.padEnd(14)}${'SIZE'.padStart(9)}  ARTIFACT`,
   ];
@@ -75,6 +91,7 @@ export function formatExportSummary(r: ExportResult): string {
   lines.push(field('', `${formatBytes(r.bytesIncluded)} carried${r.bases.length ? `, ${formatBytes(r.bytesFromBases)} left to ${r.bases.length} base(s)` : ''}`));
   if (r.volumes) for (const v of r.volumes) lines.push(field(v === r.volumes[0] ? 'volumes' : '', `${String(v.volume).padStart(3, '0')}: ${v.blobs} blobs, ${formatBytes(v.bytes)}`));
   if (!r.dryRun) {
+    if (r.tool) lines.push(field('tool', `${r.tool.file} beside it (${r.tool.digest}), recorded in airlock.json`));
     r.files.forEach((f, i) => lines.push(field(i === 0 ? 'wrote' : '', `${f.path} (${formatBytes(f.size)})`)));
     lines.push(field('', `downloaded ${formatBytes(r.bytesDownloaded)} in ${(r.durationMs / 1000).toFixed(1)} s`));
   }
@@ -102,6 +119,7 @@ export function formatImportSummary(r: ImportResult): string {
   if (r.volumesRemaining.length > 0) lines.push(field('waiting', `for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`));
   if (r.outDir) lines.push(field('outputs', `${r.outDir}`), field('', 'image map, mirror configs, receipt'));
   if (r.files && r.files.length > 0) lines.push(field('files', `${r.files.length} delivered under ${r.outDir ?? '.'}/files`), field('', 'checksums in files/SHA256SUMS'));
+  if (r.tool) lines.push(...toolLines(r.tool));
   return lines.join('\n');
 }
 

@@ -77,4 +77,23 @@ describe('parseAirlockManifest', () => {
     assert.ok(err instanceof MultiError);
     assert.equal(err.problems.length, 3);
   });
+
+  it('accepts the tool\'s commit and a carried executable (export --include-tool) and keeps them', () => {
+    const executable = { file: 'airlock-0.1.0-linux-x64', size: 123, digest: D2, platform: 'linux-x64', version: '0.1.0', commit: 'abc' };
+    const m = parseAirlockManifest(raw(doc({ tool: { name: 'airlock', version: '0.1.0', commit: 'abc', executable } })));
+    assert.deepEqual(m.tool.executable, executable);
+    assert.equal(m.tool.commit, 'abc');
+  });
+
+  it('refuses a carried executable whose name leaves the bundle\'s directory, or whose size, digest or platform is not one', () => {
+    const good = { file: 'airlock-0.1.0-linux-x64', size: 123, digest: D2, platform: 'linux-x64', version: '0.1.0' };
+    for (const bad of [
+      { ...good, file: '../airlock' }, { ...good, file: 'bin/airlock' }, { ...good, file: '..' }, { ...good, file: '' }, { ...good, file: 'a\\b' },
+      { ...good, size: -1 }, { ...good, size: '123' }, { ...good, digest: 'sha256:xyz' }, { ...good, platform: 7 }, { ...good, version: undefined },
+      'airlock', [good],
+    ]) {
+      const err = assertThrowsCode(() => parseAirlockManifest(raw(doc({ tool: { name: 'airlock', version: '0.1.0', executable: bad } }))), 'BUNDLE_UNREADABLE');
+      assert.match(err.message, /\$\.tool\.executable/, JSON.stringify(bad));
+    }
+  });
 });

@@ -6,12 +6,14 @@ import type { CliContext } from '../../context.js';
 import { formatExportSummary } from '../../render/bundle-text.js';
 import { createProgress } from '../../render/progress.js';
 import { registryConfigFromFlags } from '../../registry-flags.js';
+import { resolveToolToCarry } from '../../tool.js';
 
 export async function runExport(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   if (args.keyless) {
     throw new AirlockError('NOT_IMPLEMENTED', '--keyless signing is not built yet', { hint: 'sign with a key from `airlock keys generate` (--sign-key)' });
   }
   const platforms = ((args.platform as string[] | undefined) ?? []).map((p) => parsePlatform(p, '--platform'));
+  const includeTool = args['include-tool'] ? await resolveToolToCarry(ctx.logger) : undefined;
   const progress = createProgress(ctx, 'export', (e) => {
     if (e.type === 'resolve') return `resolved ${shortDigest(e.digest).slice(7)}  ${e.ref}`;
     return undefined;
@@ -33,6 +35,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args.since ? { since: args.since as string[] } : {}),
       ...(args['receipt-key'] ? { receiptKeys: args['receipt-key'] as string[] } : {}),
       ...(args['compression-level'] !== undefined ? { compressionLevel: args['compression-level'] as number } : {}),
+      ...(includeTool ? { includeTool } : {}),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,

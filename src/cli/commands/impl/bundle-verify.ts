@@ -1,7 +1,7 @@
 import { verifyBundle } from '../../../ops/index.js';
 import { formatBytes } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
-import { signatureLines } from '../../render/bundle-text.js';
+import { signatureLines, toolLines } from '../../render/bundle-text.js';
 import { createProgress } from '../../render/progress.js';
 import { signaturePolicyFromArgs } from '../../signature-flags.js';
 
@@ -20,6 +20,7 @@ export async function runVerify(args: Record<string, unknown>, ctx: CliContext):
       ...signatureLines(r.signature),
       `blobs    ${r.blobsChecked} (${formatBytes(r.bytesChecked)}): every digest matches${r.volumes ? ` (volumes ${r.volumes.given.join(', ')} of ${r.volumes.count})` : ''}`,
       ...(args.upstream ? [`vendor   ${r.upstreamSignaturesChecked} signature(s) re-verified offline`] : []),
+      ...(r.tool ? toolLines(r.tool) : []),
       'OK',
     ].join('\n'));
   } finally {
