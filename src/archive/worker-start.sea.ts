@@ -7,7 +7,7 @@
  */
 import { getAsset } from 'node:sea';
 import { Worker } from 'node:worker_threads';
-import { ZSTD_ADDON_GLOBAL, zstdAddonPath } from './zstd-binding.sea.js';
+import { ZSTD_ADDON_GLOBAL, loadedZstdAddonPath } from './zstd-binding.sea.js';
 import type { WorkerName } from './worker-start.js';
 
 export type { WorkerName } from './worker-start.js';
@@ -17,6 +17,6 @@ const sources = new Map<WorkerName, string>();
 export function startWorker(name: WorkerName, workerData: unknown): Worker {
   let source = sources.get(name);
   if (source === undefined) sources.set(name, (source = getAsset(`${name}.cjs`, 'utf8')));
-  const prelude = name === 'zstd-worker' ? `globalThis[Symbol.for(${JSON.stringify(ZSTD_ADDON_GLOBAL)})] = ${JSON.stringify(zstdAddonPath())}; ` : '';
+  const prelude = name === 'zstd-worker' ? `globalThis[Symbol.for(${JSON.stringify(ZSTD_ADDON_GLOBAL)})] = ${JSON.stringify(loadedZstdAddonPath())}; ` : '';
   return new Worker(prelude + source, { eval: true, workerData });
 }

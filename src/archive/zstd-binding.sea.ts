@@ -108,12 +108,25 @@ function load(): Binding {
   try {
     process.dlopen(module, path);
   } catch (err) {
-    throw new AirlockError('IO', `cannot load the zstd addon from the temporary directory ${tmpdir()}`, {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new AirlockError('IO', `cannot load the zstd addon written under ${tmpdir()}: ${message}`, {
       cause: err, where: tmpdir(),
-      hint: 'the directory may be on a filesystem mounted noexec: set TMPDIR to one where programs may run (zstd is needed for .tar.zst bundles only)',
+      hint: /GLIBC|version `/.test(message)
+        ? 'this system\'s C library is older than the one the addon was built against: build the release on an older system, or use .tar or directory bundles (they need no zstd)'
+        : 'the directory may be on a filesystem mounted noexec: set TMPDIR to one where programs may run (zstd is needed for .tar.zst bundles only)',
     });
   }
   return (loaded = module.exports);
+}
+
+/**
+ * The addon, loaded in this (main) thread, as a path worker threads can load too. Loading it here
+ * first means a load that cannot work (TMPDIR mounted noexec, an older C library) fails here, as
+ * a coded error, rather than in a worker.
+ */
+export function loadedZstdAddonPath(): string {
+  load();
+  return zstdAddonPath();
 }
 
 /** zstd-napi's binding, loaded on first use: a command that reads no .tar.zst never writes the file. */

@@ -44,7 +44,7 @@ export async function stageTool(tool: ToolToCarry, output: string, signal?: Abor
   let size = 0;
   try {
     await pipeline(
-      createReadStream(tool.path),
+      createReadStream(tool.path, { highWaterMark: 1 << 20 }),
       new Transform({
         transform(chunk: Buffer, _e, cb) {
           hash.update(chunk);
@@ -124,7 +124,7 @@ export async function checkCarriedTool(manifest: AirlockManifest, bundle: string
   if (st.size !== record.size) throw new SizeMismatchError(record.file, record.size, st.size, { where, hint });
   const hash = createHash('sha256');
   try {
-    await pipeline(createReadStream(path), async function* (source: AsyncIterable<Buffer>) {
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) hash.update(chunk);
     }, ...(opts.signal ? [{ signal: opts.signal }] as const : []));
   } catch (err) {

@@ -231,6 +231,17 @@ describe('release: the single executable and the offline npm package', () => {
       }
     });
 
+    it('with TMPDIR mounted noexec, a .tar.zst fails with IO and a hint about TMPDIR; a .tar still verifies', LONG, async () => {
+      const opts = { cwd: drive, home, tmpdir: tmp, noexecTmpdir: true };
+      const z = await runIsolated(exe, ['bundle', 'verify', 'out/site.tar.zst', '--verify-key', 'dmz.pub', '--json'], opts);
+      assert.equal(z.code, 1, z.stderr);
+      const err = (JSON.parse(z.stdout) as { error: { code: string; hint?: string } }).error;
+      assert.equal(err.code, 'IO');
+      assert.match(err.hint ?? '', /noexec/);
+      const t = await runIsolated(exe, ['bundle', 'verify', 'out/site.tar', '--verify-key', 'dmz.pub', '--quiet'], opts);
+      assert.equal(t.code, 0, t.stderr);
+    });
+
     it('verify and import refuse an executable beside the bundle that is not the one recorded (exit 3); inspect reports it', LONG, async () => {
       const out = join(work, 'tampered');
       await cp(join(drive, 'out'), out, { recursive: true });

@@ -38,6 +38,8 @@ export interface IsolatedOptions {
   readonly tmpdir: string;
   /** Leave node in place (for the npm package); node_modules stay hidden. */
   readonly keepNode?: boolean;
+  /** Mount an empty tmpfs with `noexec` on TMPDIR, as hardened hosts mount /tmp. */
+  readonly noexecTmpdir?: boolean;
   /** Kill after this long. Default 300 s. */
   readonly timeoutMs?: number;
   readonly input?: string;
@@ -52,6 +54,7 @@ export interface IsolatedResult {
 const SCRIPT = `set -e
 printf '%s\\n' "$AIRLOCK_HIDE_DIRS" | while IFS= read -r d; do [ -z "$d" ] || mount -t tmpfs -o size=64k,mode=0755 airlock-hidden "$d"; done
 printf '%s\\n' "$AIRLOCK_HIDE_FILES" | while IFS= read -r f; do [ -z "$f" ] || mount --bind "$AIRLOCK_EMPTY" "$f"; done
+[ -z "$AIRLOCK_NOEXEC_TMP" ] || mount -t tmpfs -o noexec,size=16m,mode=0777 airlock-noexec "$AIRLOCK_TMPDIR"
 cd "$AIRLOCK_CWD"
 exec env -i PATH=/usr/bin:/bin HOME="$AIRLOCK_HOME" TMPDIR="$AIRLOCK_TMPDIR" "$@"`;
 
@@ -67,6 +70,7 @@ export async function runIsolated(cmd: string, args: readonly string[], opts: Is
     AIRLOCK_CWD: opts.cwd,
     AIRLOCK_HOME: opts.home,
     AIRLOCK_TMPDIR: opts.tmpdir,
+    AIRLOCK_NOEXEC_TMP: opts.noexecTmpdir ? '1' : '',
   };
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SCRIPT, 'sh', cmd, ...args], {
