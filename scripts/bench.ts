@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory]
+ * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable]
  *   [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]`
  *
  * Airlock against skopeo (the peer) in ONE run, on loopback registries, alternating the tools
  * run by run: export, import into an empty registry, no-op re-import, verify (against sha256sum
  * and openssl over the same blob bytes), delta export, planning a 2,000-image mirror list, and
- * peak RSS of export and import on the profile doubled (a second seed) against the profile itself.
+ * peak RSS of export and import on the profile doubled (a second seed) against the profile itself,
+ * and the single executable (`npm run release`) against the node CLI: startup and no-op re-import.
  * Every figure is the median of `--runs` runs of a spawned CLI: wall time, client CPU, peak RSS,
  * bytes written to disk, bytes over loopback, registry CPU. Prints a table; writes JSON
  * (`--json FILE`, default `.cache/bench/latest.json`). Method and figures: docs/BENCHMARKS.md.
@@ -25,10 +26,11 @@ import { seedBulk } from './bench/bulk.js';
 import { formatTable, type Row } from './bench/report.js';
 import { formatBytes } from '../src/util/index.js';
 import { DEFAULT_SEED } from './fixtures/index.js';
+import { TOOL_VERSION, executableName } from '../src/version.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'airlock.js');
-const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan', 'memory'] as const;
+const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan', 'memory', 'executable'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
       record('export', 'skopeo', 'skopeo sync --all --src yaml --dest dir skopeo.yaml DIR', runs.get('skopeo')!, { outputBytes: await duSize(skopeoDir) });
     }
     // Inputs for the later phases when export was not timed.
-    if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta'))) {
+    if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta') || args.only.has('executable'))) {
       log('preparing the bundle (untimed)');
       await airlockExport(bundle);
     }
@@ -279,6 +281,59 @@ async function main(): Promise<void> {
       if (args.only.has('noop')) {
         for (const [tool] of airlocks) record('noop', tool, 'the same import again, into the full registry (fresh --state-dir)', noops.get(tool)!);
         record('noop', 'skopeo', 'the same sync again, into the full registry', noops.get('skopeo')!);
+      }
+    }
+
+    // 3b. the single executable against the node CLI, with the same flags: startup (`version`: the
+    // runtime, the CLI's code and its argument parsing, no work) and a no-op re-import of the
+    // bundle into a registry that holds it all (one untimed import first), each tool in turn.
+    if (args.only.has('executable')) {
+      log('building the single executable (untimed): npm run release into the work dir');
+      const release = join(work, 'release');
+      execFileSync(node, [join(ROOT, 'dist', 'scripts', 'release.js'), '--out', release], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const exe = join(release, executableName(TOOL_VERSION, `${process.platform}-${process.arch}`));
+      const reg = await startRegistry();
+      registries.push(reg);
+      try {
+        const importArgs = (state: string): string[] => [
+          'bundle', 'import', bundle, '--to', reg.host, '--dest-tls-verify=false', '--verify-key', join(work, 'dmz.pub'),
+          '--state-dir', state, '--out-dir', join(work, 'import-out'), '--quiet',
+        ];
+        execFileSync(exe, importArgs(join(work, 'state-first')), { stdio: 'ignore' });
+        const tools: [string, (a: string[]) => [string, string[]]][] = [
+          ['airlock (node CLI)', (a) => [node, [CLI, ...a]]],
+          ['airlock executable', (a) => [exe, a]],
+        ];
+        const startup = new Map<string, MeasuredRun[]>();
+        const noop = new Map<string, MeasuredRun[]>();
+        const push = (m: Map<string, MeasuredRun[]>, k: string, r: MeasuredRun): void => {
+          m.set(k, [...(m.get(k) ?? []), r]);
+        };
+        // Startup is short: 5 samples per run, so its median holds against the machine's noise.
+        for (let i = 0; i < args.runs * 5; i++) {
+          for (const [tool, argv] of orderFor(i, tools)) {
+            const [cmd, a] = argv(['version']);
+            push(startup, tool, await measure(cmd, a, { label: `${tool} version`, cwd: work }));
+          }
+        }
+        for (let i = 0; i < args.runs; i++) {
+          log(`executable run ${i + 1}/${args.runs}`);
+          for (const [tool, argv] of orderFor(i, tools)) {
+            const state = join(work, 'state-noop');
+            await rm(state, { recursive: true, force: true });
+            const [cmd, a] = argv(importArgs(state));
+            push(noop, tool, await measure(cmd, a, { label: `${tool} no-op import`, cwd: work, registryDirs: regDirs() }));
+          }
+        }
+        const exeBytes = statSync(exe).size;
+        for (const [tool] of tools) {
+          record('startup', tool, tool.includes('executable') ? 'airlock-VERSION-linux-x64 version' : 'node bin/airlock.js version', startup.get(tool)!,
+            tool.includes('executable') ? { executableBytes: exeBytes } : undefined);
+          record('noop-executable', tool, 'the import again, into the full registry (fresh --state-dir)', noop.get(tool)!);
+        }
+      } finally {
+        await reg.stop();
+        registries.splice(registries.indexOf(reg), 1);
       }
     }
 
@@ -458,6 +513,15 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
     ratio('delta.size', 'delta bundle size / full v2 bundle', dd.extra!.outputBytes! / df.extra!.outputBytes!, '');
   }
   if (pl) ratio('plan.time', `planning ${pl.extra?.images} images (s)`, pl.median.wallS, '< 30');
+  const sn = get('startup', 'airlock (node CLI)');
+  const se2 = get('startup', 'airlock executable');
+  const nn = get('noop-executable', 'airlock (node CLI)');
+  const ne = get('noop-executable', 'airlock executable');
+  if (sn && se2) {
+    ratio('executable.startup', 'startup time executable/node CLI', se2.median.wallS / sn.median.wallS, '');
+    ratio('executable.startup-cpu', 'startup CPU executable/node CLI', se2.median.cpuS / sn.median.cpuS, '');
+  }
+  if (nn && ne) ratio('executable.noop', 'no-op re-import time executable/node CLI', ne.median.wallS / nn.median.wallS, '');
   return rows;
 }
 
