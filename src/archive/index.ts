@@ -17,3 +17,6 @@ export { FileHasher } from './file-hasher.js';
 export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
 export { readFileRanges } from './range-reader.js';
 export { locateEntries, type EntryPlace } from './locate.js';
+export {
+  openTarTree, openDirTree, removeStaleUnpacked, resolveLinkTarget, type FileTree, type OpenTarTreeOptions,
+} from './file-tree.js';

@@ -59,22 +59,35 @@ export type TarStep =
   | { readonly kind: 'end' }
   | { readonly kind: 'skip'; readonly size: number }
   | { readonly kind: 'meta'; readonly size: number }
-  | { readonly kind: 'file'; readonly path: string; readonly size: number };
+  | { readonly kind: 'file'; readonly path: string; readonly size: number }
+  | { readonly kind: 'link'; readonly path: string; readonly target: string; readonly hard: boolean };
+
+export interface TarHeaderDecoderOptions {
+  /**
+   * Symbolic and hard links come out as 'link' steps (their target as written, never looked up
+   * on disk) instead of being refused. Only for archives read in place by name, whose reader
+   * resolves a link inside the archive's own names (archive/file-tree.ts); a bundle has none.
+   */
+  readonly links?: boolean;
+}
 
 /**
  * The header state machine shared by the streaming reader and the indexer. Only regular files
- * come out; directories are skipped; pax and GNU long-name records are applied to the next
- * entry; every other type (links, devices, FIFOs, sparse or multi-volume GNU entries) is refused.
+ * come out (and links, when asked for); directories are skipped; pax and GNU long-name records
+ * are applied to the next entry; every other type (devices, FIFOs, sparse or multi-volume GNU
+ * entries, and links unless asked for) is refused.
  */
 export class TarHeaderDecoder {
   readonly #where: string;
+  readonly #links: boolean;
   readonly #seen = new Set<string>();
   #ex: HeaderData | undefined;
   #longName: string | undefined;
   #meta: 'x' | 'L' | undefined;
 
-  constructor(where: string) {
+  constructor(where: string, opts: TarHeaderDecoderOptions = {}) {
     this.#where = where;
+    this.#links = opts.links ?? false;
   }
 
   header(block: Buffer, offset: number): TarStep {
@@ -112,23 +125,37 @@ export class TarHeaderDecoder {
       case '0':
       case '7': {
         const path = this.#path(h, offset, false);
-        if (this.#seen.has(path)) {
-          throw new AirlockError('UNSAFE_ARCHIVE_ENTRY', `duplicate archive entry ${path}`, {
-            where: `${this.#where}, entry ${path}`,
-            hint: 'a bundle holds each entry once; this archive was altered: get a fresh copy',
-          });
-        }
-        this.#seen.add(path);
+        this.#once(path);
         return { kind: 'file', path, size };
       }
-      default: {
-        const path = this.#longName ?? h.path ?? '';
-        throw new AirlockError('UNSAFE_ARCHIVE_ENTRY', `archive entry ${JSON.stringify(path.slice(0, 200))} is a ${h.type === 'Unsupported' ? `entry of unknown type ${JSON.stringify(block.subarray(156, 157).toString('latin1'))}` : h.type}, not a regular file`, {
-          where: `${this.#where} at byte ${offset}`,
-          hint: 'a bundle holds only regular files; links, devices and FIFOs are refused: get a fresh copy of the bundle',
-        });
+      case '1':
+      case '2': {
+        if (!this.#links) break;
+        // A pax `linkpath` replaces the ustar field, as a pax `path` replaces the name.
+        const target = this.#ex?.linkpath ?? h.linkpath ?? '';
+        const path = this.#path(h, offset, false);
+        this.#once(path);
+        if (size !== 0) throw this.#unreadable('a link entry has data', offset);
+        return { kind: 'link', path, target, hard: type === '1' };
       }
+      default:
+        break;
     }
+    const path = this.#longName ?? h.path ?? '';
+    throw new AirlockError('UNSAFE_ARCHIVE_ENTRY', `archive entry ${JSON.stringify(path.slice(0, 200))} is a ${h.type === 'Unsupported' ? `entry of unknown type ${JSON.stringify(block.subarray(156, 157).toString('latin1'))}` : h.type}, not a regular file`, {
+      where: `${this.#where} at byte ${offset}`,
+      hint: 'a bundle holds only regular files; links, devices and FIFOs are refused: get a fresh copy of the bundle',
+    });
+  }
+
+  #once(path: string): void {
+    if (this.#seen.has(path)) {
+      throw new AirlockError('UNSAFE_ARCHIVE_ENTRY', `duplicate archive entry ${path}`, {
+        where: `${this.#where}, entry ${path}`,
+        hint: 'a bundle holds each entry once; this archive was altered: get a fresh copy',
+      });
+    }
+    this.#seen.add(path);
   }
 
   /** The body of the last 'meta' step. */
@@ -137,6 +164,7 @@ export class TarHeaderDecoder {
       const parsed = Pax.parse(body.toString('utf8'), this.#ex);
       const ex: HeaderData = {};
       if (parsed.path !== undefined) ex.path = parsed.path;
+      if (parsed.linkpath !== undefined) ex.linkpath = parsed.linkpath;
       if (parsed.size !== undefined) {
         if (!Number.isSafeInteger(parsed.size)) throw this.#unreadable('a pax header has an invalid size', offset);
         ex.size = parsed.size;

@@ -10,6 +10,11 @@ export interface TarIndexEntry {
 
 export interface IndexTarOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Hands over link entries (path, target as written, hard or symbolic) instead of refusing them;
+   * they are not in the returned index. For file-tree.ts, which resolves them by name only.
+   */
+  readonly onLink?: (path: string, target: string, hard: boolean) => void;
 }
 
 const WINDOW = 64 * 1024;
@@ -29,7 +34,7 @@ export async function indexTar(path: string, opts: IndexTarOptions = {}): Promis
   try {
     const { size: fileSize } = await fh.stat();
     const reader = new WindowReader(fh, fileSize, path);
-    const decoder = new TarHeaderDecoder(path);
+    const decoder = new TarHeaderDecoder(path, { links: opts.onLink !== undefined });
     const index = new Map<string, TarIndexEntry>();
     const truncated = (what: string, at: number): AirlockError =>
       new AirlockError('BUNDLE_UNREADABLE', `the archive is truncated: it ends inside ${what}`, {
@@ -47,6 +52,7 @@ export async function indexTar(path: string, opts: IndexTarOptions = {}): Promis
       if (dataAt + size > fileSize) throw truncated(step.kind === 'file' ? `entry ${step.path}` : 'an entry', pos);
       if (step.kind === 'meta') decoder.meta(await reader.read(dataAt, size), pos);
       if (step.kind === 'file') index.set(step.path, { offset: dataAt, size });
+      if (step.kind === 'link') opts.onLink?.(step.path, step.target, step.hard);
       pos = dataAt + size + paddingOf(size);
     }
   } finally {
