@@ -17,6 +17,8 @@ export const MEDIA_TYPE_DOCKER_MANIFEST_V1 = 'application/vnd.docker.distributio
 export const MEDIA_TYPE_DOCKER_MANIFEST_V1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
 export const MEDIA_TYPE_DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const MEDIA_TYPE_DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+/** An uncompressed layer (schema 2 allows it); what airlock names the layers of a docker-archive. */
+export const MEDIA_TYPE_DOCKER_LAYER_UNCOMPRESSED = 'application/vnd.docker.image.rootfs.diff.tar';
 export const MEDIA_TYPE_DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
 
 // Helm: https://helm.sh/docs/topics/registries/
@@ -42,6 +44,8 @@ export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
 export const ANNOTATION_VERSION = 'org.opencontainers.image.version';
 export const ANNOTATION_DESCRIPTION = 'org.opencontainers.image.description';
+/** containerd's whole image name on an index.json entry (`docker save` ≥ 25, `ctr export`, BuildKit's oci exporter). */
+export const ANNOTATION_CONTAINERD_IMAGE_NAME = 'io.containerd.image.name';
 
 /** Every manifest media type the registry client asks for in `Accept`. */
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [

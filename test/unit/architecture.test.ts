@@ -21,7 +21,7 @@ const LAYER: Readonly<Record<string, number>> = {
   cli: 6,
   ops: 5,
   copy: 4, bundle: 4, mirror: 4, signing: 4, deploy: 4, charts: 4, files: 4, cache: 4, serve: 4,
-  registry: 3, layout: 3, archive: 3, content: 3,
+  registry: 3, layout: 3, archive: 3, content: 3, tarball: 3,
   oci: 2, reference: 2,
   errors: 1, log: 1, util: 1, version: 1,
 };
