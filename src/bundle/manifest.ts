@@ -19,6 +19,7 @@ export function bundleIdOf(raw: Uint8Array): Digest {
 const KINDS: ReadonlySet<ArtifactKind> = new Set(['image', 'chart', 'file', 'referrer']);
 const LOCATIONS: ReadonlySet<BlobLocation> = new Set(['bundle', 'base']);
 const SIGNATURE_METHODS: ReadonlySet<string> = new Set(['cosign-key', 'sigstore-bundle-key', 'sigstore-bundle-keyless']);
+const ARCHIVE_FORMATS: ReadonlySet<string> = new Set(['docker-archive', 'oci-archive', 'oci-layout']);
 
 type Json = Record<string, unknown>;
 
@@ -168,6 +169,26 @@ export function parseAirlockManifest(raw: Uint8Array, where = 'airlock.json'): A
         if (!Array.isArray(s.signatures)) bad(`${sp}.signatures`, 'must be an array');
         digestList(s, 'signatures', sp);
         digestList(s, 'trustMaterial', sp);
+      }
+    }
+    if (a.archive !== undefined) {
+      const r = a.archive;
+      const rp = `${p}.archive`;
+      if (!isObject(r)) bad(rp, 'must be an object');
+      else {
+        if (!ARCHIVE_FORMATS.has(r.format as string)) bad(`${rp}.format`, 'must be docker-archive, oci-archive or oci-layout');
+        str(r, 'name', rp);
+        str(r, 'ref', rp, true);
+        if (r.manifest !== 'airlock' && r.manifest !== 'archive') bad(`${rp}.manifest`, 'must be "airlock" or "archive"');
+        str(r, 'sha256', rp, true);
+      }
+    }
+    if (a.tagGiven !== undefined && typeof a.tagGiven !== 'boolean') bad(`${p}.tagGiven`, 'must be a boolean');
+    if (a.fromFile !== undefined) {
+      if (!isObject(a.fromFile)) bad(`${p}.fromFile`, 'must be an object');
+      else {
+        str(a.fromFile, 'name', `${p}.fromFile`);
+        str(a.fromFile, 'selector', `${p}.fromFile`);
       }
     }
     if (isDigest(a.digest) && !blobDigests.has(a.digest)) bad(`${p}.digest`, `${a.digest} is not listed in $.blobs`);

@@ -43,6 +43,39 @@ export interface BundleArtifact {
   readonly origin?: string;
   /** Charts exported with includeImages: the images the chart names, and the values path where found. */
   readonly chartImages?: readonly ChartImageRecord[];
+  /**
+   * Images read from an archive or an OCI layout (mirror list `archive:` / `layout:`) rather than
+   * a registry. `repository` and `tag` are then the names the archive gave the image (or the
+   * list's `to:` / `tag:`), read as `docker tag` reads a name, so import maps them like any
+   * other image, and nodes that pull `redis:7.2-alpine` find it through the mirror configs.
+   */
+  readonly archive?: ArchiveRecord;
+  /** The tag was given by the mirror list (`tag:`) to a digest-only reference: it exists in the target only, never upstream. */
+  readonly tagGiven?: boolean;
+  /** The reference came out of a release manifest (`fromFile:`): that file's name and the selector. */
+  readonly fromFile?: FromFileRecord;
+}
+
+export interface ArchiveRecord {
+  /** `docker save` / skopeo `docker-archive:`; an OCI layout in a tar (`oci-archive:`); an OCI layout directory. */
+  readonly format: 'docker-archive' | 'oci-archive' | 'oci-layout';
+  /** The archive file's or layout directory's name, without its directory. */
+  readonly name: string;
+  /** The image's name inside it (a RepoTags entry, a ref name annotation), when it had one. */
+  readonly ref?: string;
+  /**
+   * `airlock`: airlock made the manifest (a docker-archive has none), so its digest exists nowhere
+   * upstream; `archive`: the archive's own manifest, digest kept.
+   */
+  readonly manifest: 'airlock' | 'archive';
+  /** sha256 of the archive file, when the mirror list gave one (`sha256:`) and the file matched it. */
+  readonly sha256?: string;
+}
+
+export interface FromFileRecord {
+  readonly name: string;
+  /** The JSONPath query (RFC 9535) that yielded the reference. */
+  readonly selector: string;
 }
 
 export interface ChartImageRecord {

@@ -22,6 +22,8 @@ export interface ReceiptArtifact {
   readonly kind: string;
   readonly source: string;
   readonly target: string;
+  /** The tag set in the target (also when the source had none: a `tag:` the mirror list gave). */
+  readonly tag?: string;
   readonly digest: Digest;
   readonly status: 'pushed' | 'present' | 'waiting';
 }

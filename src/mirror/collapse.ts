@@ -125,13 +125,21 @@ function conflict(where: string, otherWhere: string, message: string, hint: stri
 
 function imageKey(e: ImageEntry): string {
   switch (e.kind) {
-    case 'ref': return `ref ${formatReference(e.ref)}`;
+    // Two target tags for one digest are two entries: the target gets both.
+    case 'ref': return `ref ${formatReference(e.ref)}${e.targetTag !== undefined ? ` tag ${e.targetTag}` : ''}`;
     case 'repository': return `repository ${formatRepository(e.repository)} ${selectorKey(e.tags)}`;
+    case 'archive': return `${e.source} ${e.path} ${e.ref ?? ''} ${e.to ? formatRepository(e.to) : ''} ${e.tag ?? ''}`;
+    case 'fromFile': return `fromFile ${e.path} ${e.selector} ${e.tag ?? ''}`;
   }
 }
 
 function imageLabel(e: ImageEntry): string {
-  return e.kind === 'ref' ? formatReference(e.ref) : formatRepository(e.repository);
+  switch (e.kind) {
+    case 'ref': return formatReference(e.ref);
+    case 'repository': return formatRepository(e.repository);
+    case 'archive': return `${e.source}: ${e.path}`;
+    case 'fromFile': return `fromFile: ${e.path}`;
+  }
 }
 
 function selectorKey(s: TagSelector): string {

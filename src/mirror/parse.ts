@@ -3,8 +3,9 @@ import semver from 'semver';
 import { isMap, isScalar, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { AirlockError, MultiError } from '../errors.js';
 import { formatPlatform, parsePlatform, type Platform } from '../oci/index.js';
-import { isValidTag, normaliseRegistry, parseReference, type Reference } from '../reference/index.js';
+import { formatReference, isValidTag, normaliseRegistry, parseReference, type Reference } from '../reference/index.js';
 import { collapseEntries } from './collapse.js';
+import { readArchiveImage, readFromFileImage, readTargetTag, sourceKeyOf } from './parse-sources.js';
 import {
   TLS_MODES, type ChartEntry, type FileEntry, type ImageEntry, type MirrorDefaults, type MirrorList,
   type RegistrySettings, type TagSelector, type TlsMode, type VerifyPolicy,
@@ -14,7 +15,7 @@ import { describe, YamlReader, type Field } from './yaml-reader.js';
 const ROOT_KEYS = ['version', 'defaults', 'registries', 'images', 'charts', 'files'] as const;
 const DEFAULTS_KEYS = ['platforms', 'referrers'] as const;
 const REGISTRY_KEYS = ['tls', 'certDir', 'authfile'] as const;
-const IMAGE_KEYS = ['ref', 'repository', 'tags', 'platforms', 'referrers', 'verify'] as const;
+const IMAGE_KEYS = ['ref', 'repository', 'tags', 'tag', 'platforms', 'referrers', 'verify', 'archive', 'layout', 'fromFile'] as const;
 const TAGS_KEYS = ['semver', 'regex'] as const;
 const VERIFY_KEYS = ['key', 'keyless'] as const;
 const KEYLESS_KEYS = ['issuer', 'identity', 'identityRegexp', 'trustedRoot'] as const;
@@ -108,7 +109,7 @@ function readList(r: YamlReader, contents: unknown, baseDir: string): ListBody |
   return { version: 1, defaults, registries, images: collapsed.images, charts: collapsed.charts, files: collapsed.files };
 }
 
-interface Ctx {
+export interface Ctx {
   readonly r: YamlReader;
   /** Directory of the mirror file: relative paths resolve against it. */
   readonly baseDir: string;
@@ -213,6 +214,10 @@ function readImage(ctx: Ctx, item: unknown, where: string, defaults: MirrorDefau
     const ref = readRef(ctx, text, where);
     return ref && refEntry(ref, where, defaults.platforms, defaults.referrers, undefined);
   }
+  // Images from an archive, a layout or a release manifest: parse-sources.ts.
+  const source = sourceKeyOf(node);
+  if (source === 'fromFile') return readFromFileImage(ctx, node, where, defaults);
+  if (source) return readArchiveImage(ctx, node, where, source, defaults);
   const m = r.map(node, 'an image entry', IMAGE_KEYS, where);
   if (!m) return undefined;
   const refField = m.get('ref');
@@ -228,6 +233,11 @@ function readImage(ctx: Ctx, item: unknown, where: string, defaults: MirrorDefau
   }
   if (refField && tagsField) {
     r.problem(tagsField.where, '`tags` applies to `repository` entries only', 'put the tag in `ref` (name:tag), or use `repository` with `tags`');
+    ok = false;
+  }
+  const tagField = m.get('tag');
+  if (tagField && !refField) {
+    r.problem(tagField.where, '`tag` applies to a digest-only `ref`', 'a repository entry selects tags with `tags`');
     ok = false;
   }
   if (repoField && !refField && m.lacks('tags')) {
@@ -261,10 +271,25 @@ function readImage(ctx: Ctx, item: unknown, where: string, defaults: MirrorDefau
   }
   const tags = tagsField ? readTags(ctx, tagsField) : undefined;
 
+  let targetTag: string | undefined;
+  if (tagField && refField) {
+    targetTag = readTargetTag(ctx, tagField);
+    if (targetTag === undefined) return undefined;
+    if (ref && (ref.digest === undefined || ref.tag !== undefined)) {
+      // The tag is set in the target only, so it must name something that cannot move: a digest.
+      r.problem(tagField.where, `\`tag: ${targetTag}\` applies to a digest-only reference, and \`${formatReference(ref)}\` ${ref.digest === undefined ? 'has no digest' : 'has a tag of its own'}`,
+        ref.digest === undefined ? 'pin the image: ref: REPOSITORY@sha256:DIGEST' : 'drop one of the two tags');
+      return undefined;
+    }
+  }
+
   if (!ok || referrers === undefined) return undefined;
   if (verifyField && !verify) return undefined;
   if (platformsField && !platforms) return undefined;
-  if (ref) return refEntry(ref, where, platforms, referrers, verify);
+  if (ref) {
+    const entry = refEntry(ref, where, platforms, referrers, verify);
+    return targetTag !== undefined && entry.kind === 'ref' ? { ...entry, targetTag } : entry;
+  }
   if (repository && tags) {
     return {
       kind: 'repository', repository, tags, referrers, where,
@@ -285,7 +310,7 @@ function refEntry(
   };
 }
 
-function readRef(ctx: Ctx, text: string, where: string): Reference | undefined {
+export function readRef(ctx: Ctx, text: string, where: string): Reference | undefined {
   try {
     return parseReference(text, { where });
   } catch (err) {
@@ -294,7 +319,7 @@ function readRef(ctx: Ctx, text: string, where: string): Reference | undefined {
   }
 }
 
-function readPlatforms(ctx: Ctx, field: Field | undefined): readonly Platform[] | undefined {
+export function readPlatforms(ctx: Ctx, field: Field | undefined): readonly Platform[] | undefined {
   if (!field) return undefined;
   const { r } = ctx;
   const items = r.seq(field.value, '`platforms`', field.where);
@@ -383,7 +408,7 @@ function readTags(ctx: Ctx, field: Field): TagSelector | undefined {
   return undefined;
 }
 
-function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
+export function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   const { r } = ctx;
   const m = r.map(field.value, '`verify`', VERIFY_KEYS, field.where);
   if (!m) return undefined;
@@ -610,7 +635,7 @@ function readFile(ctx: Ctx, item: unknown, where: string): FileEntry | undefined
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-function readPath(ctx: Ctx, field: Field | undefined, what: string): string | undefined {
+export function readPath(ctx: Ctx, field: Field | undefined, what: string): string | undefined {
   if (!field) return undefined;
   const text = ctx.r.string(field.value, what, field.where);
   if (text === undefined) return undefined;

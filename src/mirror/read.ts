@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { AirlockError, ioError, MultiError } from '../errors.js';
 import { formatPlatform, type Platform } from '../oci/index.js';
 import { collapseEntries, mergeRegistries } from './collapse.js';
+import { expandFromFiles } from './from-file.js';
 import { MAX_MIRROR_LIST_BYTES, mirrorInvalid, parseMirrorList } from './parse.js';
 import type { MirrorDefaults, MirrorList } from './types.js';
 
@@ -36,7 +37,8 @@ export function mergeMirrorLists(lists: readonly MirrorList[]): MirrorList {
 /**
  * Read, parse and merge the mirror lists named by `-f`. Every file is parsed before anything is
  * reported, so problems in all of them come out together. A file that cannot be read is an IO
- * error naming its path. No network I/O happens here or anywhere in this module.
+ * error naming its path. `fromFile:` release manifests are read and their selectors applied here
+ * (from-file.ts). No network I/O happens here or anywhere in this module.
  */
 export async function readMirrorLists(paths: readonly string[]): Promise<MirrorList> {
   if (paths.length === 0) {
@@ -47,14 +49,15 @@ export async function readMirrorLists(paths: readonly string[]): Promise<MirrorL
 
   const lists: MirrorList[] = [];
   const problems: AirlockError[] = [];
-  paths.forEach((path, i) => {
+  for (const [i, path] of paths.entries()) {
     try {
-      lists.push(parseMirrorList(texts[i]!, path));
+      // fromFile: entries are read here, after the list itself parsed cleanly.
+      lists.push(await expandFromFiles(parseMirrorList(texts[i]!, path)));
     } catch (err) {
       if (err instanceof MultiError) problems.push(...err.problems);
       else throw err;
     }
-  });
+  }
   if (problems.length > 0) throw mirrorInvalid(problems, paths.join(', '));
   return mergeMirrorLists(lists);
 }

@@ -66,6 +66,7 @@ export type VerifyPolicy =
 interface ImageCommon {
   /** Absent: every platform (the `--platform` flags, if any, then filter). */
   readonly platforms?: readonly Platform[];
+  /** Always false for archives and layouts: they hold no referrers index to look in. */
   readonly referrers: boolean;
   readonly verify?: VerifyPolicy;
   readonly where: string;
@@ -81,6 +82,13 @@ export interface ImageRefEntry extends ImageCommon {
    * export resolves and pins it and warns (issue 4).
    */
   readonly floating: boolean;
+  /**
+   * `tag:` on a digest-only reference: the tag the image gets in the target only (seed 004's
+   * `skopeo copy ...@sha256:<d> docker://.../x:v1.0.0-beta`); nothing is looked up upstream by it.
+   */
+  readonly targetTag?: string;
+  /** The entry came out of a `fromFile:` release manifest through this selector. */
+  readonly fromFile?: { readonly path: string; readonly selector: string };
 }
 
 /** Several tags of one repository, chosen from its tag list. */
@@ -91,7 +99,45 @@ export interface ImageRepositoryEntry extends ImageCommon {
   readonly tags: TagSelector;
 }
 
-export type ImageEntry = ImageRefEntry | ImageRepositoryEntry;
+/**
+ * Images from a file another tool wrote instead of a registry: `archive:` (a `docker save` or
+ * `skopeo copy ... docker-archive:` / `oci-archive:` tar, optionally gzip- or zstd-compressed as
+ * a whole) or `layout:` (an OCI layout directory). Which images and what they are called in the
+ * target come from the archive's own names (RepoTags, ref name annotations) or from `to:` / `tag:`.
+ */
+export interface ImageArchiveEntry extends ImageCommon {
+  readonly kind: 'archive';
+  /** `archive`: a tar file (docker-archive or oci-archive, told apart by its content); `layout`: a directory. */
+  readonly source: 'archive' | 'layout';
+  /** Absolute. */
+  readonly path: string;
+  /** Only the image the archive names so (a RepoTags entry or a ref name); absent: every image in it. */
+  readonly ref?: string;
+  /** Target repository (registry and repository, read as `docker tag` reads a name); absent: the archive's names. */
+  readonly to?: Reference;
+  /** Target tag; absent: the archive's names. */
+  readonly tag?: string;
+  /** Lower-case sha256 hex the archive file must have (the vendor's published checksum). */
+  readonly sha256?: string;
+}
+
+/**
+ * `fromFile:` a release manifest (JSON or YAML) whose `select:` JSONPath (RFC 9535) yields image
+ * references. Only between parsing and reading: readMirrorLists replaces it with the ImageRefEntry
+ * list it yields (each with `fromFile` set), so export never sees one.
+ */
+export interface ImageFromFileEntry extends ImageCommon {
+  readonly kind: 'fromFile';
+  /** Absolute. */
+  readonly path: string;
+  readonly selector: string;
+  /** `file:line:col` of the `select:` value, where errors about what it yields point. */
+  readonly selectorWhere: string;
+  /** Given to every digest-only reference the selector yields (as ImageRefEntry.targetTag). */
+  readonly tag?: string;
+}
+
+export type ImageEntry = ImageRefEntry | ImageRepositoryEntry | ImageArchiveEntry | ImageFromFileEntry;
 
 export type ChartEntry =
   | {

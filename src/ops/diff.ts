@@ -1,4 +1,4 @@
-import type { ArtifactKind } from '../bundle/index.js';
+import type { ArtifactKind, BundleArtifact } from '../bundle/index.js';
 import { AirlockError } from '../errors.js';
 import type { Digest } from '../oci/index.js';
 import { heldDigests, readBaseDocument, travels, type BaseDocument } from './bases.js';
@@ -21,6 +21,8 @@ export interface DiffArtifact {
   /** `registry/repository[:tag]`, or `registry/repository@digest` when untagged. */
   readonly name: string;
   readonly digest: Digest;
+  /** Where the bundle got it when not from a registry by that name: `docker-archive x.tar.gz (manifest made by airlock)`, `release-manifest.json`. */
+  readonly origin?: string;
 }
 
 export interface ChangedArtifact {
@@ -30,6 +32,7 @@ export interface ChangedArtifact {
   readonly from: Digest;
   /** …to this one. */
   readonly to: Digest;
+  readonly origin?: string;
 }
 
 export interface DiffBlob {
@@ -93,7 +96,7 @@ export function planDiff(oldDoc: BaseDocument, newDoc: BaseDocument & { kind: 'b
   for (const [key, a] of newArtifacts) {
     const before = oldArtifacts.get(key);
     if (!before) added.push(a);
-    else if (before.digest !== a.digest) changed.push({ kind: a.kind, name: a.name, from: before.digest, to: a.digest });
+    else if (before.digest !== a.digest) changed.push({ kind: a.kind, name: a.name, from: before.digest, to: a.digest, ...(a.origin ? { origin: a.origin } : {}) });
     else unchanged++;
   }
   const removed = [...oldArtifacts].filter(([k]) => !newArtifacts.has(k)).map(([, a]) => a);
@@ -141,6 +144,13 @@ export function planDiff(oldDoc: BaseDocument, newDoc: BaseDocument & { kind: 'b
   };
 }
 
+/** Where an artifact came from, for the diff's reader, when it was not pulled from a registry by its name. */
+function originOf(a: BundleArtifact): string | undefined {
+  if (a.archive) return `${a.archive.format} ${a.archive.name}${a.archive.manifest === 'airlock' ? ', manifest made by airlock' : ''}`;
+  if (a.fromFile) return `${a.fromFile.name} ${a.fromFile.selector}`;
+  return undefined;
+}
+
 function sideOf(doc: BaseDocument): DiffSide {
   if (doc.kind === 'receipt') {
     return { path: doc.path, kind: 'receipt', id: doc.id, created: doc.receipt.finished, bases: doc.receipt.bases, artifacts: doc.receipt.artifacts.length, blobs: doc.receipt.digests.length };
@@ -155,12 +165,12 @@ function sideOf(doc: BaseDocument): DiffSide {
  */
 function artifactsOf(doc: BaseDocument): Map<string, DiffArtifact> {
   const out = new Map<string, DiffArtifact>();
-  const add = (kind: string, repository: string, tag: string | undefined, digest: Digest): void => {
+  const add = (kind: string, repository: string, tag: string | undefined, digest: Digest, origin?: string): void => {
     const name = tag !== undefined ? `${repository}:${tag}` : `${repository}@${digest}`;
-    out.set(`${kind} ${name}`, { kind, name, digest });
+    out.set(`${kind} ${name}`, { kind, name, digest, ...(origin ? { origin } : {}) });
   };
   if (doc.kind === 'bundle') {
-    for (const a of doc.manifest.artifacts) add(a.kind, a.repository, a.tag, a.digest);
+    for (const a of doc.manifest.artifacts) add(a.kind, a.repository, a.tag, a.digest, originOf(a));
   } else {
     // A receipt names each artifact by its airlock.json source: `registry/repository[:tag]@digest`.
     for (const a of doc.receipt.artifacts) {
@@ -168,7 +178,9 @@ function artifactsOf(doc: BaseDocument): Map<string, DiffArtifact> {
       const name = at >= 0 ? a.source.slice(0, at) : a.source;
       const colon = name.lastIndexOf(':');
       const tagged = colon > name.lastIndexOf('/');
-      add(a.kind, tagged ? name.slice(0, colon) : name, tagged ? name.slice(colon + 1) : undefined, a.digest);
+      // A tag the mirror list gave a digest-only reference is not in the source: receipts record it apart.
+      if (a.tag !== undefined && !tagged) add(a.kind, name, a.tag, a.digest);
+      else add(a.kind, tagged ? name.slice(0, colon) : name, tagged ? name.slice(colon + 1) : undefined, a.digest);
     }
   }
   return out;

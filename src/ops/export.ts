@@ -27,6 +27,7 @@ import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
 import { resolveCarried, addCarriedRoots, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
 import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from './tool.js';
+import { LocalSources, type LocalImage } from './local-sources.js';
 
 export type BundleForm = 'dir' | 'tar' | 'tar.zst';
 
@@ -105,6 +106,12 @@ interface ResolvedRoot {
   readonly referrers: boolean;
   readonly where: string;
   readonly entryIndex: number;
+  /** Read from an archive or layout (`archive:` / `layout:`), not a registry. */
+  readonly local?: Pick<LocalImage, 'source' | 'origin' | 'record'>;
+  /** `tag` is the mirror list's `tag:` for a digest-only reference: set in the target only. */
+  readonly tagGiven?: boolean;
+  /** The reference came from a `fromFile:` release manifest. */
+  readonly fromFile?: { readonly path: string; readonly selector: string };
 }
 
 /** `airlock bundle export`: mirror lists → pinned, deduplicated, signed bundle. */
@@ -145,10 +152,15 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const throwaway = opts.noCache ? stagingDirFor(opts.output ? resolvePath(opts.output) : join(tmpdir(), 'airlock-dry-run')) : undefined;
     if (throwaway) cleanups.push(() => rm(throwaway, { recursive: true, force: true }));
     const cache = await openCache(throwaway ?? opts.cacheDir);
+    // Archives and layouts named by `archive:` / `layout:` (local-sources.ts); a compressed archive
+    // is read through an uncompressed copy beside the cache, removed when the export ends.
+    const locals = new LocalSources({ tempDir: join(cache.root, 'unpacked'), logger, ...(signal ? { signal } : {}) });
+    cleanups.push(() => locals.close());
     const carry: CarryContext = { cache, mirror, logger, carried: [], chartImages: new Map(), ...(signal ? { signal } : {}) };
-    const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal, carry);
+    const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal, carry, locals);
     const lockMap = new Map<string, string>();
-    for (const r of resolved) if (r.tag !== undefined) lockMap.set(`${formatRepository(r.ref)}:${r.tag}`, r.desc.digest);
+    // The lock pins registry tags; an archive's names and a `tag:` the list gives are not looked up anywhere.
+    for (const r of resolved) if (r.tag !== undefined && !r.local && !r.tagGiven) lockMap.set(`${formatRepository(r.ref)}:${r.tag}`, r.desc.digest);
     if (opts.lock && opts.locked) {
       const lock = await readLockFile(opts.lock);
       const problems = compareLock(lock, lockMap);
@@ -163,14 +175,16 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // 3. Walk every graph (manifests only), with referrers.
     const nodes = new Map<Digest, PlanNode>();
     const roots: PlannedRoot[] = [];
+    /** airlock.json fields only the mirror entry knows (archive, given tag, release manifest), by artifact key. */
+    const details = new Map<string, Partial<BundleArtifact>>();
     const walkLimit = new Semaphore(concurrency);
     // allSettled, not all: on a failure the other walks still finish before the pool closes below,
     // instead of running on against closed clients.
     await settleAll(resolved.map((r) => walkLimit.run(async () => {
-      const repo = repoOf(r.ref.registry, r.ref.repository);
-      const where = `${formatRepository(r.ref)}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.desc.digest}`;
-      const w = await walkGraph(repo, r.desc, nodes, {
-        where, origin: formatRepository(r.ref), ...(signal ? { signal } : {}), ...(r.platforms ? { platforms: r.platforms } : {}),
+      const src = r.local ? r.local.source : repoOf(r.ref.registry, r.ref.repository);
+      const where = `${formatRepository(r.ref)}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.desc.digest}${r.local ? ` (${r.local.record.format} ${r.local.record.name})` : ''}`;
+      const w = await walkGraph(src, r.desc, nodes, {
+        where, origin: r.local ? r.local.origin : formatRepository(r.ref), ...(signal ? { signal } : {}), ...(r.platforms ? { platforms: r.platforms } : {}),
       }, r.rootBytes);
       if (w.upstreamDigest) logger.info(`${where}: kept ${w.platforms?.map(formatPlatform).join(', ')}; new index ${w.root.digest}`);
       roots.push({
@@ -178,7 +192,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         ...(r.tag !== undefined ? { tag: r.tag } : {}), desc: w.root,
         ...(w.upstreamDigest ? { upstreamDigest: w.upstreamDigest } : {}), ...(w.platforms ? { platforms: w.platforms } : {}),
       });
-      if (r.referrers) {
+      const detail = artifactDetail(r, formatRepository(r.ref));
+      if (detail) details.set(artifactKey('image', formatRepository(r.ref), r.tag, w.root.digest), detail);
+      if (r.referrers && !r.local) {
+        const repo = repoOf(r.ref.registry, r.ref.repository);
         for (const ref of await findReferrers(repo, w.root, r.desc, logger, signal)) {
           const rw = await walkGraph(repo, ref.desc, nodes, { where: `${where} referrer ${ref.desc.digest}`, origin: formatRepository(r.ref), ...(signal ? { signal } : {}) });
           roots.push({
@@ -209,7 +226,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         ? { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds }
         : { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
     });
-    const artifacts: BundleArtifact[] = uniqueRoots.map((r) => withCarriedDetails(carry, toArtifact(r, nodes, upstream.get(r.desc.digest))));
+    const artifacts: BundleArtifact[] = uniqueRoots.map((r) => ({
+      ...withCarriedDetails(carry, toArtifact(r, nodes, upstream.get(r.desc.digest))),
+      ...details.get(artifactKey(r.kind, r.repository, r.tag, r.desc.digest)),
+    }));
     const included = blobs.filter((b) => b.location === 'bundle');
     const bytesIncluded = included.reduce((s, b) => s + b.size, 0);
     const bytesAfterDedup = blobs.reduce((s, b) => s + b.size, 0);
@@ -257,6 +277,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     let bytesDownloaded = 0;
     const fetchUpstream = async (desc: Descriptor, s?: AbortSignal): Promise<Readable> => {
       const origin = nodes.get(desc.digest)?.origin;
+      const local = locals.sourceFor(origin);
+      if (local) return local.fetch(desc, s ? { signal: s } : {});
       const [registry, ...rest] = (origin ?? '').split('/');
       return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
     };
@@ -368,10 +390,14 @@ async function resolveRoots(
   concurrency: number,
   signal: AbortSignal | undefined,
   carry: CarryContext,
+  locals: LocalSources,
 ): Promise<ResolvedRoot[]> {
   const out: ResolvedRoot[] = [];
   const jobs: (() => Promise<void>)[] = [];
-  const add = (kind: 'image' | 'chart', ref: Reference, tag: string | undefined, platforms: readonly Platform[] | undefined, referrers: boolean, where: string, entryIndex: number): void => {
+  const add = (
+    kind: 'image' | 'chart', ref: Reference, tag: string | undefined, platforms: readonly Platform[] | undefined, referrers: boolean, where: string, entryIndex: number,
+    extra: Pick<ResolvedRoot, 'tagGiven' | 'fromFile'> = {},
+  ): void => {
     jobs.push(async () => {
       const repo = repoOf(ref.registry, ref.repository);
       let desc: Descriptor;
@@ -381,7 +407,7 @@ async function resolveRoots(
         const m = await repo.fetchManifest(ref.digest, signal ? { signal } : {});
         desc = m.desc;
         rootBytes = m.bytes;
-        if (tag !== undefined) {
+        if (tag !== undefined && !extra.tagGiven) {
           const byTag = await repo.resolve(tag, signal ? { signal } : {}).catch(() => undefined);
           if (byTag && byTag.digest !== ref.digest) {
             logger.warn(`${formatRepository(ref)}:${tag} now points at ${byTag.digest}; exporting the pinned ${ref.digest}`);
@@ -397,14 +423,33 @@ async function resolveRoots(
       }
       emit({ type: 'resolve', ref: `${formatRepository(ref)}${tag !== undefined ? `:${tag}` : ''}`, digest: desc.digest });
       const p = opts.platforms && opts.platforms.length > 0 ? opts.platforms : platforms;
-      out.push({ kind, ref, ...(tag !== undefined ? { tag } : {}), desc, rootBytes, ...(p ? { platforms: p } : {}), referrers, where, entryIndex });
+      out.push({ kind, ref, ...(tag !== undefined ? { tag } : {}), desc, rootBytes, ...(p ? { platforms: p } : {}), referrers, where, entryIndex, ...extra });
     });
   };
   const listJobs: Promise<void>[] = [];
   mirror.images.forEach((e, i) => {
-    if (e.kind === 'ref') {
+    if (e.kind === 'fromFile') {
+      throw new AirlockError('INTERNAL', `${e.where}: a fromFile entry reached export unexpanded`);
+    } else if (e.kind === 'archive') {
+      listJobs.push((async () => {
+        for (const img of await locals.resolveEntry(e)) {
+          if (!isManifestMediaType(img.desc.mediaType)) {
+            throw new AirlockError('MANIFEST_INVALID', `${img.record.name} holds a ${img.desc.mediaType} as ${formatRepository(img.ref)}, not an image manifest or index`, { where: e.where });
+          }
+          emit({ type: 'resolve', ref: `${formatRepository(img.ref)}${img.tag !== undefined ? `:${img.tag}` : ''}`, digest: img.desc.digest });
+          const p = opts.platforms && opts.platforms.length > 0 ? opts.platforms : e.platforms;
+          out.push({
+            kind: 'image', ref: img.ref, ...(img.tag !== undefined ? { tag: img.tag } : {}), desc: img.desc, ...(img.rootBytes ? { rootBytes: img.rootBytes } : {}),
+            ...(p ? { platforms: p } : {}), referrers: false, where: e.where, entryIndex: i,
+            local: { source: img.source, origin: img.origin, record: img.record },
+          });
+        }
+      })());
+    } else if (e.kind === 'ref') {
       if (e.floating) logger.warn(`${e.where}: ${formatReference(e.ref)} has no fixed tag; it is resolved and pinned now, and will differ next time`);
-      add('image', e.ref, e.ref.tag, e.platforms, e.referrers ?? mirror.defaults.referrers, e.where, i);
+      add('image', e.ref, e.targetTag ?? e.ref.tag, e.platforms, e.referrers ?? mirror.defaults.referrers, e.where, i, {
+        ...(e.targetTag !== undefined ? { tagGiven: true } : {}), ...(e.fromFile ? { fromFile: e.fromFile } : {}),
+      });
     } else {
       listJobs.push((async () => {
         const tags = await repoOf(e.repository.registry, e.repository.repository).tags(signal ? { signal } : {});
@@ -537,6 +582,22 @@ function filterNodes(nodes: ReadonlyMap<Digest, PlanNode>, keep: ReadonlySet<Dig
 function stripTag(r: PlannedRoot): PlannedRoot {
   const { tag: _t, ...rest } = r;
   return rest;
+}
+
+/** The key that joins a planned root to its `details` (export's side table of airlock.json fields). */
+function artifactKey(kind: string, repository: string, tag: string | undefined, digest: Digest): string {
+  return `${kind} ${repository} ${tag ?? ''} ${digest}`;
+}
+
+/** airlock.json fields for a root that came from an archive, a layout, a release manifest, or got its tag from the list. */
+function artifactDetail(r: ResolvedRoot, repository: string): Partial<BundleArtifact> | undefined {
+  if (!r.local && !r.tagGiven && !r.fromFile) return undefined;
+  return {
+    ...(r.local ? { archive: r.local.record, origin: `${r.local.record.format === 'oci-layout' ? 'layout' : 'archive'}:${r.local.record.name}` } : {}),
+    // A tag that exists only in the target is not part of where the image came from.
+    ...(r.tagGiven ? { tagGiven: true, source: `${repository}@${r.desc.digest}` } : {}),
+    ...(r.fromFile ? { fromFile: { name: basename(r.fromFile.path), selector: r.fromFile.selector } } : {}),
+  };
 }
 
 function refName(r: PlannedRoot): string {

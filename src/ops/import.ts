@@ -281,7 +281,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         ...(status.signer ? { signer: status.signer } : {}),
         target: `${target.host}${target.prefix ? `/${target.prefix}` : ''}`, layout,
         started: started.toISOString(), finished: new Date().toISOString(), complete: report.waiting.length === 0,
-        artifacts: mappedArtifacts.map((a) => ({ kind: a.kind, source: a.source, target: `${target.host}/${a.targetRepository}`, digest: a.digest as Digest, status: a.status })),
+        artifacts: mappedArtifacts.map((a) => ({
+          kind: a.kind, source: a.source, target: `${target.host}/${a.targetRepository}`, ...(a.tag !== undefined ? { tag: a.tag } : {}), digest: a.digest as Digest, status: a.status,
+        })),
         digests: plan.digestsHeldBy(report.completed.map((t) => t.root)),
       };
       await mkdir(outDir, { recursive: true });

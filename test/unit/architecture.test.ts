@@ -4,7 +4,7 @@
  *   → {registry, layout, archive, content} → {oci, reference} → {errors, log, util}; lower layers
  *   never import upper ones, and modules never import each other in a cycle;
  * - one module per dependency: only registry/ imports undici, only signing/ imports @sigstore/*,
- *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml, only cli/ imports yargs and
+ *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml and jsonpath-rfc9535, only cli/ imports yargs and
  *   cli-progress;
  * - libraries never print: no console.* and no process.stdout/stderr below src/cli/.
  */
@@ -33,6 +33,7 @@ const PACKAGE_OWNER: readonly (readonly [RegExp, string])[] = [
   [/^tar(\/|$)/, 'archive'],
   [/^zstd-napi(\/|$)/, 'archive'],
   [/^yaml(\/|$)/, 'mirror'],
+  [/^jsonpath-rfc9535(\/|$)/, 'mirror'],
   [/^yargs(\/|$)/, 'cli'],
   [/^cli-progress(\/|$)/, 'cli'],
 ];

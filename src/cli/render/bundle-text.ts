@@ -16,9 +16,23 @@ export function shortenHexRuns(text: string): string {
   return text.replace(/([a-f0-9]{12})[a-f0-9]{52}/g, '$1…');
 }
 
-/** The artifact as a person names it: source reference without the pinned digest. */
-export function artifactName(a: Pick<BundleArtifact, 'source'>): string {
-  return shortenHexRuns(a.source.replace(/@sha256:[a-f0-9]{64}$/, ''));
+/** The artifact as a person names it: source reference without the pinned digest (with a tag the mirror list gave it). */
+export function artifactName(a: Pick<BundleArtifact, 'source'> & Partial<Pick<BundleArtifact, 'tag' | 'tagGiven'>>): string {
+  const name = a.source.replace(/@sha256:[a-f0-9]{64}$/, '');
+  return shortenHexRuns(a.tagGiven && a.tag !== undefined ? `${name}:${a.tag}` : name);
+}
+
+/** Where an artifact came from when it was not simply pulled by name: an archive, a release manifest, a tag the list gave. */
+export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGiven' | 'tag' | 'fromFile'>>): string[] {
+  const notes: string[] = [];
+  if (a.archive) {
+    const r = a.archive;
+    notes.push(`from ${r.format} ${r.name}${r.ref !== undefined ? ` (named ${r.ref} there)` : ''}${r.sha256 ? ', sha256 checked' : ''}`);
+    if (r.manifest === 'airlock') notes.push('manifest made by airlock (the archive has none): this digest exists nowhere upstream');
+  }
+  if (a.fromFile) notes.push(`from ${a.fromFile.name} (${a.fromFile.selector})`);
+  if (a.tagGiven && a.tag !== undefined) notes.push(`tag ${a.tag} given by the mirror list (target only)`);
+  return notes;
 }
 
 export function signatureLines(s: SignatureStatus): string[] {
@@ -63,6 +77,7 @@ export function formatInspect(r: InspectResult): string {
       a.upstreamDigest ? `filtered from index ${shortDigest(a.upstreamDigest)}` : '',
       a.subject ? `refers to ${shortDigest(a.subject)}` : '',
       a.upstreamSignature ? `vendor signature ${a.upstreamSignature.verified ? 'verified' : 'NOT verified'} at export (${shortenHexRuns(a.upstreamSignature.signer)})` : '',
+      ...originNotes(a),
     ].filter(Boolean);
     for (const n of notes) lines.push(`${' '.repeat(LABEL)}└ ${n}`);
   }
@@ -76,9 +91,10 @@ export function formatInspect(r: InspectResult): string {
 }
 
 /** One artifact as a table row: kind, short digest, name; platforms and the like on lines below. */
-export function artifactRow(a: Pick<BundleArtifact, 'kind' | 'source' | 'digest' | 'platforms' | 'upstreamDigest'>): string[] {
+export function artifactRow(a: Pick<BundleArtifact, 'kind' | 'source' | 'digest' | 'platforms' | 'upstreamDigest'> & Partial<BundleArtifact>): string[] {
   const rows = [`${a.kind.padEnd(LABEL)}${shortDigest(a.digest).slice(7).padEnd(14)}${artifactName(a)}`];
   if (a.platforms) rows.push(`${' '.repeat(LABEL)}└ ${a.platforms.join(', ')}${a.upstreamDigest ? ` (filtered from ${shortDigest(a.upstreamDigest)})` : ''}`);
+  for (const n of originNotes(a)) rows.push(`${' '.repeat(LABEL)}└ ${n}`);
   return rows;
 }
 

@@ -23,7 +23,7 @@ describe('committed mirror lists (fixtures/mirror)', () => {
     const l = await readMirrorLists([fx('valid.yaml')]);
     assert.deepEqual([...l.registries.keys()], ['registry.local:5001', 'ghcr.io', 'quay.io']);
     assert.equal(l.registries.get('ghcr.io')?.authfile, fx('auth.json'));
-    assert.deepEqual(l.images.map((e) => `${e.kind} ${e.kind === 'ref' ? formatReference(e.ref) : e.repository.repository}`), [
+    assert.deepEqual(l.images.map((e) => `${e.kind} ${e.kind === 'ref' ? formatReference(e.ref) : e.kind === 'repository' ? e.repository.repository : e.kind}`), [
       'ref docker.io/library/nginx:1.27',
       'ref ghcr.io/sentari-dev/sentari/server:1.0.0',
       `ref ghcr.io/cloudgrid-dev/cloudgrid-bff@sha256:${'a'.repeat(64)}`,

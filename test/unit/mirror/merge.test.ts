@@ -7,7 +7,7 @@ import { assertThrowsCode } from '../../helpers/assert.js';
 
 const D = `sha256:${'d'.repeat(64)}`;
 const list = (file: string, body: string): MirrorList => parseMirrorList(`version: 1\n${body}`, file);
-const refs = (l: MirrorList): string[] => l.images.map((e) => (e.kind === 'ref' ? formatReference(e.ref) : `${e.repository.registry}/${e.repository.repository}`));
+const refs = (l: MirrorList): string[] => l.images.map((e) => (e.kind === 'ref' ? formatReference(e.ref) : e.kind === 'repository' ? `${e.repository.registry}/${e.repository.repository}` : e.kind));
 
 describe('mergeMirrorLists', () => {
   it('collapses the spellings of one image across files and keeps the first place', () => {

@@ -16,9 +16,10 @@ export async function runDiff(args: Record<string, unknown>, ctx: CliContext): P
     `artifacts: ${a.added.length} added, ${a.removed.length} removed, ${a.changed.length} changed, ${a.unchanged} unchanged`,
   ];
   const width = Math.max(8, ...[...a.added, ...a.removed, ...a.changed].map((x) => x.name.length));
-  for (const x of a.added) lines.push(`  + ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.digest)}`);
-  for (const x of a.removed) lines.push(`  - ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.digest)}`);
-  for (const x of a.changed) lines.push(`  ~ ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.from)} → ${shortDigest(x.to)}`);
+  const from = (x: { origin?: string }): string => (x.origin ? `  (from ${x.origin})` : '');
+  for (const x of a.added) lines.push(`  + ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.digest)}${from(x)}`);
+  for (const x of a.removed) lines.push(`  - ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.digest)}${from(x)}`);
+  for (const x of a.changed) lines.push(`  ~ ${x.kind.padEnd(8)} ${x.name.padEnd(width)}  ${shortDigest(x.from)} → ${shortDigest(x.to)}${from(x)}`);
   const b = r.blobs;
   lines.push(
     '',
