@@ -288,7 +288,8 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       checkEveryBlob: true,
       ...(signal ? { signal } : {}),
       onEvent: (e) => {
-        if (e.type === 'blob-done' && e.how === 'copied') bytesDownloaded += e.size;
+        // Bytes read from an archive or layout on this host were not downloaded.
+        if (e.type === 'blob-done' && e.how === 'copied' && !locals.sourceFor(nodes.get(e.digest)?.origin)) bytesDownloaded += e.size;
         emit(e);
       },
     });
@@ -308,7 +309,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
       const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {});
       body.once('end', () => {
-        bytesDownloaded += desc.size;
+        if (!locals.sourceFor(nodes.get(desc.digest)?.origin)) bytesDownloaded += desc.size;
         emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
       });
       return body;
