@@ -69,6 +69,17 @@ describe('LocalSources', () => {
     assert.deepEqual(await readdir(join(dir, 'unpacked')), [], 'the uncompressed copy is gone');
   });
 
+  it('removes the uncompressed copy a killed export left, before it makes its own', async (t) => {
+    const { dir, locals, entry } = await setup(t);
+    await mkdir(join(dir, 'unpacked'), { recursive: true });
+    await writeFile(join(dir, 'unpacked', 'unpacked-999999999-left.tar'), 'left by a run killed with -9');
+    await writeFile(join(dir, 'a.tar.gz'), gzipSync(dockerArchive([{ repoTags: ['x:1'], seed: 'k' }])));
+    await locals.resolveEntry(entry({ path: join(dir, 'a.tar.gz') }));
+    const names = await readdir(join(dir, 'unpacked'));
+    assert.equal(names.length, 1);
+    assert.match(names[0]!, new RegExp(`^unpacked-${process.pid}-`));
+  });
+
   it('names layout images by full ref names, or by to: plus a ref name that is a tag', async (t) => {
     const { dir, locals, entry } = await setup(t);
     await writeFile(join(dir, 'o.tar'), ociArchive(['acme/app:1.0', 'v2', undefined]));
