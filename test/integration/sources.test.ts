@@ -278,17 +278,23 @@ describe('sources beyond registries: archives, layouts, release manifests (issue
         '  - fromFile: ./release-manifest.json',
         '    select: "$.services[*].image"',
         '    tag: v1.0.0-beta',
+        // The same for one image written by hand, as seed 004's skopeo copy line.
+        `  - ref: ${upstream.host}/acme/app@${appDigest}`,
+        '    tag: v1.0.0',
       ]), join(work, 'release.tar.zst'));
       const images = j.artifacts.filter((a) => a.kind === 'image');
       assert.deepEqual(images.map((a) => [a.repository, a.tag, a.digest, a.tagGiven, a.source]).sort(), [
+        [`${upstream.host}/acme/app`, 'v1.0.0', appDigest, true, `${upstream.host}/acme/app@${appDigest}`],
         [`${upstream.host}/acme/app`, 'v1.0.0-beta', appDigest, true, `${upstream.host}/acme/app@${appDigest}`],
         [`${upstream.host}/acme/multi`, 'v1.0.0-beta', multiDigest, true, `${upstream.host}/acme/multi@${multiDigest}`],
       ]);
-      assert.deepEqual(images[0]?.fromFile, { name: 'release-manifest.json', selector: '$.services[*].image' });
+      assert.deepEqual(images.find((a) => a.tag === 'v1.0.0-beta')?.fromFile, { name: 'release-manifest.json', selector: '$.services[*].image' });
+      assert.equal(images.find((a) => a.tag === 'v1.0.0')?.fromFile, undefined);
       await importBundle(join(work, 'release.tar.zst'), 'cloudgrid');
       // As seed 004 checks it: `skopeo inspect docker://registry.example.com/cloudgrid/cloudgrid-bff:v1.0.0-beta`.
       await judge('cloudgrid/acme/app:v1.0.0-beta', appDigest);
       await judge('cloudgrid/acme/multi:v1.0.0-beta', multiDigest);
+      await judge('cloudgrid/acme/app:v1.0.0', appDigest);
       const inspected = JSON.parse((await skopeo(['inspect', '--tls-verify=false', `docker://${site.host}/cloudgrid/acme/app:v1.0.0-beta`])).stdout) as { Digest: string };
       assert.equal(inspected.Digest, appDigest);
     });
