@@ -5,10 +5,11 @@ import type { Descriptor } from '../oci/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LINK, MAX_LIST_BODY_BYTES } from './headers.js';
 import { parseLinkNext } from './link.js';
+import { HarborApi } from './harbor.js';
 import { probeRegistry } from './probe.js';
 import { RegistryRepositoryImpl, type ReferrersAttempt } from './repository.js';
 import { Transport, header, readBodyStrict } from './transport.js';
-import type { AuthScheme, ProbeResult, RegistryClient, RegistryClientOptions, RegistryHostConfig, RegistryRepository } from './types.js';
+import type { AuthScheme, HarborProjects, ProbeResult, RegistryClient, RegistryClientOptions, RegistryHostConfig, RegistryRepository } from './types.js';
 
 const DEFAULT_MONOLITHIC_MAX = 16 * 1024 * 1024;
 /** Manifests remembered for tag(): small, bounded. */
@@ -26,6 +27,7 @@ export class RegistryClientImpl implements RegistryClient {
   readonly transport: Transport;
   readonly chunkSize: number;
   readonly monolithicMax: number;
+  readonly harbor: HarborProjects;
   readonly #manifests = new Map<string, Buffer>();
   #manifestBytes = 0;
   readonly #locks = new Map<string, Promise<void>>();
@@ -39,6 +41,7 @@ export class RegistryClientImpl implements RegistryClient {
     // No chunkSize: large blobs go in one streamed PUT (upload.ts uploadStreamed).
     this.chunkSize = opts.chunkSize === undefined || opts.chunkSize <= 0 ? 0 : Math.max(64 * 1024, opts.chunkSize);
     this.monolithicMax = Math.max(0, opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX);
+    this.harbor = new HarborApi(this.transport);
   }
 
   get authScheme(): AuthScheme | undefined {

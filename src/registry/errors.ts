@@ -80,6 +80,16 @@ export function parseErrorBody(body: Uint8Array | undefined): DistributionError[
   }
 }
 
+/**
+ * Did the registry refuse the repository itself (not the content)? 401/403, 404 NAME_UNKNOWN, or
+ * NAME_INVALID (Quay's token service for nested names): what a missing Harbor project, a path too
+ * deep for Quay or GitLab, or missing rights look like.
+ */
+export function isRepositoryRefusal(err: unknown): err is RegistryError {
+  return err instanceof RegistryError && (err.code === 'AUTH' || (err.code === 'NOT_FOUND' && err.has('NAME_UNKNOWN')) ||
+    err.has('NAME_INVALID') || err.has('DENIED') || err.has('UNAUTHORIZED') || err.has('NAME_UNKNOWN'));
+}
+
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }

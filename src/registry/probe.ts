@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { CallOptions } from '../content/index.js';
 import { isAirlockError } from '../errors.js';
+import { isRepositoryRefusal } from './errors.js';
 import {
   MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_CONFIG,
   MEDIA_TYPE_OCI_EMPTY, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_MANIFEST, digestOf, type Descriptor,
@@ -13,6 +14,8 @@ import type { ProbeResult } from './types.js';
 import { uploadBlob } from './upload.js';
 
 const PROBE_ARTIFACT_TYPE = 'application/vnd.airlock.probe.v1';
+/** Repository paths are tried this deep (components from the registry root) for `maxPathDepth`. */
+const PROBE_MAX_DEPTH = 8;
 
 function blob(mediaType: string, data: Buffer): { desc: Descriptor; data: Buffer } {
   return { desc: { mediaType, digest: digestOf(data), size: data.length }, data };
@@ -20,6 +23,35 @@ function blob(mediaType: string, data: Buffer): { desc: Descriptor; data: Buffer
 
 function json(mediaType: string, doc: unknown): { desc: Descriptor; data: Buffer } {
   return blob(mediaType, Buffer.from(JSON.stringify(doc)));
+}
+
+/**
+ * How deep may repository paths go? Upload sessions are opened (and cancelled: nothing is stored)
+ * at ever deeper paths below the scratch repository until one is refused. Quay without nested
+ * repository names refuses a third component at its token service (NAME_INVALID, "Nested
+ * repositories are not supported"); GitLab grants no access beyond the project path plus two
+ * levels (docs: "Naming convention for your container images").
+ */
+async function probePathDepth(
+  client: RegistryClientImpl, scratch: string, result: { maxPathDepth?: number; pathDepthTried: number }, notes: string[], opts: CallOptions,
+): Promise<void> {
+  const base = scratch.split('/').length;
+  for (let depth = base + 1; depth <= PROBE_MAX_DEPTH; depth++) {
+    const name = [scratch, ...Array.from({ length: depth - base }, (_, i) => `level${base + i + 1}`)].join('/');
+    result.pathDepthTried = depth;
+    try {
+      await client.repository(name).checkPush(opts);
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      if (isRepositoryRefusal(err)) {
+        result.maxPathDepth = depth - 1;
+        notes.push(`a repository path of ${depth} components was refused (${err.errors[0]?.code ?? err.code}): the deepest this registry takes is ${depth - 1}; choose --to and --layout so that every mapped path fits`);
+      } else {
+        notes.push(`path depth ${depth}: ${isAirlockError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+      }
+      return;
+    }
+  }
 }
 
 /**
@@ -42,7 +74,8 @@ export async function probeRegistry(client: RegistryClientImpl, prefix: string, 
     ...(creds ? { credentialsSource: creds.source } : {}),
     referrersApi: false, push: false, ociManifest: false, ociIndex: false, dockerManifest: false, dockerManifestList: false,
     ociArtifact: false, mount: false, monolithicUpload: false, chunkedUpload: false, delete: false, cleanedUp: false,
-  };
+    pathDepthTried: 0,
+  } as { -readonly [K in keyof Omit<ProbeResult, 'notes'>]: ProbeResult[K] };
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await fn();
@@ -52,6 +85,16 @@ export async function probeRegistry(client: RegistryClientImpl, prefix: string, 
       return undefined;
     }
   };
+
+  // Harbor keeps repositories in projects that must exist before anything is pushed (harbor.ts).
+  if (await client.harbor.detect(opts)) {
+    const project = scratch.split('/')[0]!;
+    const exists = await attempt('Harbor project', () => client.harbor.projectExists(project, opts));
+    if (exists !== undefined) {
+      result.harbor = { project, projectExists: exists };
+      if (!exists) notes.push(`this is Harbor and it has no project "${project}": create it, or import with --create-projects and credentials that may create projects`);
+    }
+  }
 
   result.referrersApi = (await attempt('referrers API', () => client.supportsReferrersApi(scratch, opts))) ?? false;
 
@@ -66,10 +109,12 @@ export async function probeRegistry(client: RegistryClientImpl, prefix: string, 
     return true;
   })) ?? false;
   result.push = result.monolithicUpload;
+  result.pathDepthTried = scratch.split('/').length;
   if (!result.push) {
     notes.push('pushing failed: the other write tests were skipped');
     return { ...result, notes };
   }
+  await probePathDepth(client, scratch, result, notes, opts);
   result.chunkedUpload = (await attempt('chunked upload', async () => {
     await uploadBlob({ ...ctx, chunkSize: 64 * 1024, monolithicMax: 0 }, big.desc, Readable.from([big.data]));
     return repo.exists(big.desc, opts);

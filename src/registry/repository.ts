@@ -368,6 +368,30 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     return false;
   }
 
+  async checkPush(opts: CallOptions = {}): Promise<void> {
+    const ctx = {
+      transport: this.#t, repository: this.name, where: this.#where, scopes: this.#push(), signal: opts.signal, chunkSize: 0, monolithicMax: 0,
+    };
+    const res = await startUpload(ctx);
+    await res.body.dump().catch(() => {});
+    const loc = header(res, HEADER_LOCATION);
+    if (loc) await cancelUpload(ctx, this.#t.resolveUrl(loc).toString());
+  }
+
+  async readable(opts: CallOptions = {}): Promise<boolean> {
+    try {
+      const res = await this.#t.request({
+        method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, what: 'the tag list', signal: opts.signal,
+      });
+      await res.body.dump().catch(() => {});
+      return true;
+    } catch (err) {
+      // Refused: by the registry (401/403), or by its token service for this name (Quay's NAME_INVALID).
+      if (err instanceof RegistryError && (err.code === 'AUTH' || err.has('NAME_INVALID') || err.has('DENIED') || err.has('UNAUTHORIZED'))) return false;
+      throw err;
+    }
+  }
+
   async delete(desc: Descriptor, opts: CallOptions = {}): Promise<boolean> {
     const kind = this.#isManifest(desc) ? 'manifests' : 'blobs';
     const res = await this.#t.request({

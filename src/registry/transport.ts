@@ -45,6 +45,13 @@ export interface TransportRequest {
   readonly signal?: AbortSignal | undefined;
   /** Larger stream buffers for blob downloads. */
   readonly highWaterMark?: number;
+  /**
+   * `registry` (default): the registry's own scheme (Basic or bearer tokens, learnt from its
+   * challenges). `basic`: the credentials as Basic auth and no challenge handling, for a product's
+   * own API beside the registry (Harbor's /api/v2.0 takes Basic auth, not registry tokens).
+   * `none`: no credentials at all (an unauthenticated probe of such an API).
+   */
+  readonly auth?: 'registry' | 'basic' | 'none';
 }
 
 export interface TransportResponse {
@@ -234,7 +241,7 @@ export class Transport {
       let sentAuth: string | undefined;
       try {
         let target = u;
-        sentAuth = this.#sameOrigin(u) ? await this.#auth.authorization(req.scopes) : undefined;
+        sentAuth = !this.#sameOrigin(u) || req.auth === 'none' ? undefined : req.auth === 'basic' ? await this.#basic() : await this.#auth.authorization(req.scopes);
         const headers: Record<string, string> = { ...req.headers, ...(sentAuth ? { authorization: sentAuth } : {}) };
         let res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark);
         // Redirects: storage backends (S3, GCS, a CDN) answer blob GETs with 307 to a signed URL.
@@ -252,7 +259,7 @@ export class Transport {
           res = await this.#exchange(target, req.method, h, undefined, req.signal, req.highWaterMark);
           hops++;
         }
-        if (res.status === 401 && authRounds < MAX_AUTH_ROUNDS && this.#sameOrigin(new URL(res.url))) {
+        if (res.status === 401 && (req.auth ?? 'registry') === 'registry' && authRounds < MAX_AUTH_ROUNDS && this.#sameOrigin(new URL(res.url))) {
           const challenge = header(res, HEADER_WWW_AUTHENTICATE);
           await res.body.dump().catch(() => {});
           authRounds++;
@@ -307,6 +314,12 @@ export class Transport {
         throw mapped;
       }
     }
+  }
+
+  /** Basic auth from the credentials; none for an identity (refresh) token, which only a token realm takes. */
+  async #basic(): Promise<string | undefined> {
+    const c = await this.credentials();
+    return c && !c.identityToken ? basicHeader(c) : undefined;
   }
 
   async #statusError(req: TransportRequest, res: TransportResponse, sentAuth: string | undefined, preread?: Uint8Array): Promise<RegistryError> {

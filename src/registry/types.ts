@@ -83,7 +83,26 @@ export interface ProbeResult {
   readonly delete: boolean;
   /** Everything the probe wrote was removed again. */
   readonly cleanedUp: boolean;
+  /**
+   * The deepest repository path (in components, from the registry root) the registry let the probe
+   * open an upload in; undefined when it took every depth tried (`pathDepthTried`). Quay without
+   * nested names stops at 2 (namespace/repository), GitLab at its project path plus two.
+   */
+  readonly maxPathDepth?: number;
+  /** The deepest path the probe tried. */
+  readonly pathDepthTried: number;
+  /** Harbor (its /api/v2.0/ping answered): the project the probe's scratch repository needs, and whether it exists. */
+  readonly harbor?: { readonly project: string; readonly projectExists: boolean };
   readonly notes: readonly string[];
+}
+
+/** Harbor's project API (registry/harbor.ts), with the destination credentials as Basic auth. */
+export interface HarborProjects {
+  /** Is this registry a Harbor? Asked once per client (GET /api/v2.0/ping). */
+  detect(opts?: CallOptions): Promise<boolean>;
+  projectExists(name: string, opts?: CallOptions): Promise<boolean>;
+  /** Create a private project; 'exists' when another caller created it first. */
+  createProject(name: string, opts?: CallOptions): Promise<'created' | 'exists'>;
 }
 
 export interface RegistryClient {
@@ -106,6 +125,8 @@ export interface RegistryClient {
   readonly scheme: 'https' | 'http' | undefined;
   /** Is the referrers API available? Decided on first use and cached. */
   supportsReferrersApi(repository: string, opts?: CallOptions): Promise<boolean>;
+  /** Harbor's project API, for registries that are Harbor (`detect()`). */
+  readonly harbor: HarborProjects;
   close(): Promise<void>;
 }
 
@@ -131,4 +152,11 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
   mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;
   /** DELETE a manifest or blob (probe clean-up, tests). False when the registry does not allow it. */
   delete(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
+  /**
+   * May this repository be pushed to? Opens an upload session and cancels it (spec "Pushing
+   * blobs", "Cancel a blob upload"): nothing is stored. Throws the registry's refusal.
+   */
+  checkPush(opts?: CallOptions): Promise<void>;
+  /** May this repository be read? True when the registry answers its tag list (200, or 404 for a repository not there yet). */
+  readable(opts?: CallOptions): Promise<boolean>;
 }

@@ -28,7 +28,9 @@ export async function runProbe(args: Record<string, unknown>, ctx: CliContext): 
     ['OCI manifest / index', `${yes(result.ociManifest)} / ${yes(result.ociIndex)}`],
     ['Docker manifest / list', `${yes(result.dockerManifest)} / ${yes(result.dockerManifestList)}`],
     ['OCI artifact with subject', yes(result.ociArtifact)],
-    ['cross-repository mount', yes(result.mount)],
+    ['cross-repository mount', result.mount ? 'yes' : result.push ? 'no (blobs are uploaded again into each repository)' : 'no'],
+    ['repository path depth', result.maxPathDepth !== undefined ? `at most ${result.maxPathDepth} components` : result.push ? `no limit found up to ${result.pathDepthTried}` : 'not tried'],
+    ...(result.harbor ? [['Harbor project', `${result.harbor.project}: ${result.harbor.projectExists ? 'exists' : 'missing (create it, or import with --create-projects)'}`] as [string, string]] : []),
     ['monolithic / chunked upload', `${yes(result.monolithicUpload)} / ${yes(result.chunkedUpload)}`],
     ['delete (clean-up)', result.cleanedUp ? 'yes' : `no: probe content left in ${result.repository}`],
   ];
