@@ -16,6 +16,8 @@ const CODES = {
   BUNDLE_VERSION: EXIT.badInput,
   KEY_INVALID: EXIT.badInput,
   MAPPING_CONFLICT: EXIT.badInput,
+  /** The target refuses repository paths as deep as the mapping makes them (Quay, GitLab): another --to prefix or --layout. */
+  PATH_TOO_DEEP: EXIT.badInput,
   LOCK_MISMATCH: EXIT.badInput,
   PLATFORM_UNAVAILABLE: EXIT.badInput,
   // exit 3: verification failed
@@ -34,6 +36,10 @@ const CODES = {
   NETWORK: EXIT.runtime,
   TLS: EXIT.runtime,
   NOT_FOUND: EXIT.runtime,
+  /** Harbor: the project (first path component) that a repository needs does not exist. */
+  PROJECT_MISSING: EXIT.runtime,
+  /** The target refuses a manifest media type the bundle needs (OCI index, OCI or Docker manifest). */
+  MEDIA_TYPE_UNSUPPORTED: EXIT.runtime,
   IO: EXIT.runtime,
   NOT_IMPLEMENTED: EXIT.runtime,
   ABORTED: EXIT.runtime,

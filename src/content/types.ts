@@ -58,5 +58,9 @@ export const canMount = <T extends object>(s: T): s is T & BlobMounter =>
 export const canCheckTags = <T extends object>(s: T): s is T & TagChecker =>
   typeof (s as Partial<TagChecker>).tagPointsAt === 'function';
 
+/** A sink that can also read back what it holds (a registry repository, a layout). */
+export const canFetch = <T extends object>(s: T): s is T & Pick<ContentSource, 'fetch'> =>
+  typeof (s as Partial<ContentSource>).fetch === 'function';
+
 export const canListTags = <T extends object>(s: T): s is T & TagLister =>
   typeof (s as Partial<TagLister>).tags === 'function';

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { AirlockError, isAirlockError } from '../errors.js';
-import { canCheckTags, canMount, verifyStream, type ContentSink } from '../content/index.js';
+import { canCheckTags, canFetch, canMount, verifyStream, type ContentSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
 import { ByteBudget, ReadAhead } from './read-ahead.js';
-import type { CopyEvent, CopyPlan, Journal, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
+import type { CopyEvent, CopyPlan, Journal, PendingWrites, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
 
 /**
  * Sequential supply: bytes read ahead of the uploads (read-ahead.ts), across all of them.
@@ -46,6 +46,11 @@ export interface ExecuteOptions {
    * every blob is asked for. Default false: a registry refuses a manifest whose blobs it lacks.
    */
   readonly checkEveryBlob?: boolean;
+  /**
+   * Called once, after the sinks were asked what they hold and before the first write, when there
+   * is anything to write: a rejection stops the run with nothing written (import's preflight).
+   */
+  readonly beforeWrite?: (pending: PendingWrites) => Promise<void>;
 }
 
 export interface ExecuteReport {
@@ -170,6 +175,10 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
     const toPush = [...missingBlobs].flatMap(([d, rs]) => rs.map((r) => ({ repository: r.repository, digest: d, size: plan.nodes.get(d)!.desc.size })));
     return { ...counters, completed: [], waiting: [], present, toPush };
   }
+  if (opts.beforeWrite) {
+    const pending = pendingWrites(targets, repos, closures, missingBlobs, tagState, plan, journal);
+    if (pending.repositories.length > 0) await opts.beforeWrite(pending);
+  }
 
   const describe = (d: Digest): string => opts.describeBlob?.(d) ?? `blob ${d}`;
   const pushOne = async (repo: RepoState, desc: Descriptor, body: Readable): Promise<void> => {
@@ -194,8 +203,8 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
       } else if (refetch) {
         await pushOne(repo, desc, await refetch());
       }
-      // Sequential source and no mount: the repository stays without the blob; its roots wait and a
-      // re-run (which reads the bundle again) pushes it.
+      // No mount and nothing to read the blob from again: the repository stays without the blob;
+      // its roots wait and a re-run (which reads the bundle again) pushes it.
     }
   };
 
@@ -270,7 +279,11 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
       const ahead = new ReadAhead(body, budget);
       const p: Promise<void> = (async () => {
         await pushOne(first!, desc, ahead);
-        if (others.length > 0) await spread(first!, others, desc);
+        // The entry cannot be read again: where a mount is refused (Nexus answers every mount with
+        // a plain upload session, spec "Mounting a blob from another repository": 202), the blob is
+        // read back from the repository that now holds it, verified again on its way.
+        const sink = first!.sink;
+        if (others.length > 0) await spread(first!, others, desc, canFetch(sink) ? () => sink.fetch(desc, signal ? { signal } : {}) : undefined);
       })()
         .catch((err: unknown) => {
           backgroundError ??= err;
@@ -334,6 +347,32 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
   }, signal);
 
   return { ...counters, completed, waiting, present, toPush: [] };
+}
+
+/** What the run will write (ExecuteOptions.beforeWrite), from what the sinks were found to hold. */
+function pendingWrites(
+  targets: readonly RootTarget[], repos: ReadonlyMap<string, RepoState>, closures: ReadonlyMap<RootTarget, Digest[]>,
+  missingBlobs: ReadonlyMap<Digest, readonly RepoState[]>, tagState: ReadonlyMap<RootTarget, 'there' | 'elsewhere'>, plan: CopyPlan, journal: Journal | undefined,
+): PendingWrites {
+  const writes = new Set<string>();
+  for (const rs of missingBlobs.values()) for (const r of rs) writes.add(r.repository);
+  const manifests = new Map<string, { repository: string; desc: Descriptor; roots: PlannedRoot[] }>();
+  for (const t of targets) {
+    const repo = repos.get(t.repository)!;
+    for (const d of closures.get(t)!) {
+      const node = plan.nodes.get(d);
+      if (!node?.bytes || repo.present.has(d)) continue;
+      const k = `${t.repository} ${d}`;
+      const m = manifests.get(k);
+      if (m) m.roots.push(t.root);
+      else manifests.set(k, { repository: t.repository, desc: node.desc, roots: [t.root] });
+      writes.add(t.repository);
+    }
+    const tag = t.root.tag;
+    if (tag !== undefined && tagState.get(t) !== 'there' && !journal?.has(tagKey(t.repository, tag, t.root.desc.digest))) writes.add(t.repository);
+  }
+  const order = [...new Set(targets.map((t) => t.repository))];
+  return { repositories: order.filter((r) => writes.has(r)), manifests: [...manifests.values()] };
 }
 
 function needsSubject(root: PlannedRoot): boolean {

@@ -63,6 +63,17 @@ export interface RootTarget {
   readonly sink: ContentSink;
 }
 
+/**
+ * What a run is about to write, known once the sinks have been asked what they hold and before the
+ * first write (ExecuteOptions.beforeWrite): a caller can check the target would take it all.
+ */
+export interface PendingWrites {
+  /** Target repositories that will receive a blob, a manifest or a tag, in target order. */
+  readonly repositories: readonly string[];
+  /** Manifests and indexes to push, each with the roots whose graphs hold it. */
+  readonly manifests: readonly { readonly repository: string; readonly desc: Descriptor; readonly roots: readonly PlannedRoot[] }[];
+}
+
 /** A record of work done, so an interrupted run resumes without re-checking it. */
 export interface Journal {
   has(key: string): boolean;

@@ -8,6 +8,7 @@ import {
 import {
   MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, digestOf, type Descriptor, type Digest,
 } from '../../../src/oci/index.js';
+import { AirlockError } from '../../../src/errors.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
 
 function blob(text: string, mediaType = MEDIA_TYPE_OCI_LAYER_GZIP): { desc: Descriptor; data: Buffer } {
@@ -419,5 +420,84 @@ describe('executeCopy with a sink that checks tags (tagPointsAt)', () => {
     assert.equal(report.completed.length, 3);
     assert.deepEqual(events.filter((e) => e.type === 'tag-done').map((e) => (e as { tag: string }).tag).sort(), ['a', 'b']);
     assert.deepEqual(dst.tagNames.sort(), ['a', 'b']);
+  });
+});
+
+/** A MemoryStore that can mount, as a registry repository can, but whose registry never does (Nexus). */
+class RefusingMountStore extends MemoryStore {
+  readonly mounts: string[] = [];
+  async mount(desc: Descriptor, from: string): Promise<boolean> {
+    this.mounts.push(`${from} ${desc.digest}`);
+    return false;
+  }
+}
+
+describe('executeCopy into repositories whose registry refuses mounts', () => {
+  it('from a sequential source: the other repositories get the blob read back from the first one, and every root is tagged', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['shared', 'only-a']);
+    const b = image(src, ['shared', 'only-b']);
+    const plan = await planFor(src, [a.desc, b.desc]);
+    const repoA = new RefusingMountStore();
+    const repoB = new RefusingMountStore();
+    const memory = new Map<Digest, Buffer>();
+    for (const d of [a.all[0]!, b.all[0]!]) memory.set(d.digest, Buffer.concat(await (await src.fetch(d)).toArray()));
+    async function* entries(): AsyncIterable<SequentialBlob> {
+      for (const d of [a.all[1]!, a.all[2]!, b.all[2]!]) yield { desc: d, body: await src.fetch(d) };
+    }
+    const report = await executeCopy(plan, { kind: 'sequential', blobs: entries() }, [
+      { root: root(a.desc, 'a'), repository: 'a', sink: repoA },
+      { root: root(b.desc, 'b'), repository: 'b', sink: repoB },
+    ], { memory });
+    assert.deepEqual(report.waiting, []);
+    assert.deepEqual(repoA.tagNames, ['a']);
+    assert.deepEqual(repoB.tagNames, ['b']);
+    assert.equal(report.blobsMounted, 0);
+    assert.equal(repoB.mounts.length, 1, 'the mount was tried first');
+    assert.equal(repoA.counts.fetch, 1, 'the shared blob was read back from the repository that held it');
+    assert.ok(await repoB.exists(a.all[1]!));
+  });
+});
+
+describe('executeCopy beforeWrite', () => {
+  it('is called once, before the first write, with the repositories to write to and the manifests to push; a no-op run does not call it', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1']);
+    const b = image(src, ['l2']);
+    const plan = await planFor(src, [a.desc, b.desc]);
+    const dstA = new TagCheckingStore();
+    const dstB = new TagCheckingStore();
+    image(dstB, ['l2'], 'b'); // b is already there, tagged (and the store can say so)
+    const calls: { repositories: readonly string[]; manifests: string[]; pushesBefore: number }[] = [];
+    const targets = [
+      { root: root(a.desc, 'a'), repository: 'repo-a', sink: dstA },
+      { root: root(b.desc, 'b'), repository: 'repo-b', sink: dstB },
+    ];
+    const fetch = { kind: 'random' as const, fetch: (d: Descriptor) => src.fetch(d) };
+    await executeCopy(plan, fetch, targets, {
+      beforeWrite: async (p) => {
+        calls.push({ repositories: p.repositories, manifests: p.manifests.map((m) => `${m.repository} ${m.desc.mediaType} ${m.roots.map((r) => r.tag).join(',')}`), pushesBefore: dstA.counts.push + dstB.counts.push });
+      },
+    });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.repositories, ['repo-a']);
+    assert.deepEqual(calls[0]!.manifests, [`repo-a ${MEDIA_TYPE_OCI_MANIFEST} a`]);
+    assert.equal(calls[0]!.pushesBefore, 0);
+    await executeCopy(plan, fetch, targets, { beforeWrite: async () => void calls.push({ repositories: [], manifests: [], pushesBefore: -1 }) });
+    assert.equal(calls.length, 1, 'a run with nothing to write called beforeWrite');
+  });
+
+  it('a rejection stops the run with nothing written', async () => {
+    const src = new MemoryStore();
+    const a = image(src, ['l1', 'l2']);
+    const plan = await planFor(src, [a.desc]);
+    const dst = new MemoryStore();
+    await assertRejectsCode(executeCopy(plan, { kind: 'random', fetch: (d) => src.fetch(d) }, [{ root: root(a.desc, 'v'), repository: 'app', sink: dst }], {
+      beforeWrite: async () => {
+        throw new AirlockError('PROJECT_MISSING', 'no project');
+      },
+    }), 'PROJECT_MISSING');
+    assert.equal(dst.counts.push, 0);
+    assert.equal(dst.counts.tag, 0);
   });
 });
