@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { executeCopy, type BlobSupply, type CopyEvent, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { executeCopy, type BlobSupply, type CopyEvent, type PendingWrites, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
@@ -20,6 +20,7 @@ import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from 
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
+import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
@@ -46,6 +47,12 @@ export interface ImportOptions {
   readonly signKey?: string;
   /** Also push carried files to the target as OCI artifacts (`PREFIX/airlock/files:NAME`). Default false. */
   readonly pushFiles?: boolean;
+  /**
+   * `--create-projects`: when the target is Harbor and a project the import needs does not exist,
+   * create it (private) through Harbor's API with the destination credentials. Default false: stop
+   * with PROJECT_MISSING before anything is pushed.
+   */
+  readonly createProjects?: boolean;
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -89,6 +96,8 @@ export interface ImportResult {
   readonly outDir?: string;
   /** Files written under out-dir (`files/NAME`, `files/charts/NAME.tgz`), each verified against its digest. */
   readonly files?: readonly string[];
+  /** Harbor projects this import created (`--create-projects`). */
+  readonly projectsCreated?: readonly string[];
   readonly durationMs: number;
   /** `export --include-tool`: the executable beside the bundle, checked against airlock.json before any push. */
   readonly tool?: ToolCheck;
@@ -170,9 +179,20 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const audit = opts.dryRun ? undefined : new AuditLog(join(outDir, 'audit.jsonl'));
     await audit?.write({ action: 'start', result: 'ok', detail: `bundle ${bundleId} → ${opts.to}` });
 
+    // Before the first write: the target takes these repositories and media types (import-preflight.ts).
+    const preflight = new ImportPreflight({
+      client, repoFor, target, layout, concurrency, logger, ...(signal ? { signal } : {}),
+      sources: [...new Map(plan.roots.filter((r) => r.kind !== 'file').map((r) => [r.repository, { registry: r.registry, repository: r.repositoryPath }])).values()],
+      repositories: [...new Set(targets.map((t) => t.repository))],
+      createProjects: Boolean(opts.createProjects), dryRun: Boolean(opts.dryRun), describeRoot: (r) => plan.sourceOf(r),
+    });
+
     // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
     // repositories) before anything is pushed: otherwise name the bases to import first.
-    const baseMounts = await ensureBaseBlobs(manifest, plan, targets, { client, repoFor, journal, concurrency, dryRun: Boolean(opts.dryRun), logger, ...(signal ? { signal } : {}) });
+    const base = await preflight.guard(() => ensureBaseBlobs(manifest, plan, targets, {
+      client, repoFor, journal, concurrency, dryRun: Boolean(opts.dryRun), logger, ...(signal ? { signal } : {}),
+      beforeMount: (repositories) => preflight.checkRepositories(repositories),
+    }));
 
     // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
     const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
@@ -203,8 +223,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     // asked now (a read of an empty subject), alongside the copy, instead of after it.
     const listed = targets.find((t) => t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject);
     if (listed && !opts.dryRun) void client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => {});
-    const report = await executeCopy(plan.copyPlan, supply, targets, {
+    const report = await preflight.guard(() => executeCopy(plan.copyPlan, supply, targets, {
       concurrency,
+      ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
       ...(signal ? { signal } : {}),
       ...(journal ? { journal } : {}),
       memory: reader.metadata,
@@ -220,7 +241,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
         else if (e.type === 'tag-done') void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, result: 'ok' });
       },
-    }).catch(async (err: unknown) => {
+    })).catch(async (err: unknown) => {
       await audit?.write({ action: 'fail', result: 'error', detail: (err as Error).message });
       throw err;
     });
@@ -300,7 +321,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     return {
       version: 1, bundleId, signature: status, target: opts.to, dryRun: Boolean(opts.dryRun), artifacts,
-      blobsPushed: report.blobsPushed, bytesPushed: report.bytesPushed, blobsMounted: report.blobsMounted + baseMounts,
+      blobsPushed: report.blobsPushed + base.copied, bytesPushed: report.bytesPushed + base.bytesCopied, blobsMounted: report.blobsMounted + base.mounted,
       blobsAlreadyPresent: report.blobsExisting,
       ...(opts.dryRun ? {
         blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0),
@@ -310,6 +331,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
       ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
       ...(tool ? { tool } : {}),
+      ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),
     };
   } finally {
     await journal?.close().catch(() => {});
@@ -349,6 +371,8 @@ interface BaseCheckOptions {
   readonly concurrency: number;
   /** Look, but mount nothing. */
   readonly dryRun: boolean;
+  /** Called with the repositories to mount into, before the first mount (import's preflight). */
+  readonly beforeMount?: (repositories: readonly string[]) => Promise<void>;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
 }
@@ -360,9 +384,9 @@ interface BaseCheckOptions {
  * is missing, nothing has been pushed or tagged: throw BASE_MISSING naming the bases to import
  * first.
  */
-async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targets: readonly RootTarget[], o: BaseCheckOptions): Promise<number> {
+async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targets: readonly RootTarget[], o: BaseCheckOptions): Promise<{ mounted: number; copied: number; bytesCopied: number }> {
   const baseBlobs = new Map<Digest, BundleBlob>(manifest.blobs.filter((b) => b.location === 'base').map((b) => [b.digest, b]));
-  if (baseBlobs.size === 0) return 0;
+  if (baseBlobs.size === 0) return { mounted: 0, copied: 0, bytesCopied: 0 };
   const needs = new Map<string, { repo: string; blob: BundleBlob }>();
   for (const t of targets) {
     for (const d of plan.closureOf(t.root)) {
@@ -420,12 +444,27 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
 
   // 2. Only when nothing is missing, mount (so a refused delta leaves the target as it was).
   let mounted = 0;
+  let copied = 0;
+  let bytesCopied = 0;
   if (lacking.length === 0 && !o.dryRun) {
+    if (mounts.length > 0) await o.beforeMount?.([...new Set(mounts.map((m) => m.repo))]);
     await forEachConcurrent(mounts, o.concurrency, async (m) => {
       if (await o.repoFor(m.repo).mount(descOf(m.blob), m.from, co)) {
         mounted++;
         await o.journal?.record(`blob ${m.repo} ${m.blob.digest}`, { action: 'mount', repository: m.repo, from: m.from, digest: m.blob.digest });
-      } else lacking.push(m);
+        return;
+      }
+      // The registry opened an upload instead of mounting (spec "Mounting a blob from another
+      // repository": 202; Nexus never mounts): copy the blob over from the repository that holds
+      // it, verified on its way, as a plain upload.
+      const desc = descOf(m.blob);
+      const body = await o.repoFor(m.from).fetch(desc, co);
+      const verified = body.pipe(verifyStream(desc, { where: `${o.client.registry}/${m.from}@${desc.digest}` }));
+      body.on('error', (err) => verified.destroy(err));
+      await o.repoFor(m.repo).push(desc, verified, co);
+      copied++;
+      bytesCopied += desc.size;
+      await o.journal?.record(`blob ${m.repo} ${m.blob.digest}`, { action: 'push', repository: m.repo, from: m.from, digest: m.blob.digest });
     }, o.signal);
   }
 
@@ -443,7 +482,7 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
       where: `${lacking[0]!.repo}@${missing[0]!.digest} (${plan.describe(missing[0]!.digest)})`,
       hint: hint || 'import the bundles this delta was made against first',
     });
-  }  return mounted;
+  }  return { mounted, copied, bytesCopied };
 }
 
 /**
@@ -537,6 +576,12 @@ async function describeTargetSupport(client: RegistryClient, targets: readonly R
   const first = targets[0]?.repository;
   const referrersApi = first ? await client.supportsReferrersApi(first, o) : false;
   const notes: string[] = [];
+  // Harbor: the projects the repositories need (read-only: its API's HEAD /projects).
+  if (await client.harbor.detect(o)) {
+    for (const p of [...new Set(targets.map((t) => t.repository.split('/')[0]!))]) {
+      if (!(await client.harbor.projectExists(p, o).catch(() => true))) notes.push(`Harbor has no project "${p}": create it, or import with --create-projects (the import stops before pushing otherwise)`);
+    }
+  }
   const referrers = targets.filter((t) => t.root.kind === 'referrer' && !t.root.referrerTag);
   if (referrers.length > 0 && !referrersApi) {
     notes.push(`no referrers API: ${referrers.length} referrer(s) will be listed with the tag schema (sha256-<hex> tags)`);

@@ -17,6 +17,7 @@ export const bundleImport: AirlockCommand = {
       .option('require-upstream-signatures', { type: 'boolean', default: false, describe: 're-verify every vendor signature offline before pushing' })
       .option('sign-key', { type: 'string', describe: 'sign the receipt.json with this private key' })
       .option('push-files', { type: 'boolean', default: false, describe: 'also push delivered files to the target as OCI artifacts' })
+      .option('create-projects', { type: 'boolean', default: false, describe: 'Harbor: create missing projects through its API with the destination credentials' })
       .options(CONCURRENCY_FLAG),
   run: async (args, ctx) => (await import('./impl/bundle-import.js')).runImport(args, ctx),
 };

@@ -29,6 +29,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       requireUpstreamSignatures: Boolean(args['require-upstream-signatures']),
       ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
       pushFiles: Boolean(args['push-files']),
+      createProjects: Boolean(args['create-projects']),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,
