@@ -1,5 +1,5 @@
 /**
- * Regenerates docs/RELIABILITY.md (issue 11): runs the reliability, hostile-bundle, security,
+ * Regenerates docs/RELIABILITY.md (issues 11, 17.3): runs the reliability, hostile-bundle, security, personality,
  * fuzz and architecture suites with node's test runner (TAP), collects the outcome lines they
  * append to $AIRLOCK_RELIABILITY_LOG, and writes one table row per scenario and side: runs,
  * outcome, corrupt results, notes (error codes, peak RSS, kills that landed).
@@ -35,6 +35,12 @@ const REQUIRED: readonly (readonly [string, string])[] = [
   ['resources', 'disk full during export'], ['resources', 'disk full during import journaling'],
   ['security', 'TLS verification on'], ['security', 'plain HTTP only when asked'], ['security', 'no secrets in output'], ['security', '--insecure-skip-signature'],
   ['load', '500 small images'],
+  // Issue 17.3: registry personalities.
+  ['personalities', 'Harbor: project missing (401'], ['personalities', 'Harbor: project missing (404'], ['personalities', 'Harbor: --create-projects'],
+  ['personalities', 'Nexus: mount not honoured (in place)'], ['personalities', 'Nexus: mount not honoured (front to back)'],
+  ['personalities', 'Nexus: delta base blobs'], ['personalities', 'Quay: nested path refused'], ['personalities', 'Quay: OCI media types refused'],
+  ['personalities', 'GitLab: path deeper'], ['personalities', 'zot: Docker media types refused'], ['personalities', 'referrers API'],
+  ['personalities', 'registry probe'],
 ];
 
 const GROUP_TITLES: Readonly<Record<string, string>> = {
@@ -45,6 +51,7 @@ const GROUP_TITLES: Readonly<Record<string, string>> = {
   load: 'Load',
   security: 'Security defaults',
   fuzz: 'Fuzzing (fast-check): never an unhandled exception, always a typed error',
+  personalities: 'Registry personalities (a proxy in front of a real Distribution registry emulates what Harbor, Nexus, Quay, GitLab, zot and OCI 1.1 registries document)',
 };
 
 function testFiles(): string[] {
@@ -57,7 +64,7 @@ function testFiles(): string[] {
       else if (re.test(relative(DIST_TEST, p))) out.push(p);
     }
   };
-  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security)[^/]*\.test\.js$/);
+  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security|personalities)[^/]*\.test\.js$/);
   pick(join(DIST_TEST, 'unit', 'fuzz'), /\.test\.js$/);
   pick(join(DIST_TEST, 'unit'), /^unit\/architecture\.test\.js$/);
   return out;
@@ -220,6 +227,11 @@ async function main(): Promise<number> {
     '  lies (a reference) only after the bundle is published, so a kill before that leaves no reference',
     '  and the next export downloads the layer again.',
     '- Byte-level mutations of whole bundles are fuzzed by `test/unit/bundle/fuzz.test.ts` as well.',
+    '- Registry personalities (`test/integration/harness/personality-proxy.ts`, each rule citing the product\'s',
+    '  documentation or source): a clear-error row means the import stopped before any blob or manifest of the',
+    '  bundle reached the registry (its preflight opens and cancels an upload session per repository and tries each',
+    '  manifest media type with a tiny test document); a correct row means the target equals a clean import into',
+    '  plain Distribution (minus the referrers fallback tag where the registry has the referrers API).',
     '- Disk full uses a tmpfs (`mount -t tmpfs`, root). Where mounting is refused the row says `skipped`',
     '  with the reason, and the test asserts that the reason is a permission refusal.',
     '',
