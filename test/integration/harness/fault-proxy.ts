@@ -77,6 +77,12 @@ export interface FaultProxy {
   /** Replace the rules (their occurrence counters start again). */
   setRules(rules: readonly FaultRule[]): void;
   resetCounters(): void;
+  /**
+   * Resolves once no request is being handled. A stalled request is forwarded when its stall ends,
+   * even if its client was killed meanwhile: wait for it before judging the registry, or the check
+   * races Distribution's own non-atomic tag write (a tag listed whose link is not written yet).
+   */
+  idle(): Promise<void>;
   /** skopeo flags (plain HTTP to the proxy). */
   skopeoFlags(side: 'src' | 'dest'): string[];
   stop(): Promise<void>;
@@ -105,6 +111,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const log: ProxyRequestRecord[] = [];
   const altRequests: FaultProxy['altRequests'] = [];
   const sockets = new Set<Socket>();
+  const inFlight = new Set<Promise<void>>();
 
   const setRules = (r: readonly FaultRule[]): void => {
     rules = r.map((rule) => ({ rule, seen: 0, fired: 0 }));
@@ -278,6 +285,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         return;
       }
       if (action?.kind === 'stall') await new Promise((r) => setTimeout(r, action.ms));
+      // A client that died during the stall took its request with it: its body is gone (Node drops
+      // what it had buffered), so there is nothing to forward, and waiting for it would never end.
+      if (req.destroyed) return;
       if (action?.kind === 'hang') {
         req.resume();
         await new Promise<void>((r) => {
@@ -292,7 +302,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       }
       await forward(req, res, action, record);
     };
-    run().then(done, done);
+    const handled = run().then(done, done);
+    inFlight.add(handled);
+    void handled.finally(() => inFlight.delete(handled));
   });
 
   const alt = createServer((req, res) => {
@@ -328,6 +340,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       for (const k of Object.keys(counters.byMethod)) delete counters.byMethod[k];
       log.length = 0;
       altRequests.length = 0;
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
     skopeoFlags(side) {
       return [`--${side}-tls-verify=false`, ...(opts.skopeoExtra?.(side) ?? [])];
