@@ -1,6 +1,6 @@
 /**
  * One error type for the whole tool. Every code maps to exactly one exit code of the contract
- * (../shared/CONTRACT.md "Exit codes"); the CLI's top-level catch is the only place that maps.
+ * (README "Exit codes and troubleshooting"); the CLI's top-level catch is the only place that maps.
  */
 export const EXIT = { ok: 0, runtime: 1, badInput: 2, verification: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -4,7 +4,7 @@ import { AirlockError } from '../errors.js';
 
 /**
  * Tar headers, encoded and decoded with node-tar's `Header` and `Pax` classes; the entry-type
- * policy and the stream handling around them are ours (NOTES.md "tar (node-tar 7.5)": its
+ * policy and the stream handling around them are ours (docs/ARCHITECTURE.md "tar (node-tar 7.5) and zstd-napi 0.0.13": its
  * packer stalls on hard links and its extractor follows symlink pairs, so neither is used).
  * Format: POSIX.1-2001 ustar + pax, https://pubs.opengroup.org/onlinepubs/9799919799/utilities/pax.html
  */

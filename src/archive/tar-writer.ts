@@ -19,7 +19,7 @@ const ZEROS = Buffer.alloc(TAR_END_BYTES);
 /**
  * An ordered tar writer: entries are written exactly in call order, with deterministic headers
  * (uid/gid 0, mode 0644, mtime 0 unless given) and `out`'s backpressure respected. Written by
- * hand because node-tar's packer stalls on hard links (NOTES.md) and cannot take an order.
+ * hand because node-tar's packer stalls on hard links (docs/ARCHITECTURE.md "tar (node-tar 7.5) and zstd-napi 0.0.13") and cannot take an order.
  */
 export function createTarWriter(out: Writable): TarWriter {
   let bytes = 0;

@@ -14,7 +14,7 @@ const OUT_SLAB = 1 << 20;
 const MIN_FREE = 128 * 1024;
 
 export interface ZstdCompressOptions {
-  /** zstd level. Default 3 (NOTES.md: levels 1–3 run at 1–2 GB/s; image layers do not compress anyway). */
+  /** zstd level. Default 3 (docs/ARCHITECTURE.md "tar (node-tar 7.5) and zstd-napi 0.0.13": levels 1–3 run at 1–2 GB/s; image layers do not compress anyway). */
   readonly level?: number;
 }
 
@@ -63,7 +63,7 @@ export function rawBlockHeader(size: number): Buffer {
 }
 
 /**
- * zstd compression with the frame checksum on (zstd-napi leaves it off: NOTES.md), single
+ * zstd compression with the frame checksum on (zstd-napi leaves it off: docs/ARCHITECTURE.md), single
  * threaded: measured here, zstd's worker threads make level 3 slower (they spin-wait), and
  * 1 MiB input chunks keep each main-thread stall to about a millisecond. Chunks marked with
  * markStored() end the current compressed frame and go out in raw frames (docs/BENCHMARKS.md:

@@ -68,7 +68,7 @@ export async function* frontEntriesOf(it: AsyncIterator<TarEntry>): AsyncGenerat
 
 /**
  * Read the front of a bundle tar: airlock.json, the optional signature, oci-layout, index.json,
- * then every manifest and config (CONTRACT.md "The bundle": they come first). Stops at the first
+ * then every manifest and config (docs/ARCHITECTURE.md "The bundle format": they come first). Stops at the first
  * layer without reading it. With `expectAirlock`, a later volume must carry the same airlock.json.
  */
 export async function readFrontEntries<E extends FrontEntry>(

@@ -11,7 +11,7 @@ export const MAX_ARTIFACTS = 100_000;
 export const MAX_BASES = 10_000;
 const MAX_PROBLEMS = 20;
 
-/** The bundle id: the sha256 digest of airlock.json's exact bytes (CONTRACT.md "The bundle"). */
+/** The bundle id: the sha256 digest of airlock.json's exact bytes (docs/ARCHITECTURE.md "The bundle format"). */
 export function bundleIdOf(raw: Uint8Array): Digest {
   return digestOf(raw);
 }

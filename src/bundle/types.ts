@@ -1,7 +1,7 @@
 import type { Digest } from '../oci/index.js';
 
 /**
- * airlock.json: the bundle manifest (CONTRACT.md "The bundle"). Its sha256 digest is the bundle id.
+ * airlock.json: the bundle manifest (docs/ARCHITECTURE.md "The bundle format"). Its sha256 digest is the bundle id.
  * Entry order in a bundle: airlock.json, airlock.sigstore.json, oci-layout, index.json,
  * blobs/sha256/<hex> (manifests and configs first, then layers; each blob once), then for split
  * bundles the pieces of blobs larger than a volume.

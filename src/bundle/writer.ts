@@ -85,7 +85,7 @@ export function isCompressedMediaType(mediaType: string | undefined): boolean {
 }
 
 /**
- * Write a staged layout as a bundle in the contract's entry order (CONTRACT.md "The bundle"):
+ * Write a staged layout as a bundle in the contract's entry order (docs/ARCHITECTURE.md "The bundle format"):
  * airlock.json, airlock.sigstore.json, oci-layout, index.json, then blobs in `order`. Split
  * volumes each repeat the front and every metadata blob, then carry their layers, then their
  * pieces. Every blob is hashed while it is copied (DIGEST_MISMATCH if the staging is damaged),

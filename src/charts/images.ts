@@ -20,7 +20,7 @@ export interface ChartImage {
 }
 
 /**
- * The images a chart names, found without rendering it (STYLE.md: no Helm, no template engine):
+ * The images a chart names, found without rendering it (no Helm, no template engine):
  *
  * - values.yaml (chart and subcharts): maps with `repository` plus `tag`, `digest` or `registry`
  *   (the `image.registry/image.repository/image.tag/image.digest` convention, at any depth and in

@@ -17,7 +17,7 @@ async function readAllStdin(): Promise<string> {
 }
 
 /**
- * `--src-*` / `--dest-*` flags → RegistryHostConfig (CONTRACT.md "import", "Source registry
+ * `--src-*` / `--dest-*` flags → RegistryHostConfig (README "Import", "Source registry
  * settings"). `--<side>-tls-verify=false` skips verification and allows plain HTTP, as skopeo does.
  */
 export async function registryConfigFromFlags(

@@ -20,7 +20,7 @@ export type BlobSupply =
   | { readonly kind: 'sequential'; readonly blobs: AsyncIterable<SequentialBlob> };
 
 export interface ExecuteOptions {
-  /** Parallel transfers. Default 8 (CONTRACT.md). */
+  /** Parallel transfers. Default 8 (README "Import": `--concurrency`). */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: CopyEvent) => void;

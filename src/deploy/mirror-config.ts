@@ -115,7 +115,7 @@ export function mirrorConfigFiles(o: MirrorConfigOptions): OutputFile[] {
       '# The mirror is tried first; server (the upstream) last.',
       `server = ${quote(server)}`, '', `[host.${quote(hostUrl)}]`, '  capabilities = ["pull", "resolve"]',
     ];
-    // Without override_path containerd asks for /v2/<prefix>/v2/... and falls back to upstream (NOTES.md).
+    // Without override_path containerd asks for /v2/<prefix>/v2/... and falls back to upstream (docs/ARCHITECTURE.md "Real clients through the mirror configs").
     if (p) lines.push('  override_path = true');
     lines.push(...tlsLines('  '));
     const dir = `containerd/certs.d/${u}`;

@@ -30,7 +30,7 @@ export interface DeployOutputsOptions {
   readonly receipt: Receipt;
 }
 
-/** Write the import's outputs for the nodes that will pull (CONTRACT.md "Import outputs"). */
+/** Write the import's outputs for the nodes that will pull (docs/deploy-outputs.md). */
 export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<string[]> {
   const written: string[] = [];
   // The files are independent: written side by side (each one atomically, synced), the receipt

@@ -28,7 +28,7 @@ export interface DeliveryTracker {
 }
 
 /**
- * Which blobs of a bundle are delivered as files (CONTRACT.md "Import outputs": `files/`): the
+ * Which blobs of a bundle are delivered as files (docs/deploy-outputs.md, `files/`): the
  * layer of every file artifact under its name, and the .tgz (and .prov) of every chart that came
  * from a classic repository under `files/charts/`. Read from the signed front of the bundle.
  */

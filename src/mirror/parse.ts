@@ -29,7 +29,7 @@ const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 const HOST_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 
 /**
- * Parse and validate one mirror list (CONTRACT.md "The mirror list"). Pure: no file system, no
+ * Parse and validate one mirror list (README "Write the mirror list"). Pure: no file system, no
  * network; relative paths resolve against `file`'s directory. Every problem in the file is
  * collected and thrown at once as `MultiError('MIRROR_INVALID')` whose problems carry
  * `where: "file:line:col"`. Defaults are applied to the entries, and duplicates collapse.

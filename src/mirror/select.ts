@@ -5,7 +5,7 @@ import parseJsonPath from 'jsonpath-rfc9535/parser';
  * `select:` of a `fromFile:` entry is a JSONPath query, RFC 9535
  * (https://www.rfc-editor.org/rfc/rfc9535), evaluated by jsonpath-rfc9535: the IETF standard
  * rather than one of the older dialects, with no code evaluation in filters (the release manifest
- * is a vendor's file), and no runtime dependencies. Only this module imports it (STYLE.md §2).
+ * is a vendor's file), and no runtime dependencies. Only this module imports it (docs/ARCHITECTURE.md "Where each dependency lives").
  */
 
 /** Why `selector` is not a JSONPath query, or undefined when it is one. */

@@ -2,7 +2,7 @@ import type { Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 
 /**
- * A validated mirror list (CONTRACT.md "The mirror list"). Every entry carries `where`
+ * A validated mirror list (README "Write the mirror list"). Every entry carries `where`
  * (`file:line:col`, 1-based) so later failures (a tag that does not exist, a signature that does
  * not verify) can point back at the line that asked for it.
  *
@@ -31,7 +31,7 @@ export type TlsMode = 'verify' | 'skip-verify' | 'plain-http';
 export const TLS_MODES: readonly TlsMode[] = ['verify', 'skip-verify', 'plain-http'];
 
 /**
- * Per-registry settings; they win over the `--src-*` flags (CONTRACT.md "Source registry
+ * Per-registry settings; they win over the `--src-*` flags (README "Source registry
  * settings"). A field left out is absent here, so the flag (or the default) still applies to it.
  */
 export interface RegistrySettings {
@@ -163,7 +163,7 @@ export type FileEntry =
   | { readonly kind: 'path'; readonly path: string /* absolute */; readonly name: string; readonly where: string }
   | { readonly kind: 'url'; readonly url: string; readonly sha256: string /* 64 lowercase hex */; readonly name: string; readonly where: string };
 
-/** `--lock FILE`: the resolved tag → digest set, JSON with a version field (STYLE.md §6). */
+/** `--lock FILE`: the resolved tag → digest set, JSON with a version field (JSON output carries a version field). */
 export interface LockFile {
   readonly version: 1;
   /** Sorted by source. */

@@ -11,7 +11,7 @@ export interface ParseYamlDataOptions {
 /**
  * Parse a YAML document that is data, not a mirror list (Helm's index.yaml, Chart.yaml,
  * values.yaml) with the YAML 1.2 failsafe schema: every scalar stays the string it was written as,
- * so `tag: 1.10` is "1.10", not the number 1.1. Only this module imports `yaml` (STYLE.md §2).
+ * so `tag: 1.10` is "1.10", not the number 1.1. Only this module imports `yaml` (docs/ARCHITECTURE.md "Where each dependency lives").
  * Duplicate keys are tolerated (Helm's parser keeps the last one), aliases are capped.
  */
 export function parseYamlData(text: string, opts: ParseYamlDataOptions): unknown {

@@ -63,11 +63,11 @@ export class YamlReader {
       if (err.code === 'REFERENCE_INVALID') {
         this.problems.push(err.where === where ? err : new AirlockError(err.code, err.message, { where, ...(err.hint ? { hint: err.hint } : {}), cause: err }));
       } else {
-        this.problem(where, err.message, err.hint ?? 'see CONTRACT.md "The mirror list"', err);
+        this.problem(where, err.message, err.hint ?? 'see README "Write the mirror list"', err);
       }
       return;
     }
-    this.problem(where, fallbackMessage, 'see CONTRACT.md "The mirror list"', err);
+    this.problem(where, fallbackMessage, 'see README "Write the mirror list"', err);
   }
 
   /** Follow an alias to its anchor. An alias to nothing is a problem (and yields undefined). */

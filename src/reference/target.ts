@@ -26,7 +26,7 @@ export function parseTarget(text: string, where = '--to'): TargetRegistry {
 }
 
 /**
- * Where a source repository lands in the target (CONTRACT.md, import `--layout`).
+ * Where a source repository lands in the target (README "Import", `--layout`).
  * flat:   docker.io/apache/superset → PREFIX/apache/superset
  * scoped: docker.io/apache/superset → PREFIX/docker.io/apache/superset
  * docker.io/library/x stays library/x in both.

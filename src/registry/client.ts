@@ -15,7 +15,7 @@ const DEFAULT_MONOLITHIC_MAX = 16 * 1024 * 1024;
 /** Manifests remembered for tag(): small, bounded. */
 const MANIFEST_CACHE_ENTRIES = 512;
 const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
-/** Distribution refuses `_catalog?n=` above 1000 with HTTP 400 (NOTES.md). */
+/** Distribution refuses `_catalog?n=` above 1000 with HTTP 400 (docs/ARCHITECTURE.md "Distribution"). */
 const CATALOG_PAGE = 1000;
 
 export function createRegistryClient(registry: string, config: RegistryHostConfig, opts: RegistryClientOptions = {}): RegistryClient {

@@ -243,7 +243,7 @@ export function transportErrorFrom(err: unknown, ctx: TransportErrorContext): Re
     });
   }
   // undici: a server that demands a client certificate just closes the socket after the handshake
-  // (NOTES.md "undici 7": UND_ERR_SOCKET "other side closed").
+  // (docs/ARCHITECTURE.md "undici 7": UND_ERR_SOCKET "other side closed").
   const message = err instanceof Error ? err.message : String(err);
   if (ctx.https && ctx.neverConnected && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') && /other side closed|socket hang up|ECONNRESET/i.test(`${message} ${code}`)) {
     return new RegistryError('TLS', `TLS connection to ${host} was closed by the registry during the handshake`, {

@@ -47,7 +47,7 @@ export async function fetchUrl(url: string, opts: FetchUrlOptions): Promise<UrlR
     headersTimeout: timeout,
     bodyTimeout: timeout,
     connect: {
-      // undici: `ca` replaces the system store (NOTES.md "undici 7"); keep both.
+      // undici: `ca` replaces the system store (docs/ARCHITECTURE.md "undici 7"); keep both.
       ...(dir && dir.ca.length > 0 ? { ca: [...rootCertificates, ...dir.ca.map((b) => b.toString('utf8'))] } : {}),
       ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
       rejectUnauthorized: (opts.tls ?? 'verify') === 'verify',

@@ -166,7 +166,7 @@ export class Transport {
         headersTimeout: timeout,
         bodyTimeout: timeout,
         connect: {
-          // undici: `ca` replaces the system store (NOTES.md "undici 7"); keep both.
+          // undici: `ca` replaces the system store (docs/ARCHITECTURE.md "undici 7"); keep both.
           ...(dir && dir.ca.length > 0 ? { ca: [...rootCertificates, ...dir.ca.map((b) => b.toString('utf8'))] } : {}),
           ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
           rejectUnauthorized: this.config.tls === 'verify',

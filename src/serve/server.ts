@@ -38,7 +38,7 @@ export interface RegistryServer {
   close(): Promise<void>;
 }
 
-/** Largest page of a tag list or catalog, as Distribution caps `_catalog` (NOTES.md). */
+/** Largest page of a tag list or catalog, as Distribution caps `_catalog` (docs/ARCHITECTURE.md "Distribution"). */
 const MAX_PAGE = 1000;
 
 // Distribution spec error codes (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).

@@ -13,7 +13,7 @@ const generateKeyPairAsync = promisify(generateKeyPairCb);
 
 /**
  * The key types Airlock signs with. ECDSA P-384 is deliberately absent: @sigstore/verify@3 hashes
- * every EC signature with SHA-256, so a P-384/SHA-384 signature never verifies (NOTES.md "Sigstore").
+ * every EC signature with SHA-256, so a P-384/SHA-384 signature never verifies (docs/ARCHITECTURE.md "Sigstore").
  */
 export type KeyType = 'ecdsa-p256' | 'ed25519';
 
@@ -44,7 +44,7 @@ export interface KeyPairPem {
 }
 
 export interface GenerateKeyPairOptions {
-  /** Default `ecdsa-p256` (CONTRACT.md `keys generate`). */
+  /** Default `ecdsa-p256` (README `keys generate`). */
   readonly type?: KeyType;
   /** When set (non-empty), the PKCS#8 PEM is encrypted with AES-256-CBC under this passphrase. */
   readonly passphrase?: string;

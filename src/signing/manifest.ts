@@ -1,5 +1,5 @@
 /**
- * The signature on airlock.json (CONTRACT.md "The bundle"): airlock.sigstore.json is a Sigstore
+ * The signature on airlock.json (docs/ARCHITECTURE.md "The bundle format"): airlock.sigstore.json is a Sigstore
  * bundle v0.3 holding a DSSE envelope (https://github.com/secure-systems-lab/dsse/blob/master/protocol.md)
  * over an in-toto statement whose only subject is airlock.json and its sha256 digest.
  */
@@ -54,7 +54,7 @@ export async function signBundleManifest(opts: SignBundleManifestOptions): Promi
   return signStatement(statement, opts.key);
 }
 
-/** What the importer trusts (CONTRACT.md import flags). */
+/** What the importer trusts (README "Import" flags). */
 export interface SignaturePolicy {
   /** `--verify-key`, repeatable: any one suffices. */
   readonly keys: readonly VerificationKey[];

@@ -1,6 +1,6 @@
 import { AirlockError } from '../errors.js';
 
-/** The environment variable that carries a key passphrase in scripts and CI (CONTRACT.md `keys generate`). */
+/** The environment variable that carries a key passphrase in scripts and CI (README `keys generate`). */
 export const PASSPHRASE_ENV = 'AIRLOCK_KEY_PASSWORD';
 
 export interface PassphraseIo {

@@ -114,7 +114,7 @@ function certificateIssuer(cert: X509Certificate): string | undefined {
 
 /**
  * Verify the bundle's signature and the signer's trust. Does NOT look at what was signed (the DSSE
- * payload): the caller must bind the payload to its artifact (see NOTES.md "Sigstore").
+ * payload): the caller must bind the payload to its artifact (see docs/ARCHITECTURE.md "Sigstore").
  */
 export async function verifySigstoreSignature(bundle: Bundle, opts: VerifySigstoreOptions): Promise<VerifiedSigner> {
   if (bundle.content.$case === 'messageSignature' && opts.artifact === undefined) {
@@ -186,7 +186,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
   const root = await loadTrustedRoot(opts.keyless.trustedRootPath);
   // At least one timestamp (Rekor integrated time or RFC 3161) is required: the certificate lives
   // ten minutes and must be checked at signing time. With 0, @sigstore/verify@3 crashes with a
-  // TypeError on a bundle that has none (NOTES.md "Sigstore").
+  // TypeError on a bundle that has none (docs/ARCHITECTURE.md "Sigstore").
   const verifier = new Verifier(root, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 });
   let identity: { subjectAlternativeName?: string; extensions?: { issuer?: string } } | undefined;
   try {

@@ -25,7 +25,7 @@ const VARIANTS: readonly ClientsVariant[] = [
   { name: 'Docker Hub names, plain HTTP, basic auth, scoped layout', mirror: 'http', auth: true, prefix: '', layout: 'scoped', dockerHub: true },
 ];
 
-/** Where a source repository lands in the mirror (CONTRACT.md `--layout`). */
+/** Where a source repository lands in the mirror (README "Import", `--layout`). */
 function targetPath(v: ClientsVariant, upstream: string, repository: string): string {
   return [v.prefix, v.layout === 'scoped' ? upstream.replace(/:/g, '_') : '', repository].filter((s) => s !== '').join('/');
 }

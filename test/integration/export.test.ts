@@ -146,7 +146,7 @@ describe('bundle export (issue 4)', () => {
       assert.equal(sha256Of(upstreamBytes), a.digest, `${a.source}: digest in airlock.json`);
       const refName = a.tag !== undefined ? `${a.repository}:${a.tag}` : undefined;
       assert.equal(layout.refs.get(refName ?? `${a.repository}@${a.digest}`)?.digest, a.digest, `${a.source} in index.json`);
-      // skopeo 1.9.3's oci: transport ignores index entries with Docker media types (NOTES.md),
+      // skopeo 1.9.3's oci: transport ignores index entries with Docker media types (docs/ARCHITECTURE.md "skopeo 1.9.3"),
       // and oci: references cannot hold a digest: the Docker image and the untagged SBOM are
       // judged by their blob file here, and through the import path in import.test.ts.
       const viaSkopeo = refName !== undefined && !a.mediaType.includes('docker');

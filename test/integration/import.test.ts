@@ -200,7 +200,7 @@ describe('bundle import (issue 5)', () => {
     const conf = await readFile(join(out, 'registries.conf.d', 'airlock.conf'), 'utf8');
     assert.match(conf, new RegExp(`prefix = "${upstream.host}"`));
     assert.match(conf, new RegExp(`\\[\\[registry\\.mirror\\]\\]\\s+location = "${host}/mirror"`));
-    // containerd looks for certs.d/<host:port>/hosts.toml, the colon kept (NOTES.md, containerd hosts.md).
+    // containerd looks for certs.d/<host:port>/hosts.toml, the colon kept (docs/ARCHITECTURE.md "Real clients through the mirror configs", containerd hosts.md).
     const hosts = await readFile(join(out, 'containerd', 'certs.d', upstream.host, 'hosts.toml'), 'utf8');
     assert.match(hosts, new RegExp(`\\[host\\."https://${host}/v2/mirror"\\]`));
     assert.match(hosts, /override_path = true/);

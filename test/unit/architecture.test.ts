@@ -1,5 +1,5 @@
 /**
- * STYLE.md §2, enforced by reading every import line under src/:
+ * docs/ARCHITECTURE.md "The floors", enforced by reading every import line under src/:
  * - dependency direction: cli → ops → {copy, bundle, mirror, signing, deploy, charts, files, cache}
  *   → {registry, layout, archive, content} → {oci, reference} → {errors, log, util}; lower layers
  *   never import upper ones, and modules never import each other in a cycle;
@@ -101,7 +101,7 @@ const FILES = sourceFiles(SRC);
 const IMPORTS = FILES.flatMap(importsOf);
 const where = (i: ImportLine): string => `${relative(ROOT, i.file)}:${i.line} imports ${i.specifier}`;
 
-describe('architecture (STYLE.md §2)', () => {
+describe('architecture (docs/ARCHITECTURE.md "Where each dependency lives")', () => {
   it('finds the source tree and its import lines', () => {
     assert.ok(FILES.length > 50, `only ${FILES.length} files under ${SRC}`);
     assert.ok(IMPORTS.length > 200);

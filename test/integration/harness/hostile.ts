@@ -1,5 +1,5 @@
 /**
- * Builds hostile bundles in code from a good one (STYLE.md §7: no binary bad bundles in git): a
+ * Builds hostile bundles in code from a good one (no binary bad bundles in git): a
  * ustar reader/writer that allows what airlock must refuse (`..`, absolute names, links, devices,
  * duplicates), and a raw zstd frame writer whose RLE blocks expand a few KiB into gigabytes.
  *

@@ -1,6 +1,6 @@
 /**
  * A loopback-only network namespace for clients that fall back to the upstream name when a mirror
- * fails (containerd, podman: NOTES.md "Real clients"): with no interface but `lo`, any such fallback
+ * fails (containerd, podman: docs/ARCHITECTURE.md "Real clients through the mirror configs"): with no interface but `lo`, any such fallback
  * fails instead of leaving the machine, and a pull that succeeds was answered by a registry inside.
  *
  * `runInLoopbackNamespace` starts `unshare --net --mount --pid --fork --kill-child --mount-proc`, which

@@ -1,7 +1,7 @@
 /**
  * A real podman (Debian `podman`, 4.3 here: containers/image 5.23, the library CRI-O reads
  * registries.conf with too) reading only the configuration under test. podman has no flag for its
- * registries.conf.d and also reads /etc/containers/registries.conf.d (NOTES.md), so this harness
+ * registries.conf.d and also reads /etc/containers/registries.conf.d (docs/ARCHITECTURE.md "Real clients through the mirror configs"), so this harness
  * bind-mounts its own /etc/containers (registries.conf, the generated drop-in, certs.d, policy.json)
  * and a tmpfs over /run, inside the loopback-only namespace of harness/netns.ts only: podman falls
  * back to the upstream name when a mirror fails. Storage lives in temp dirs (`--root`, `--runroot`).
