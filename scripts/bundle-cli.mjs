@@ -1,6 +1,6 @@
 // The CLI as users run it (bin/airlock.js): the compiled modules (dist/src, from tsc) and the
 // pure-JavaScript packages they import (yargs, @sigstore/verify and what it uses, tar's header
-// reader, yaml, semver, cli-progress), bundled into a few files under dist/cli from the versions
+// reader, yaml, semver), bundled into a few files under dist/cli from the versions
 // package-lock.json pins. Node loads every file of a module graph one at a time (resolve, read,
 // compile, link): ~170 of ours and ~150 of those packages' for a no-op re-import, which started
 // ~65 ms sooner bundled (docs/BENCHMARKS.md). Left out, loaded from node_modules as they are:

@@ -4,8 +4,8 @@
  *   → {registry, layout, archive, content} → {oci, reference} → {errors, log, util}; lower layers
  *   never import upper ones, and modules never import each other in a cycle;
  * - one module per dependency: only registry/ imports undici, only signing/ imports @sigstore/*,
- *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml and jsonpath-rfc9535, only cli/ imports yargs and
- *   cli-progress;
+ *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml and jsonpath-rfc9535, only cli/ imports yargs;
+ * - every declared runtime dependency is imported somewhere under src/ (none carried for nothing);
  * - libraries never print: no console.* and no process.stdout/stderr below src/cli/.
  */
 import assert from 'node:assert/strict';
@@ -35,7 +35,6 @@ const PACKAGE_OWNER: readonly (readonly [RegExp, string])[] = [
   [/^yaml(\/|$)/, 'mirror'],
   [/^jsonpath-rfc9535(\/|$)/, 'mirror'],
   [/^yargs(\/|$)/, 'cli'],
-  [/^cli-progress(\/|$)/, 'cli'],
 ];
 
 /**
@@ -153,6 +152,14 @@ describe('architecture (docs/ARCHITECTURE.md "Where each dependency lives")', ()
       }
     }
     assert.deepEqual(bad, []);
+  });
+
+  it('every runtime dependency in package.json is imported by src/', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const imported = new Set(IMPORTS.filter((i) => !i.specifier.startsWith('.') && !i.specifier.startsWith('node:'))
+      .map((i) => (i.specifier.startsWith('@') ? i.specifier.split('/').slice(0, 2).join('/') : i.specifier.split('/')[0]!)));
+    const unused = Object.keys(pkg.dependencies ?? {}).filter((d) => !imported.has(d));
+    assert.deepEqual(unused, [], 'declared in package.json "dependencies" but imported nowhere under src/: drop them or use them');
   });
 
   it('nothing below src/cli/ prints: no console.*, no process.stdout, process.stderr only where allowed', () => {
