@@ -123,6 +123,22 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
     if (opts.checkEveryBlob) repo.present.add(d);
     else for (const c of closure(plan.nodes, d)) repo.present.add(c);
   };
+  // An index the target holds does not prove its child manifests are there: Distribution's
+  // `garbage-collect --delete-untagged` deletes the (untagged) children of a tagged index and keeps
+  // the index. So each child manifest is asked for (a few HEADs per index); an image manifest the
+  // target holds does prove its blobs (a registry refuses a manifest whose blobs it lacks, and its
+  // garbage collector keeps what a manifest refers to).
+  const markFound = async (repo: RepoState, d: Digest): Promise<void> => {
+    const kids = opts.checkEveryBlob ? [] : (plan.nodes.get(d)?.children ?? []).filter(isManifest);
+    if (kids.length === 0) {
+      markClosure(repo, d);
+      return;
+    }
+    repo.present.add(d);
+    await Promise.all(kids.map(async (k) => {
+      if (repo.present.has(k) || (await repo.sink.exists(plan.nodes.get(k)!.desc, signal ? { signal } : {}))) await markFound(repo, k);
+    }));
+  };
   // A tagged root asks for its tag first: a tag that points at the root proves the root's graph
   // is there and that the tag need not move, so a no-op run sends one request per root.
   const tagState = new Map<RootTarget, 'there' | 'elsewhere'>();
@@ -135,13 +151,16 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
       const there = await repo.sink.tagPointsAt(t.root.desc, tag, call);
       tagState.set(t, there ? 'there' : 'elsewhere');
       if (there) {
-        markClosure(repo, d);
+        await markFound(repo, d);
         present.push(t);
         return;
       }
     }
-    if (repo.present.has(d) || (await repo.sink.exists(t.root.desc, call))) {
+    if (repo.present.has(d)) {
       markClosure(repo, d);
+      present.push(t);
+    } else if (await repo.sink.exists(t.root.desc, call)) {
+      await markFound(repo, d);
       present.push(t);
     }
   }, signal);

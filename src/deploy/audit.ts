@@ -2,7 +2,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface AuditEntry {
-  readonly action: 'push' | 'mount' | 'skip' | 'push-manifest' | 'tag' | 'fail' | 'start' | 'finish';
+  /** `recheck`: the target lacked what an earlier run had pushed; the journal was set aside and everything checked again. */
+  readonly action: 'push' | 'mount' | 'skip' | 'push-manifest' | 'tag' | 'fail' | 'start' | 'finish' | 'recheck';
   readonly repository?: string;
   readonly digest?: string;
   readonly tag?: string;

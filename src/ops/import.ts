@@ -19,6 +19,7 @@ import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePol
 import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
+import { findStaleClaim, isStaleClaimError } from './journal-check.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
@@ -134,6 +135,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     throw err;
   }
   let journal: FileJournal | undefined;
+  /** Readers opened to read the bundle's blobs a second time (a re-check after a stale journal). */
+  const rereads: BundleReader[] = [];
   try {
     // 1. Trust: the signature over airlock.json, before anything else is believed.
     const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
@@ -187,61 +190,89 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       createProjects: Boolean(opts.createProjects), dryRun: Boolean(opts.dryRun), describeRoot: (r) => plan.sourceOf(r),
     });
 
-    // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
-    // repositories) before anything is pushed: otherwise name the bases to import first.
-    const base = await preflight.guard(() => ensureBaseBlobs(manifest, plan, targets, {
-      client, repoFor, journal, concurrency, dryRun: Boolean(opts.dryRun), logger, ...(signal ? { signal } : {}),
-      beforeMount: (repositories) => preflight.checkRepositories(repositories),
-    }));
+    // The journal is a hint: a target wiped, restored from an older backup or reinstalled at the
+    // same host:port since the last run does not hold what it records. A sample of its claims is
+    // checked first; any miss and none of it is trusted (journal-check.ts).
+    if (journal && journal.size > 0) {
+      const stale = await findStaleClaim({ journal, descriptorOf: descriptorLookup(plan, manifest), repoFor, concurrency, ...(signal ? { signal } : {}) });
+      if (stale) {
+        logger.warn(`the target lacks ${stale}, which the import journal says an earlier run pushed: the journal is set aside and the target is checked again (${journal.path})`);
+        await journal.reset();
+      }
+    }
 
-    // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
-    const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
-    const entries = assemblePieces(reader, manifest, spoolDir, signal);
-    // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
-    const sequential: BlobSupply = { kind: 'sequential', blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
-    // A single .tar or a .tar.zst with its layers in raw blocks (what airlock writes) is read in
-    // place instead: layers in any order, `concurrency` at a time, each retried on its own.
-    const supply = async (): Promise<BlobSupply> => {
-      const source = opts.dryRun ? undefined : await reader.randomAccess();
-      if (!source) {
-        logger.debug('reading the bundle front to back');
-        return sequential;
-      }
-      logger.debug(`reading the layers in place, ${concurrency} at a time`);
-      if (deliveries.length > 0) {
-        // Each delivered blob once, described as airlock.json lists it.
-        const wanted = new Set(deliveries.map((d) => d.digest));
-        const descs = manifest.blobs.filter((b) => b.location === 'bundle' && wanted.has(b.digest)).map((b): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size }));
-        const bodies = (async function* () {
-          for (const desc of descs) yield { desc, body: await source.fetch(desc, signal ? { signal } : {}) };
-        })();
-        for await (const e of deliverBlobs(bodies, deliveries, outDir, tracker)) e.body.destroy();
-      }
-      return { kind: 'random', fetch: (desc, s) => source.fetch(desc, s ? { signal: s } : {}) };
+    // 4 and 5, once, and once more from a fresh read of the bundle when the target refuses a write
+    // for want of something the journal (or an earlier answer) said it held.
+    const copyFrom = async (rd: BundleReader): Promise<{ base: Awaited<ReturnType<typeof ensureBaseBlobs>>; report: Awaited<ReturnType<typeof executeCopy>> }> => {
+      // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
+      // repositories) before anything is pushed: otherwise name the bases to import first.
+      const base = await preflight.guard(() => ensureBaseBlobs(manifest, plan, targets, {
+        client, repoFor, journal, concurrency, dryRun: Boolean(opts.dryRun), logger, ...(signal ? { signal } : {}),
+        beforeMount: (repositories) => preflight.checkRepositories(repositories),
+      }));
+
+      // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
+      const entries = assemblePieces(rd, manifest, spoolDir, signal);
+      // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
+      const sequential: BlobSupply = { kind: 'sequential', blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
+      // A single .tar or a .tar.zst with its layers in raw blocks (what airlock writes) is read in
+      // place instead: layers in any order, `concurrency` at a time, each retried on its own.
+      const supply = async (): Promise<BlobSupply> => {
+        const source = opts.dryRun ? undefined : await rd.randomAccess();
+        if (!source) {
+          logger.debug('reading the bundle front to back');
+          return sequential;
+        }
+        logger.debug(`reading the layers in place, ${concurrency} at a time`);
+        if (deliveries.length > 0) {
+          // Each delivered blob once, described as airlock.json lists it.
+          const wanted = new Set(deliveries.map((d) => d.digest));
+          const descs = manifest.blobs.filter((b) => b.location === 'bundle' && wanted.has(b.digest)).map((b): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size }));
+          const bodies = (async function* () {
+            for (const desc of descs) yield { desc, body: await source.fetch(desc, signal ? { signal } : {}) };
+          })();
+          for await (const e of deliverBlobs(bodies, deliveries, outDir, tracker)) e.body.destroy();
+        }
+        return { kind: 'random', fetch: (desc, s) => source.fetch(desc, s ? { signal: s } : {}) };
+      };
+      const report = await preflight.guard(() => executeCopy(plan.copyPlan, supply, targets, {
+        concurrency,
+        ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
+        ...(signal ? { signal } : {}),
+        ...(journal ? { journal } : {}),
+        memory: reader.metadata,
+        dryRun: Boolean(opts.dryRun),
+        // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
+        // reads only the front); files to deliver are taken as their entries pass, so not then.
+        stopWhenComplete: deliveries.length === 0,
+        describeBlob: (d) => plan.describe(d),
+        onEvent: (e) => {
+          emit(e);
+          if (!audit) return;
+          if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
+          else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
+          else if (e.type === 'tag-done') void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, result: 'ok' });
+        },
+      }));
+      return { base, report };
     };
+
+    const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
     // Referrers listed by the tag schema need to know whether the target has the referrers API:
     // asked now (a read of an empty subject), alongside the copy, instead of after it.
     const listed = targets.find((t) => t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject);
     if (listed && !opts.dryRun) void client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => {});
-    const report = await preflight.guard(() => executeCopy(plan.copyPlan, supply, targets, {
-      concurrency,
-      ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
-      ...(signal ? { signal } : {}),
-      ...(journal ? { journal } : {}),
-      memory: reader.metadata,
-      dryRun: Boolean(opts.dryRun),
-      // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
-      // reads only the front); files to deliver are taken as their entries pass, so not then.
-      stopWhenComplete: deliveries.length === 0,
-      describeBlob: (d) => plan.describe(d),
-      onEvent: (e) => {
-        emit(e);
-        if (!audit) return;
-        if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
-        else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
-        else if (e.type === 'tag-done') void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, result: 'ok' });
-      },
-    })).catch(async (err: unknown) => {
+    const { base, report } = await copyFrom(reader).catch(async (err: unknown) => {
+      if (opts.dryRun || !journal || !isStaleClaimError(err)) throw err;
+      // The registry has the last word: forget every claim, read the bundle again, ask the target
+      // about everything and push what it lacks.
+      logger.warn(`the target refused a write for want of content an earlier run had pushed (${(err as Error).message}): the import journal is set aside and the target is checked again`);
+      await audit?.write({ action: 'recheck', result: 'ok', detail: (err as Error).message });
+      await journal.reset();
+      const again = await openBundle(opts.bundles, signal ? { signal } : {});
+      rereads.push(again);
+      return copyFrom(again);
+    }).catch(async (err: unknown) => {
       await audit?.write({ action: 'fail', result: 'error', detail: (err as Error).message });
       throw err;
     });
@@ -335,10 +366,23 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     };
   } finally {
     await journal?.close().catch(() => {});
+    for (const r of rereads) await r.close().catch(() => {});
     await reader.close().catch(() => {});
     await stopWarmUp();
     await client.close().catch(() => {});
   }
+}
+
+/** Descriptors of what the bundle carries or relies on, by digest: the plan's nodes, then airlock.json's blob list. */
+function descriptorLookup(plan: BundlePlan, manifest: AirlockManifest): (d: Digest) => Descriptor | undefined {
+  let listed: Map<Digest, BundleBlob> | undefined;
+  return (d) => {
+    const node = plan.copyPlan.nodes.get(d);
+    if (node) return node.desc;
+    listed ??= new Map(manifest.blobs.map((b) => [b.digest, b]));
+    const b = listed.get(d);
+    return b ? { mediaType: b.mediaType, digest: b.digest, size: b.size } : undefined;
+  };
 }
 
 /** Source repository (`registry/repo`) → target repository path; refuse two sources on one target. */

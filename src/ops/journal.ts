@@ -9,6 +9,12 @@ import type { Journal } from '../copy/index.js';
  * tag set) for one bundle into one target. A re-run after a kill trusts these lines and does not
  * ask the registry again; a torn last line is ignored. Every step it records is idempotent, so a
  * step done but not yet recorded is simply done again.
+ *
+ * It is a hint, not the truth: the registry may have lost what it records since (wiped, restored
+ * from an older backup, garbage-collected, reinstalled at the same host:port, a repository
+ * deleted). Import checks a sample of its claims before trusting it, and a registry that refuses
+ * a push for want of something the journal claimed makes import forget it all (reset) and check
+ * everything again (ops/journal-check.ts).
  */
 export class FileJournal implements Journal {
   readonly path: string;
@@ -52,6 +58,24 @@ export class FileJournal implements Journal {
 
   has(key: string): boolean {
     return this.#done.has(key);
+  }
+
+  /** Every step recorded, as `kind repository id` keys (copy/execute.ts). */
+  keys(): IterableIterator<string> {
+    return this.#done.values();
+  }
+
+  /** Forget every step: the target no longer holds what was recorded. The file is emptied too. */
+  reset(): Promise<void> {
+    this.#done.clear();
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#fh?.truncate(0);
+      } catch (err) {
+        throw ioError(err, 'empty the import journal', this.path);
+      }
+    });
+    return this.#chain;
   }
 
   record(key: string, fields: Record<string, unknown> = {}): Promise<void> {

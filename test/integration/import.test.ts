@@ -258,11 +258,15 @@ describe('bundle import (issue 5)', () => {
       assert.equal(parseJsonOutput<ImportJson>(r).blobsPushed, 0);
       assert.equal(proxy.counters.bytesIn < 64 * 1024, true, `${name}: ${proxy.counters.bytesIn} bytes sent`);
       // Nothing written, not even a tag moved onto itself. Without a journal, one HEAD per artifact:
-      // its tag's (which proves the manifest is there too), or its digest's when it has no tag.
+      // its tag's (which proves the manifest is there too), or its digest's when it has no tag; and
+      // one per child manifest of a multi-arch index (a garbage collector may drop those and keep
+      // the index, issue 17).
       assert.deepEqual(proxy.log.filter(WRITE).map((l) => `${l.method} ${l.path}`), [], name);
       if (state === 'again-fresh') {
         const heads = proxy.log.filter((l) => l.method === 'HEAD').map((l) => l.path);
-        assert.equal(heads.length, parseJsonOutput<ImportJson>(r).artifacts.length, heads.join(', '));
+        const children = pushed().reduce((n, a) => n + closureOfManifests(a.digest).size - 1, 0);
+        assert.ok(children > 0, 'the bundle holds a multi-arch index');
+        assert.equal(heads.length, parseJsonOutput<ImportJson>(r).artifacts.length + children, heads.join(', '));
         assert.equal(new Set(heads).size, heads.length, heads.join(', '));
       }
     }

@@ -60,6 +60,13 @@ export interface TestRegistry {
   readonly logPath: string;
   /** skopeo-style flags to reach this registry as a destination or source. */
   skopeoFlags(side: 'src' | 'dest'): string[];
+  /**
+   * Stop the registry process and start it again on the same port, config and storage (a reboot,
+   * or a reinstall when the storage was wiped or restored in between).
+   */
+  restart(): Promise<void>;
+  /** `docker-registry garbage-collect` over the storage, with the registry stopped meanwhile. */
+  garbageCollect(opts?: { readonly deleteUntagged?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -159,9 +166,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     // The registry's log goes to a file, not a pipe: a test that blocks its event loop (spawnSync of
     // the CLI) would otherwise stop draining the pipe, and the registry would hang writing to it.
     const logPath = join(dir, `registry-${port}.log`);
-    const logFd = openSync(logPath, 'a');
-    const child = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', opts.accessLog ? logFd : 'ignore', logFd] });
-    closeSync(logFd);
+    const launch = (): ChildProcess => {
+      const logFd = openSync(logPath, 'a');
+      const c = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', opts.accessLog ? logFd : 'ignore', logFd] });
+      closeSync(logFd);
+      return c;
+    };
+    let child = launch();
     const stderr = (): string => {
       try {
         return readFileSync(logPath, 'utf8').slice(-4000);
@@ -196,21 +207,45 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
         if (username) f.push(`--${side}-creds=${username}:${password}`);
         return f;
       },
+      async restart() {
+        await halt(child);
+        for (let attempt = 0; ; attempt++) {
+          child = launch();
+          try {
+            await waitForRegistry(url, child, ca?.caCert, opts.mtls ? ca : undefined, stderr);
+            return;
+          } catch (err) {
+            // The port may linger a moment after the old process exits.
+            child.kill('SIGKILL');
+            if (attempt >= 3) throw err;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      },
+      async garbageCollect(o = {}) {
+        await halt(child);
+        execFileSync(REGISTRY_BIN, ['garbage-collect', ...(o.deleteUntagged ? ['--delete-untagged'] : []), configPath], { stdio: 'pipe' });
+        await this.restart();
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
-        await new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-        });
+        await halt(child);
         await rm(dir, { recursive: true, force: true });
       },
     };
     return reg;
   }
   throw new Error(`could not start ${REGISTRY_BIN}: ${String(lastError)}`);
+}
+
+function halt(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
 }
 
 async function waitForRegistry(

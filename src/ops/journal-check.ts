@@ -1,0 +1,88 @@
+import { isAirlockError } from '../errors.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+import { RegistryError, type RegistryRepository } from '../registry/index.js';
+import { forEachConcurrent } from '../util/index.js';
+import type { FileJournal } from './journal.js';
+
+/**
+ * How many of the journal's claims a run checks before it trusts the rest: every tag up to
+ * `tags` (one HEAD each, what a run without a journal asks per root anyway), and a few manifests
+ * and blobs picked at random. A registry wiped, reinstalled at the same host:port or restored from
+ * an older backup fails nearly every claim, so a handful finds it; a loss the sample misses
+ * (one repository deleted) is found by the registry itself when a push needs what it lost
+ * (isStaleClaimError), and the run then checks everything again.
+ */
+const SAMPLE = { tags: 32, manifests: 8, blobs: 8 } as const;
+
+export interface JournalCheckOptions {
+  readonly journal: FileJournal;
+  /** The descriptor of a digest the bundle carries (or relies on), for the HEAD. */
+  readonly descriptorOf: (digest: Digest) => Descriptor | undefined;
+  readonly repoFor: (path: string) => RegistryRepository;
+  readonly concurrency: number;
+  readonly signal?: AbortSignal;
+}
+
+interface Claim {
+  readonly kind: 'blob' | 'manifest' | 'tag';
+  readonly repository: string;
+  readonly digest: Digest;
+  readonly tag?: string;
+}
+
+/** `kind repository id` (copy/execute.ts keys) → a claim; undefined for what this check does not know. */
+function parseClaim(key: string): Claim | undefined {
+  const [kind, repository, id, ...rest] = key.split(' ');
+  if (!repository || !id || rest.length > 0) return undefined;
+  if (kind === 'blob' || kind === 'manifest') return { kind, repository, digest: id as Digest };
+  if (kind === 'tag') {
+    const at = id.lastIndexOf('@');
+    if (at <= 0) return undefined;
+    return { kind, repository, tag: id.slice(0, at), digest: id.slice(at + 1) as Digest };
+  }
+  return undefined;
+}
+
+function pick<T>(items: readonly T[], n: number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a.slice(0, n);
+}
+
+/**
+ * Ask the target about a sample of what the journal says earlier runs did. Returns a description
+ * of the first claim the target does not bear out (the journal is then not to be trusted at all),
+ * or undefined when every sampled claim holds.
+ */
+export async function findStaleClaim(o: JournalCheckOptions): Promise<string | undefined> {
+  const claims = [...o.journal.keys()].map(parseClaim).filter((c): c is Claim => c !== undefined && o.descriptorOf(c.digest) !== undefined);
+  const sample = [
+    ...pick(claims.filter((c) => c.kind === 'tag'), SAMPLE.tags),
+    ...pick(claims.filter((c) => c.kind === 'manifest'), SAMPLE.manifests),
+    ...pick(claims.filter((c) => c.kind === 'blob'), SAMPLE.blobs),
+  ];
+  let stale: string | undefined;
+  const call = o.signal ? { signal: o.signal } : {};
+  await forEachConcurrent(sample, o.concurrency, async (c) => {
+    if (stale) return;
+    const desc = o.descriptorOf(c.digest)!;
+    const repo = o.repoFor(c.repository);
+    const holds = c.tag !== undefined ? await repo.tagPointsAt(desc, c.tag, call) : await repo.exists(desc, call);
+    if (!holds) stale ??= c.tag !== undefined ? `${c.repository}:${c.tag} → ${c.digest}` : `${c.kind} ${c.digest} in ${c.repository}`;
+  }, o.signal);
+  return stale;
+}
+
+/**
+ * The target refused a write for want of content a run took to be there (from the journal, or a
+ * registry that lost it since it was asked): a manifest whose blobs or child manifests it lacks
+ * (distribution spec "Pushing Manifests": MANIFEST_BLOB_UNKNOWN; Distribution also answers
+ * BLOB_UNKNOWN and MANIFEST_UNKNOWN), or a tag on a manifest it no longer has (404).
+ */
+export function isStaleClaimError(err: unknown): boolean {
+  if (!(err instanceof RegistryError) || !isAirlockError(err)) return false;
+  return err.has('MANIFEST_BLOB_UNKNOWN') || err.has('BLOB_UNKNOWN') || err.has('MANIFEST_UNKNOWN') || err.code === 'NOT_FOUND';
+}
