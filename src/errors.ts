@@ -89,6 +89,8 @@ export class DigestMismatchError extends AirlockError {
 }
 
 export class SizeMismatchError extends AirlockError {
+  /** The digest of the content whose size was wrong. */
+  readonly digest: string;
   readonly expected: number;
   readonly actual: number;
   constructor(digest: string, expected: number, actual: number, details: ErrorDetails = {}) {
@@ -99,9 +101,17 @@ export class SizeMismatchError extends AirlockError {
         : `${digest}: expected ${expected} bytes, got ${actual}`,
       details,
     );
+    this.digest = digest;
     this.expected = expected;
     this.actual = actual;
   }
+}
+
+/** The digest a DigestMismatchError or SizeMismatchError is about; undefined for any other error. */
+export function mismatchedDigest(err: unknown): string | undefined {
+  if (err instanceof DigestMismatchError) return err.expected;
+  if (err instanceof SizeMismatchError) return err.digest;
+  return undefined;
 }
 
 /** Many problems found in one pass (mirror list validation, `bundle verify`). */

@@ -32,8 +32,9 @@ const MAX_REF_BYTES = 4 << 20;
  * as the bundle stays where it was written, unchanged (same size and modification time). What is
  * read through a reference is verified against its digest like everything else, so a reference
  * is only a hint, never a wrong byte: a stale one (the bundle moved, resized or touched) costs a
- * download; one whose bytes were changed in place fails the run that reads it (DIGEST_MISMATCH)
- * and is dropped, so that the next run downloads the blob.
+ * download; one whose bytes were changed in place fails the read (DIGEST_MISMATCH) and is dropped,
+ * and the export evicts it and downloads the blob again in the same run (ops/export.ts), as it
+ * does for a cache file whose bytes are wrong.
  */
 export class DownloadCache extends LayoutStore {
   refPath(digest: Digest): string {
@@ -48,7 +49,7 @@ export class DownloadCache extends LayoutStore {
    * A cache file as it is (callers verify it), or the bytes a reference points at, verified here
    * as they stream (a VerifyStream of the blob: callers need not hash them again): a reference
    * whose bytes are wrong (the bundle was changed in place, keeping its size and mtime) fails
-   * DIGEST_MISMATCH and is dropped, so that the next run downloads the blob.
+   * DIGEST_MISMATCH and is dropped (the export then downloads the blob again).
    */
   override async fetch(desc: Pick<Descriptor, 'digest'> & { readonly size?: number }, opts: CallOptions = {}): Promise<Readable> {
     if (await this.holdsFile(desc)) return super.fetch(desc, opts);
@@ -61,6 +62,12 @@ export class DownloadCache extends LayoutStore {
       }
     });
     return checked;
+  }
+
+  /** Forget everything held for `digest`, a file or a reference: its bytes turned out wrong. */
+  async evict(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+    await this.dropReference(digest);
   }
 
   /** Forget a reference whose bytes turned out wrong (the bundle changed under it). */

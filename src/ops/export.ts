@@ -3,7 +3,7 @@ import { pipeline as streamPipeline, type Readable } from 'node:stream';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { AirlockError } from '../errors.js';
+import { AirlockError, mismatchedDigest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache } from '../cache/index.js';
@@ -265,116 +265,133 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       };
     }
 
-    // 5. Download what the cache lacks (verified while streaming), once per blob. A bundle written
-    // in place (bundle/writer.ts writesInPlace: one .tar or .tar.zst) takes its compressed layers
-    // straight from upstream into their place in the bundle, several at once, copying them into
-    // the cache on the way (one download, one hash, no second pass); everything else is
-    // downloaded into the cache first and staged from there.
-    const inPlace = writesInPlace({ form, ...(volumePlan ? { volumes: volumePlan } : {}), ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
-    const direct = new Set(included.filter((b) => inPlace && nodes.get(b.digest)!.kind === 'layer' && placedInBundle(b, form)).map((b) => b.digest));
-    const wanted = new Set(included.filter((b) => !direct.has(b.digest)).map((b) => b.digest));
-    const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
-    let bytesDownloaded = 0;
-    const fetchUpstream = async (desc: Descriptor, s?: AbortSignal): Promise<Readable> => {
-      const origin = nodes.get(desc.digest)?.origin;
-      const local = locals.sourceFor(origin);
-      if (local) return local.fetch(desc, s ? { signal: s } : {});
-      const [registry, ...rest] = (origin ?? '').split('/');
-      return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
-    };
-    await executeCopy(cachePlan, { kind: 'random', fetch: fetchUpstream }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
-      concurrency,
-      // A cached manifest does not mean its layers are cached: they may be in a bundle since moved.
-      checkEveryBlob: true,
-      ...(signal ? { signal } : {}),
-      onEvent: (e) => {
-        // Bytes read from an archive or layout on this host were not downloaded.
-        if (e.type === 'blob-done' && e.how === 'copied' && !locals.sourceFor(nodes.get(e.digest)?.origin)) bytesDownloaded += e.size;
-        emit(e);
-      },
-    });
-    const openLayer = async (b: BundleBlob, s: AbortSignal): Promise<Readable> => {
-      const desc = nodes.get(b.digest)!.desc;
-      const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
-      if (await cache.exists(desc)) {
-        // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
-        // out, as it is a file on disk.
-        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
-        const cached = await cache.fetch(desc, { signal: s });
-        // Read through a reference: verified (and dropped if wrong) by the cache itself.
-        if (cached instanceof VerifyStream && cached.verifies(desc)) return cached;
-        return streamPipeline(cached, verifyStream(desc, { where: `cached ${where}` }), () => {});
-      }
-      // Not copied into the cache: once the bundle is whole, the cache records where in it the
-      // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
-      const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {});
-      body.once('end', () => {
-        if (!locals.sourceFor(nodes.get(desc.digest)?.origin)) bytesDownloaded += desc.size;
-        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
-      });
-      return body;
-    };
-
-    // 6. Stage an OCI layout of exactly this bundle's blobs (links into the cache), build and sign airlock.json, write.
-    const output = resolvePath(opts.output!);
-    await mkdir(dirname(output), { recursive: true });
-    const stale = await removeStaleTemporaries(output);
-    if (stale.length > 0) logger.info(`removed ${stale.length} temporary file(s) left beside ${basename(output)} by an interrupted export`);
-    const staging = stagingDirFor(output);
-    const stage = new LayoutStore(staging);
-    try {
-      await stage.init();
-      for (const b of included) {
-        const n = nodes.get(b.digest)!;
-        if (n.bytes) await stage.pushBytes(n.desc, n.bytes);
-        else if (!direct.has(b.digest)) await stage.linkFrom(cache, n.desc);
-      }
-      await stage.writeIndex(indexEntries);
-      await stage.removeIngest();
-      if (opts.includeTool) tool = await stageTool(opts.includeTool, output, signal);
-
-      let manifest = draft();
-      if (volumePlan) {
-        const pieces = await computePieceDigests(volumePlan, (d: Digest) => createReadStream(stage.blobPath(d)), signal ? { signal } : {});
-        manifest = draft(applyVolumePlan(blobs, volumePlan, pieces));
-      }
-      const airlockJson = serialise(manifest);
-      const bundleId = bundleIdOf(airlockJson);
-      const signature = signingKey
-        ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey })
-        : undefined;
-      if (!signingKey) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
-      let written = await writeBundle({
-        layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
-        ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
-        order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
-        ...(inPlace ? { openLayer, concurrency } : {}),
-        ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
-      });
-      if (tool) {
-        await publishTool(tool, written.checksums);
-        written = { ...written, files: [...written.files, { path: tool.final, size: tool.record.size, sha256: tool.record.digest.slice('sha256:'.length) }] };
-      }
-      if (!throwaway && direct.size > 0 && (form === 'tar' || form === 'tar.zst')) {
-        const layers = included.filter((b) => direct.has(b.digest));
-        const recorded = await cache.recordBundle(output, form, layers).catch((err: unknown) => {
-          logger.warn(`the download cache could not record where the layers lie in ${output} (${(err as Error).message}); the next export downloads them again`);
-          return 0;
-        });
-        logger.debug(`the download cache refers to ${recorded} of ${layers.length} layer(s) in ${output}`);
-      }
-      if (opts.lock && !opts.locked) {
-        await writeLockFile(opts.lock, { version: 1, entries: [...lockMap].sort().map(([source, digest]) => ({ source, digest })) });
-      }
-      return {
-        version: 1, bundleId, output, files: written.files, artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup,
-        bytesIncluded, bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded, bases: bases.ids,
-        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signature), dryRun: false,
-        durationMs: Date.now() - started, ...(tool ? { tool: tool.record } : {}),
+    // 5 and 6, again when a blob read from the download cache turns out wrong (a cache file whose
+    // bytes changed but not its size, a reference into a bundle changed in place): the cache is a
+    // hint, so its entry is removed and the blob downloaded again, in this run.
+    const produce = async (): Promise<ExportResult> => {
+      // 5. Download what the cache lacks (verified while streaming), once per blob. A bundle written
+      // in place (bundle/writer.ts writesInPlace: one .tar or .tar.zst) takes its compressed layers
+      // straight from upstream into their place in the bundle, several at once, copying them into
+      // the cache on the way (one download, one hash, no second pass); everything else is
+      // downloaded into the cache first and staged from there.
+      const inPlace = writesInPlace({ form, ...(volumePlan ? { volumes: volumePlan } : {}), ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
+      const direct = new Set(included.filter((b) => inPlace && nodes.get(b.digest)!.kind === 'layer' && placedInBundle(b, form)).map((b) => b.digest));
+      const wanted = new Set(included.filter((b) => !direct.has(b.digest)).map((b) => b.digest));
+      const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
+      let bytesDownloaded = 0;
+      const fetchUpstream = async (desc: Descriptor, s?: AbortSignal): Promise<Readable> => {
+        const origin = nodes.get(desc.digest)?.origin;
+        const local = locals.sourceFor(origin);
+        if (local) return local.fetch(desc, s ? { signal: s } : {});
+        const [registry, ...rest] = (origin ?? '').split('/');
+        return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
       };
-    } finally {
-      await discardTool(tool);
-      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      await executeCopy(cachePlan, { kind: 'random', fetch: fetchUpstream }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
+        concurrency,
+        // A cached manifest does not mean its layers are cached: they may be in a bundle since moved.
+        checkEveryBlob: true,
+        ...(signal ? { signal } : {}),
+        onEvent: (e) => {
+          // Bytes read from an archive or layout on this host were not downloaded.
+          if (e.type === 'blob-done' && e.how === 'copied' && !locals.sourceFor(nodes.get(e.digest)?.origin)) bytesDownloaded += e.size;
+          emit(e);
+        },
+      });
+      const openLayer = async (b: BundleBlob, s: AbortSignal): Promise<Readable> => {
+        const desc = nodes.get(b.digest)!.desc;
+        const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
+        if (await cache.exists(desc)) {
+          // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
+          // out, as it is a file on disk.
+          emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
+          const cached = await cache.fetch(desc, { signal: s });
+          // Read through a reference: verified (and dropped if wrong) by the cache itself.
+          if (cached instanceof VerifyStream && cached.verifies(desc)) return cached;
+          return streamPipeline(cached, verifyStream(desc, { where: `cached ${where}` }), () => {});
+        }
+        // Not copied into the cache: once the bundle is whole, the cache records where in it the
+        // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
+        const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {});
+        body.once('end', () => {
+          if (!locals.sourceFor(nodes.get(desc.digest)?.origin)) bytesDownloaded += desc.size;
+          emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
+        });
+        return body;
+      };
+
+      // 6. Stage an OCI layout of exactly this bundle's blobs (links into the cache), build and sign airlock.json, write.
+      const output = resolvePath(opts.output!);
+      await mkdir(dirname(output), { recursive: true });
+      const stale = await removeStaleTemporaries(output);
+      if (stale.length > 0) logger.info(`removed ${stale.length} temporary file(s) left beside ${basename(output)} by an interrupted export`);
+      const staging = stagingDirFor(output);
+      const stage = new LayoutStore(staging);
+      try {
+        await stage.init();
+        for (const b of included) {
+          const n = nodes.get(b.digest)!;
+          if (n.bytes) await stage.pushBytes(n.desc, n.bytes);
+          else if (!direct.has(b.digest)) await stage.linkFrom(cache, n.desc);
+        }
+        await stage.writeIndex(indexEntries);
+        await stage.removeIngest();
+        if (opts.includeTool) tool = await stageTool(opts.includeTool, output, signal);
+
+        let manifest = draft();
+        if (volumePlan) {
+          const pieces = await computePieceDigests(volumePlan, (d: Digest) => createReadStream(stage.blobPath(d)), signal ? { signal } : {});
+          manifest = draft(applyVolumePlan(blobs, volumePlan, pieces));
+        }
+        const airlockJson = serialise(manifest);
+        const bundleId = bundleIdOf(airlockJson);
+        const signature = signingKey
+          ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey })
+          : undefined;
+        if (!signingKey) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
+        let written = await writeBundle({
+          layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
+          ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
+          order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
+          ...(inPlace ? { openLayer, concurrency } : {}),
+          ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
+        });
+        if (tool) {
+          await publishTool(tool, written.checksums);
+          written = { ...written, files: [...written.files, { path: tool.final, size: tool.record.size, sha256: tool.record.digest.slice('sha256:'.length) }] };
+        }
+        if (!throwaway && direct.size > 0 && (form === 'tar' || form === 'tar.zst')) {
+          const layers = included.filter((b) => direct.has(b.digest));
+          const recorded = await cache.recordBundle(output, form, layers).catch((err: unknown) => {
+            logger.warn(`the download cache could not record where the layers lie in ${output} (${(err as Error).message}); the next export downloads them again`);
+            return 0;
+          });
+          logger.debug(`the download cache refers to ${recorded} of ${layers.length} layer(s) in ${output}`);
+        }
+        if (opts.lock && !opts.locked) {
+          await writeLockFile(opts.lock, { version: 1, entries: [...lockMap].sort().map(([source, digest]) => ({ source, digest })) });
+        }
+        return {
+          version: 1, bundleId, output, files: written.files, artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup,
+          bytesIncluded, bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded, bases: bases.ids,
+          ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signature), dryRun: false,
+          durationMs: Date.now() - started, ...(tool ? { tool: tool.record } : {}),
+        };
+      } finally {
+        await discardTool(tool);
+        await rm(staging, { recursive: true, force: true }).catch(() => {});
+      }
+    };
+    const evicted = new Set<string>();
+    for (;;) {
+      try {
+        return await produce();
+      } catch (err) {
+        const d = mismatchedDigest(err);
+        if (d === undefined || !nodes.has(d as Digest) || evicted.has(d) || signal?.aborted) throw err;
+        evicted.add(d);
+        logger.warn(`the download cache's copy of ${d} is damaged (${(err as Error).message}): removed, downloading it again`);
+        await cache.evict(d as Digest);
+      }
     }
   } finally {
     await pool.closeAll();
