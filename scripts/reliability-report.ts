@@ -41,6 +41,11 @@ const REQUIRED: readonly (readonly [string, string])[] = [
   ['personalities', 'Nexus: delta base blobs'], ['personalities', 'Quay: nested path refused'], ['personalities', 'Quay: OCI media types refused'],
   ['personalities', 'GitLab: path deeper'], ['personalities', 'zot: Docker media types refused'], ['personalities', 'referrers API'],
   ['personalities', 'registry probe'],
+  // Issue 17.1: the state on disk is a hint.
+  ['kill', 'SIGKILL during export, cache and output kept'], ['kill', 'SIGKILL during import, state dir kept'],
+  ['stale-state', 'target wiped and restarted'], ['stale-state', 'a repository deleted'], ['stale-state', 'garbage-collect --delete-untagged'],
+  ['stale-state', 'restored from an older backup'], ['stale-state', 'a loss the journal sample misses'],
+  ['stale-state', 'download cache entries wrong'], ['stale-state', 'cache references into a bundle'],
 ];
 
 const GROUP_TITLES: Readonly<Record<string, string>> = {
@@ -51,6 +56,7 @@ const GROUP_TITLES: Readonly<Record<string, string>> = {
   load: 'Load',
   security: 'Security defaults',
   fuzz: 'Fuzzing (fast-check): never an unhandled exception, always a typed error',
+  'stale-state': 'State on disk is a hint: the target lost content, the download cache is wrong (same --state-dir, same --cache)',
   personalities: 'Registry personalities (a proxy in front of a real Distribution registry emulates what Harbor, Nexus, Quay, GitLab, zot and OCI 1.1 registries document)',
 };
 
@@ -64,7 +70,7 @@ function testFiles(): string[] {
       else if (re.test(relative(DIST_TEST, p))) out.push(p);
     }
   };
-  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security|personalities)[^/]*\.test\.js$/);
+  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security|personalities|stale-state)[^/]*\.test\.js$/);
   pick(join(DIST_TEST, 'unit', 'fuzz'), /\.test\.js$/);
   pick(join(DIST_TEST, 'unit'), /^unit\/architecture\.test\.js$/);
   return out;
@@ -189,7 +195,8 @@ async function main(): Promise<number> {
     '',
     'What issue 11 asks of airlock under faults, kills, hostile input, resource exhaustion and load,',
     'and what the suites measured. Regenerate with `npm run build && node dist/scripts/reliability-report.js`',
-    '(add `--soak` for the heavier counts that `npm run test:soak` runs: 24 kills per side, every tar',
+    '(add `--soak` for the heavier counts that `npm run test:soak` runs: 24 kills per side with fresh state',
+    'and 20 more per side with the state directory and cache kept across runs, every tar',
     'entry boundary, both bundle forms for every network fault, 1.2 million blob records).',
     '',
     `Generated ${new Date().toISOString().slice(0, 10)} (${soakRun ? 'soak counts, AIRLOCK_SOAK=1' : 'default CI counts'}):`,
@@ -226,6 +233,14 @@ async function main(): Promise<number> {
     '- An export writes each layer once, into the bundle; its download cache records where the layer',
     '  lies (a reference) only after the bundle is published, so a kill before that leaves no reference',
     '  and the next export downloads the layer again.',
+    '- The import journal (`--state-dir`) and the export\'s download cache (`--cache`) are hints, never the',
+    '  truth: import checks a sample of the journal\'s claims first (every tag up to 32, 8 manifests, 8 blobs)',
+    '  and sets the journal aside on any miss; a manifest or tag push the target refuses for want of content',
+    '  sets it aside too, and the run reads the bundle again, checks everything and finishes. A multi-arch',
+    '  index the target holds is not taken to prove its children (garbage-collect --delete-untagged drops them).',
+    '  A cache file or reference whose bytes are wrong is evicted and downloaded again in the same export.',
+    '  The "state kept" kill rows run every kill against one target and one state directory (one cache and',
+    '  one output for export), damaging them between some runs, as the row names say.',
     '- Byte-level mutations of whole bundles are fuzzed by `test/unit/bundle/fuzz.test.ts` as well.',
     '- Registry personalities (`test/integration/harness/personality-proxy.ts`, each rule citing the product\'s',
     '  documentation or source): a clear-error row means the import stopped before any blob or manifest of the',

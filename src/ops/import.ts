@@ -194,7 +194,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     // same host:port since the last run does not hold what it records. A sample of its claims is
     // checked first; any miss and none of it is trusted (journal-check.ts).
     if (journal && journal.size > 0) {
-      const stale = await findStaleClaim({ journal, descriptorOf: descriptorLookup(plan, manifest), repoFor, concurrency, ...(signal ? { signal } : {}) });
+      const j = journal;
+      const stale = await preflight.guard(() => findStaleClaim({ journal: j, descriptorOf: descriptorLookup(plan, manifest), repoFor, concurrency, ...(signal ? { signal } : {}) }));
       if (stale) {
         logger.warn(`the target lacks ${stale}, which the import journal says an earlier run pushed: the journal is set aside and the target is checked again (${journal.path})`);
         await journal.reset();
