@@ -213,7 +213,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       }));
 
       // 5. Stream the bundle once: blobs as their entries pass, manifests children-first, tags last.
-      const entries = assemblePieces(rd, manifest, spoolDir, signal);
+      const entries = assemblePieces(rd, manifest, spoolDir, logger, signal);
       // Files (and classic charts' .tgz) are written under out-dir/files/ as their entries pass.
       const sequential: BlobSupply = { kind: 'sequential', blobs: opts.dryRun || deliveries.length === 0 ? entries : deliverBlobs(entries, deliveries, outDir, tracker) };
       // A single .tar or a .tar.zst with its layers in raw blocks (what airlock writes) is read in
@@ -536,16 +536,28 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
  * when whole) until the blob is whole. The spool outlives the run: volumes are imported in any
  * order, one command each, so the pieces of one blob arrive in different runs.
  */
-async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
+async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, logger: Logger, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
   const cut = new Map<Digest, BundleBlob>();
   for (const b of manifest.blobs) if (b.pieces) cut.set(b.digest, b);
   const pieceFile = (d: Digest, offset: number): string => join(spoolDir, `${d.slice(7)}.${offset}`);
+  /** Pieces this run wrote (verified on their way in). */
+  const fresh = new Set<string>();
+  // The spool is state on disk, a hint like the journal: a piece an earlier run left is checked
+  // against its digest before use, and a damaged one is removed, so that its blob waits for that
+  // volume to be imported again instead of failing every run (issue 17).
   const whole = async (b: BundleBlob): Promise<boolean> => {
+    let ok = true;
     for (const p of b.pieces!) {
-      const s = await stat(pieceFile(b.digest, p.offset)).catch(() => undefined);
-      if (s?.size !== p.size) return false;
+      const file = pieceFile(b.digest, p.offset);
+      const s = await stat(file).catch(() => undefined);
+      if (s?.size !== p.size) ok = false;
+      else if (!fresh.has(file) && (await sha256OfFile(file)) !== p.digest) {
+        logger.warn(`the piece at ${p.offset} of blob ${b.digest} kept from an earlier run (volume ${p.volume}) is damaged: removed; import volume ${p.volume} again`);
+        await rm(file, { force: true });
+        ok = false;
+      } else fresh.add(file);
     }
-    return true;
+    return ok;
   };
   const body = (b: BundleBlob): Readable => Readable.from(concatFiles([...b.pieces!].sort((x, y) => x.offset - y.offset).map((x) => pieceFile(b.digest, x.offset))));
   const yielded = new Set<Digest>();
@@ -562,6 +574,7 @@ async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, 
     try {
       await pipeline(entry.body, verifyStream({ digest: p.digest, size: p.size }, { where: `piece at ${p.offset} of blob ${entry.desc.digest}` }), createWriteStream(tmp));
       await rename(tmp, file);
+      fresh.add(file);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
       throw err;
@@ -583,9 +596,13 @@ async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, 
 async function isDelivered(outDir: string, d: Delivery): Promise<boolean> {
   const path = join(outDir, d.path);
   if ((await stat(path).catch(() => undefined))?.size !== d.size) return false;
+  return (await sha256OfFile(path)) === d.digest;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}` === d.digest;
+  return `sha256:${hash.digest('hex')}`;
 }
 
 async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {

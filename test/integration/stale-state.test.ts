@@ -152,6 +152,36 @@ describe('the journal and the caches are hints (issue 17.1)', { concurrency: 1 }
     await assertEqualsClean(target, 'a loss the journal sample misses (manifest push refused)', 'checked again within the run');
   });
 
+  it('a spooled piece of a split bundle damaged between runs: removed, its volume named, and imported again it completes', async () => {
+    const target = await startRegistry();
+    disposers.push(() => target.stop());
+    const split = join(world.ws.dir, 'split', 'site.tar.zst');
+    await exportTo(world, split, ['--split-size', '600KiB']);
+    const front = await readBundleFront(join(world.ws.dir, 'split', 'site.vol001.tar.zst'));
+    const cutBlob = front.manifest.blobs.find((b) => b.pieces && new Set(b.pieces.map((p) => p.volume)).size > 1);
+    assert.ok(cutBlob?.pieces, 'the bundle holds a blob cut across volumes');
+    const piece = cutBlob.pieces[0]!;
+    const volume = (n: number): string => join(world.ws.dir, 'split', `site.vol${String(n).padStart(3, '0')}.tar.zst`);
+    const count = front.manifest.volumes!.count;
+    const state = join(world.ws.dir, 'state-spool');
+    const args = (vols: readonly number[]): string[] => importArgs(world, volume(vols[0]!), target.host, state).flatMap((a, i) => (i === 2 ? [a, ...vols.slice(1).map(volume)] : [a]));
+    const first = await runCli(args([piece.volume]), { env: world.ws.env });
+    assert.equal(first.code, 0, describeRun(first));
+    const spooled = join(state, 'spool', front.id.slice(7, 39), `${cutBlob.digest.slice(7)}.${piece.offset}`);
+    assert.ok(existsSync(spooled), 'the piece waits in the spool');
+    const bytes = readFileSync(spooled);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(spooled, bytes);
+    const others = Array.from({ length: count }, (_, i) => i + 1).filter((v) => v !== piece.volume);
+    const second = await runCli(args(others), { env: world.ws.env });
+    assert.equal(second.code, 0, describeRun(second));
+    assert.match(second.stderr, new RegExp(`damaged: removed; import volume ${piece.volume} again`));
+    assert.ok((JSON.parse(second.stdout) as { volumesRemaining: number[] }).volumesRemaining.includes(piece.volume));
+    const third = await runCli(args([piece.volume]), { env: world.ws.env });
+    assert.equal(third.code, 0, describeRun(third));
+    await assertEqualsClean(target, 'a spooled piece of a split bundle damaged between runs', `volume ${piece.volume} imported again`);
+  });
+
   describe('export: the download cache', () => {
     /** Cache files (blobs/sha256/<hex>) of layers, largest first. */
     const cacheFiles = (cache: string): string[] => {
