@@ -45,7 +45,7 @@ const REQUIRED: readonly (readonly [string, string])[] = [
   ['kill', 'SIGKILL during export, cache and output kept'], ['kill', 'SIGKILL during import, state dir kept'],
   ['stale-state', 'target wiped and restarted'], ['stale-state', 'a repository deleted'], ['stale-state', 'garbage-collect --delete-untagged'],
   ['stale-state', 'restored from an older backup'], ['stale-state', 'a loss the journal sample misses'],
-  ['stale-state', 'download cache entries wrong'], ['stale-state', 'cache references into a bundle'], ['stale-state', 'a spooled piece of a split bundle'],
+  ['stale-state', 'download cache entries wrong'], ['stale-state', 'cache references into a bundle'], ['stale-state', 'a spooled piece of a split bundle'], ['stale-state', 'download cache: every file damaged'],
 ];
 
 const GROUP_TITLES: Readonly<Record<string, string>> = {

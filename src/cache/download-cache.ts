@@ -1,9 +1,10 @@
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { locateEntries, readFileRanges, type FileRange } from '../archive/index.js';
-import { AirlockError, isAirlockError } from '../errors.js';
+import { AirlockError, isAirlockError, mismatchedDigest } from '../errors.js';
 import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
 import { LayoutStore } from '../layout/index.js';
@@ -62,6 +63,22 @@ export class DownloadCache extends LayoutStore {
       }
     });
     return checked;
+  }
+
+  /**
+   * Whether what the cache holds for `desc` (a file or a reference) has the right bytes: read and
+   * hashed in full. False when it holds nothing, or something else.
+   */
+  async holdsIntact(desc: Pick<Descriptor, 'digest' | 'size'>, opts: CallOptions = {}): Promise<boolean> {
+    if (!(await this.exists(desc))) return false;
+    try {
+      const body = await this.fetch(desc, opts);
+      await pipelineAsync(body, verifyStream(desc, { where: `blob ${desc.digest} in the download cache` }), new Writable({ write: (_c, _e, cb) => cb() }));
+      return true;
+    } catch (err) {
+      if (mismatchedDigest(err) !== undefined) return false;
+      throw err;
+    }
   }
 
   /** Forget everything held for `digest`, a file or a reference: its bytes turned out wrong. */

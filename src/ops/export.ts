@@ -1,14 +1,14 @@
 import { createReadStream } from 'node:fs';
-import { pipeline as streamPipeline, type Readable } from 'node:stream';
+import { pipeline as streamPipeline, Readable } from 'node:stream';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { AirlockError, mismatchedDigest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
-import { openCache } from '../cache/index.js';
+import { openCache, type DownloadCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { VerifyStream, verifyStream } from '../content/index.js';
+import { readVerified, VerifyStream, verifyStream } from '../content/index.js';
 import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
@@ -388,9 +388,19 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       } catch (err) {
         const d = mismatchedDigest(err);
         if (d === undefined || !nodes.has(d as Digest) || evicted.has(d) || signal?.aborted) throw err;
-        evicted.add(d);
         logger.warn(`the download cache's copy of ${d} is damaged (${(err as Error).message}): removed, downloading it again`);
-        await cache.evict(d as Digest);
+        await evictDamaged(cache, d as Digest, evicted);
+        // One damaged entry, and the cache is not trusted until each of this bundle's blobs it
+        // holds has been read and hashed once (so that N damaged entries cost one more pass, not N).
+        if (evicted.size === 1) {
+          await forEachConcurrent(included.filter((b) => !nodes.get(b.digest)?.bytes && !evicted.has(b.digest)), concurrency, async (b) => {
+            const desc = nodes.get(b.digest)!.desc;
+            if ((await cache.exists(desc)) && !(await cache.holdsIntact(desc, signal ? { signal } : {}))) {
+              logger.warn(`the download cache's copy of ${b.digest} is damaged too: removed, downloading it again`);
+              await evictDamaged(cache, b.digest, evicted);
+            }
+          }, signal);
+        }
       }
     }
   } finally {
@@ -546,13 +556,31 @@ async function findReferrers(repo: RegistryRepository, root: Descriptor, upstrea
   });
 }
 
+async function evictDamaged(cache: DownloadCache, digest: Digest, evicted: Set<string>): Promise<void> {
+  evicted.add(digest);
+  await cache.evict(digest);
+}
+
+/** Blobs up to this size read from the cache by readThroughCache are checked before they are used. */
+const SMALL_CACHED_BLOB = 4 << 20;
+
 /**
  * `repo` with blob fetches served from `cache` when it holds them (and, with `fill`, stored there
  * first when it does not): every byte is verified on the way into the cache.
  */
-function readThroughCache(repo: RegistryRepository, cache: LayoutStore, fill: boolean): RegistryRepository {
+function readThroughCache(repo: RegistryRepository, cache: DownloadCache, fill: boolean): RegistryRepository {
   const fetch: RegistryRepository['fetch'] = async (desc, o = {}) => {
-    if (await cache.exists(desc)) return cache.fetch(desc, o);
+    if (await cache.exists(desc)) {
+      if (desc.size > SMALL_CACHED_BLOB) return cache.fetch(desc, o);
+      // The cache is a hint: a small blob (a signature's payload) is read and checked here, and a
+      // wrong copy evicted and downloaded again instead of failing the signature check.
+      try {
+        return Readable.from([await readVerified(await cache.fetch(desc, o), desc, SMALL_CACHED_BLOB, { where: `blob ${desc.digest} in the download cache` })]);
+      } catch (err) {
+        if (mismatchedDigest(err) === undefined) throw err;
+        await cache.evict(desc.digest);
+      }
+    }
     if (!fill) return repo.fetch(desc, o);
     await cache.push(desc, await repo.fetch(desc, o), o);
     return cache.fetch(desc, o);

@@ -220,6 +220,31 @@ describe('the journal and the caches are hints (issue 17.1)', { concurrency: 1 }
       });
     }
 
+    it('every cache file damaged, a vendor signature checked through the cache: one more pass, everything downloaded again', async () => {
+      const cache = join(world.ws.dir, 'cache-all-damaged');
+      const mirror = join(world.ws.dir, 'signed.yaml');
+      writeFileSync(mirror, ['version: 1', 'registries:', `  ${upstream.host}: { tls: plain-http }`, 'images:',
+        `  - ref: ${upstream.host}/demo/app:1.0`, `    verify: { key: ${world.seeded.fixtures.publicKeyPath} }`, `  - ${upstream.host}/demo/multi:1.0`, ''].join('\n'));
+      const run = (out: string): Promise<Awaited<ReturnType<typeof runCli>>> =>
+        runCli(['bundle', 'export', '-f', mirror, '-o', out, '--sign-key', world.key, '--cache', cache, '--json'], { env: world.ws.env });
+      const warm = await run(join(world.ws.dir, 'signed-warm'));
+      assert.equal(warm.code, 0, describeRun(warm));
+      const files = cacheFiles(cache).filter((f) => statSync(f).size > 0);
+      for (const f of files) {
+        const b = readFileSync(f);
+        b[Math.floor(b.length / 2)]! ^= 0xff;
+        writeFileSync(f, b);
+      }
+      const out = join(world.ws.dir, 'signed-again.tar');
+      const r = await run(out);
+      assert.equal(r.code, 0, describeRun(r));
+      const doc = JSON.parse(r.stdout) as { artifacts: { source: string; upstreamSignature?: { verified: boolean } }[] };
+      assert.equal(doc.artifacts.find((a) => a.source.includes('demo/app:1.0') && a.upstreamSignature)?.upstreamSignature?.verified, true);
+      await verify(out);
+      assert.equal(await artifacts(out), await artifacts(join(world.ws.dir, 'signed-warm')));
+      recordOutcome({ group: 'stale-state', scenario: 'download cache: every file damaged, vendor signature checked', side: 'export', outcome: 'resumed', corrupt: false, detail: `${files.length} cache files damaged; downloaded again in the same run` });
+    });
+
     it('a reference into an earlier bundle whose bytes changed in place (size and mtime kept) is downloaded again in the same run', async () => {
       const cache = join(world.ws.dir, 'cache-refs');
       const first = join(world.ws.dir, 'first.tar');
