@@ -501,3 +501,27 @@ describe('executeCopy beforeWrite', () => {
     assert.equal(dst.counts.tag, 0);
   });
 });
+
+describe('executeCopy: what the sink holds is asked, not assumed (issue 17.1)', () => {
+  it('an index the sink holds with a child manifest gone (garbage-collect --delete-untagged) gets that child and its blobs again', async () => {
+    const src = new MemoryStore();
+    const amd = image(src, ['amd-layer']);
+    const arm = image(src, ['arm-layer']);
+    const index = blob(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [amd.desc, arm.desc] }), MEDIA_TYPE_OCI_INDEX);
+    src.put(index.desc, index.data);
+    const plan = await planFor(src, [index.desc]);
+    // The target: the index and the amd64 image, the arm64 image collected away.
+    const dst = new MemoryStore();
+    for (const d of [...amd.all, index.desc]) dst.put(d, (await readAll(await src.fetch(d))));
+    const report = await executeCopy(plan, { kind: 'random', fetch: (d) => src.fetch(d) }, [{ root: plan.roots[0]!, repository: 'app', sink: dst }]);
+    for (const d of arm.all) assert.equal(await dst.exists(d), true, `${d.mediaType} pushed again`);
+    assert.equal(report.manifestsPushed, 1);
+    assert.equal(report.blobsPushed, 2);
+  });
+});
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { FileJournal } from '../../../src/ops/journal.js';
+import { isStaleClaimError } from '../../../src/ops/journal-check.js';
+import { registryErrorFrom } from '../../../src/registry/index.js';
+
+describe('FileJournal (issue 17.1: a hint that can be set aside)', () => {
+  it('lists its keys, and reset() forgets them in memory and on disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-journal-'));
+    try {
+      const id = `sha256:${'a'.repeat(64)}`;
+      const j = await FileJournal.open(dir, id, 'target');
+      await j.record('blob app sha256:1');
+      await j.record('tag app 1.0@sha256:2');
+      assert.deepEqual([...j.keys()].sort(), ['blob app sha256:1', 'tag app 1.0@sha256:2']);
+      await j.reset();
+      assert.equal(j.size, 0);
+      await j.record('blob app sha256:3');
+      await j.close();
+      assert.deepEqual((await readFile(j.path, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key), ['blob app sha256:3']);
+      const again = await FileJournal.open(dir, id, 'target');
+      assert.deepEqual([...again.keys()], ['blob app sha256:3']);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a refusal for want of content is a stale claim; other refusals are not', () => {
+    const err = (status: number, code: string): unknown => registryErrorFrom({
+      status, method: 'PUT', url: 'http://r/v2/app/manifests/1.0', where: 'r/app', body: Buffer.from(JSON.stringify({ errors: [{ code, message: code }] })), push: true,
+    } as Parameters<typeof registryErrorFrom>[0]);
+    assert.equal(isStaleClaimError(err(400, 'MANIFEST_BLOB_UNKNOWN')), true);
+    assert.equal(isStaleClaimError(err(404, 'MANIFEST_UNKNOWN')), true);
+    assert.equal(isStaleClaimError(err(400, 'MANIFEST_INVALID')), false);
+    assert.equal(isStaleClaimError(err(401, 'UNAUTHORIZED')), false);
+    assert.equal(isStaleClaimError(new Error('other')), false);
+  });
+});
