@@ -268,7 +268,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // 5 and 6, again when a blob read from the download cache turns out wrong (a cache file whose
     // bytes changed but not its size, a reference into a bundle changed in place): the cache is a
     // hint, so its entry is removed and the blob downloaded again, in this run.
+    /** What this attempt read from the cache: a wrong byte there is the cache's, not upstream's. */
+    const fromCache = new Set<string>();
     const produce = async (): Promise<ExportResult> => {
+      fromCache.clear();
       // 5. Download what the cache lacks (verified while streaming), once per blob. A bundle written
       // in place (bundle/writer.ts writesInPlace: one .tar or .tar.zst) takes its compressed layers
       // straight from upstream into their place in the bundle, several at once, copying them into
@@ -304,6 +307,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
           // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
           // out, as it is a file on disk.
           emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
+          fromCache.add(desc.digest);
           const cached = await cache.fetch(desc, { signal: s });
           // Read through a reference: verified (and dropped if wrong) by the cache itself.
           if (cached instanceof VerifyStream && cached.verifies(desc)) return cached;
@@ -331,7 +335,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         for (const b of included) {
           const n = nodes.get(b.digest)!;
           if (n.bytes) await stage.pushBytes(n.desc, n.bytes);
-          else if (!direct.has(b.digest)) await stage.linkFrom(cache, n.desc);
+          else if (!direct.has(b.digest)) {
+            fromCache.add(b.digest);
+            await stage.linkFrom(cache, n.desc);
+          }
         }
         await stage.writeIndex(indexEntries);
         await stage.removeIngest();
@@ -387,7 +394,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         return await produce();
       } catch (err) {
         const d = mismatchedDigest(err);
-        if (d === undefined || !nodes.has(d as Digest) || evicted.has(d) || signal?.aborted) throw err;
+        if (d === undefined || !fromCache.has(d) || evicted.has(d) || signal?.aborted) throw err;
         logger.warn(`the download cache's copy of ${d} is damaged (${(err as Error).message}): removed, downloading it again`);
         await evictDamaged(cache, d as Digest, evicted);
         // One damaged entry, and the cache is not trusted until each of this bundle's blobs it
