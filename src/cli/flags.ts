@@ -10,10 +10,11 @@ export const GLOBAL_FLAGS = {
 
 export const SIGNATURE_FLAGS = {
   'verify-key': { type: 'string', array: true, describe: 'public key that must have signed the bundle; repeatable (any one suffices)' },
-  'trusted-root': { type: 'string', describe: 'Sigstore trusted_root.json for offline keyless verification' },
+  'trusted-root': { type: 'string', describe: 'Sigstore trusted_root.json for offline keyless verification; also wins over the roots carried in the bundle for vendor signatures' },
   'certificate-identity': { type: 'string', describe: 'keyless: exact signer identity (SAN)' },
-  'certificate-identity-regexp': { type: 'string', describe: 'keyless: signer identity as an anchored regular expression' },
-  'certificate-oidc-issuer': { type: 'string', describe: 'keyless: OIDC issuer of the signer' },
+  'certificate-identity-regexp': { type: 'string', describe: 'keyless: signer identity as a regular expression, UNANCHORED as in cosign (Go MatchString): use ^...$ to match the whole identity' },
+  'certificate-oidc-issuer': { type: 'string', describe: 'keyless: exact OIDC issuer of the signer' },
+  'certificate-oidc-issuer-regexp': { type: 'string', describe: 'keyless: OIDC issuer as a regular expression, unanchored as in cosign' },
   'insecure-skip-signature': { type: 'boolean', default: false, describe: 'accept an unsigned or unverifiable bundle (prints a warning)' },
 } as const satisfies Record<string, Options>;
 

@@ -10,7 +10,8 @@ export async function signaturePolicyFromArgs(args: Record<string, unknown>, log
   const identity = args['certificate-identity'] as string | undefined;
   const identityRegexp = args['certificate-identity-regexp'] as string | undefined;
   const issuer = args['certificate-oidc-issuer'] as string | undefined;
-  if ((identity || identityRegexp || issuer) && !trustedRoot) {
+  const issuerRegexp = args['certificate-oidc-issuer-regexp'] as string | undefined;
+  if ((identity || identityRegexp || issuer || issuerRegexp) && !trustedRoot) {
     throw new AirlockError('USAGE', 'keyless verification needs --trusted-root', { hint: 'pass the Sigstore trusted_root.json; verification never goes to the network' });
   }
   const insecure = Boolean(args['insecure-skip-signature']);
@@ -19,7 +20,7 @@ export async function signaturePolicyFromArgs(args: Record<string, unknown>, log
   }
   return {
     keys,
-    ...(trustedRoot ? { keyless: { trustedRootPath: trustedRoot, ...(identity ? { identity } : {}), ...(identityRegexp ? { identityRegexp } : {}), ...(issuer ? { issuer } : {}) } } : {}),
+    ...(trustedRoot ? { keyless: { trustedRootPath: trustedRoot, ...(identity ? { identity } : {}), ...(identityRegexp ? { identityRegexp } : {}), ...(issuer ? { issuer } : {}), ...(issuerRegexp ? { issuerRegexp } : {}) } } : {}),
     insecureSkipSignature: insecure || Boolean(opts.reportOnly),
   };
 }

@@ -20,7 +20,7 @@ import {
   AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
   type AirlockManifest, type BundleArtifact, type BundleBlob, type CarriedTool, type VolumePlan,
 } from '../bundle/index.js';
-import { loadPrivateKey, readPassphrase, signBundleManifest } from '../signing/index.js';
+import { assertAmbientIdentityToken, loadPrivateKey, readIdentityToken, readPassphrase, signBundleManifest, type KeylessSigningOptions } from '../signing/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
@@ -38,6 +38,8 @@ export interface ExportOptions {
   readonly output?: string;
   readonly dryRun?: boolean;
   readonly signKey?: string;
+  /** `--keyless`: sign with a Fulcio certificate for an OIDC identity, logged in Rekor (signing/keyless.ts). */
+  readonly keyless?: KeylessSigningOptions;
   /** --platform: overrides every entry's platforms. */
   readonly platforms?: readonly Platform[];
   readonly splitSize?: number;
@@ -126,7 +128,14 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   // 1. Input, validated whole before any network traffic.
   const mirror = await readMirrorLists(opts.files);
   const bases: BaseSet = await loadBases(opts.since ?? [], { receiptKeys: opts.receiptKeys ?? [] });
+  if (opts.signKey && opts.keyless) {
+    throw new AirlockError('USAGE', 'give either --sign-key or --keyless, not both', { hint: 'a bundle carries one signature' });
+  }
   const signingKey = opts.signKey ? await loadPrivateKey(opts.signKey, () => readPassphrase(`passphrase for ${opts.signKey}: `)) : undefined;
+  // A token file that cannot be used is bad input now, not after the download.
+  if (opts.keyless?.identityTokenPath !== undefined) await readIdentityToken(opts.keyless.identityTokenPath);
+  else if (opts.keyless) assertAmbientIdentityToken();
+  const signs = Boolean(signingKey ?? opts.keyless);
 
   const pool = createRegistryPool({
     defaults: opts.source ?? { tls: 'verify' },
@@ -261,7 +270,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       return {
         version: 1, files: [], artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup, bytesIncluded,
         bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded: 0, bases: bases.ids,
-        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: Boolean(signingKey), dryRun: true, durationMs: Date.now() - started,
+        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: signs, dryRun: true, durationMs: Date.now() - started,
       };
     }
 
@@ -351,10 +360,11 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         }
         const airlockJson = serialise(manifest);
         const bundleId = bundleIdOf(airlockJson);
-        const signature = signingKey
-          ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey })
+        const signature = signs
+          ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey, keyless: opts.keyless })
           : undefined;
-        if (!signingKey) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
+        if (opts.keyless) logger.info('signed keyless: Fulcio certificate and Rekor entry are in airlock.sigstore.json');
+        if (!signs) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
         let written = await writeBundle({
           layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
           ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),

@@ -19,6 +19,14 @@ export { signDetached, verifyDetached } from './detached.js';
 export { PASSPHRASE_ENV, type PassphraseIo, readPassphrase } from './passphrase.js';
 export { type KeylessPolicy, type SignatureMethod } from './sigstore.js';
 export {
+  DEFAULT_FULCIO_URL,
+  DEFAULT_REKOR_URL,
+  IDENTITY_TOKEN_ENV,
+  type KeylessSigningOptions,
+  readIdentityToken,
+  assertAmbientIdentityToken,
+} from './keyless.js';
+export {
   type SignBundleManifestOptions,
   type SignaturePolicy,
   type SignatureStatus,

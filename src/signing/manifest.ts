@@ -12,6 +12,7 @@ import { AIRLOCK_JSON, AIRLOCK_SIGNATURE } from '../bundle/types.js';
 import { AirlockError, isAirlockError } from '../errors.js';
 import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
 import type { SigningKey, VerificationKey } from './keys.js';
+import { signStatementKeyless, type KeylessSigningOptions } from './keyless.js';
 import {
   claimedSigner,
   parseSigstoreBundle,
@@ -37,10 +38,13 @@ export interface SignBundleManifestOptions {
   /** Ids of the base bundles/receipts of a delta bundle; empty for a full bundle. */
   readonly baseIds: readonly string[];
   readonly toolVersion: string;
-  readonly key: SigningKey;
+  /** Sign with this key, offline. One of key / keyless. */
+  readonly key?: SigningKey | undefined;
+  /** Sign keyless (Fulcio, Rekor, optionally a TSA): the only signing that goes to the network. */
+  readonly keyless?: KeylessSigningOptions | undefined;
 }
 
-/** Sign airlock.json with a key, offline (no Fulcio, no Rekor): returns airlock.sigstore.json's bytes. */
+/** Sign airlock.json with a key (offline) or keyless: returns airlock.sigstore.json's bytes. */
 export async function signBundleManifest(opts: SignBundleManifestOptions): Promise<Buffer> {
   const hex = sha256Hex(opts.airlockJson);
   if (opts.bundleId !== `sha256:${hex}`) {
@@ -51,7 +55,9 @@ export async function signBundleManifest(opts: SignBundleManifestOptions): Promi
     bases: opts.baseIds,
     toolVersion: opts.toolVersion,
   });
-  return signStatement(statement, opts.key);
+  if (opts.key) return signStatement(statement, opts.key);
+  if (opts.keyless) return signStatementKeyless(statement, opts.keyless);
+  throw new AirlockError('INTERNAL', 'signBundleManifest needs a key or keyless options');
 }
 
 /** What the importer trusts (README "Import" flags). */

@@ -26,10 +26,16 @@ export interface KeylessPolicy {
   readonly trustedRootPath: string;
   /** The certificate's SAN exactly (email or URI). One of identity / identityRegexp is required. */
   readonly identity?: string;
-  /** A regular expression the WHOLE SAN must match (it is anchored for you). */
+  /**
+   * A regular expression the SAN must match. Unanchored, as cosign's `--certificate-identity-regexp`
+   * (Go `regexp.MatchString`): `example\.com` matches anywhere in the SAN; write `^...$` for the
+   * whole of it. JavaScript syntax (RE2's constructs that JavaScript lacks are refused).
+   */
   readonly identityRegexp?: string;
-  /** The OIDC issuer exactly, e.g. https://token.actions.githubusercontent.com. Required. */
+  /** The OIDC issuer exactly, e.g. https://token.actions.githubusercontent.com. This or issuerRegexp is required. */
   readonly issuer?: string;
+  /** The OIDC issuer as an unanchored regular expression (cosign `--certificate-oidc-issuer-regexp`). */
+  readonly issuerRegexp?: string;
 }
 
 export type SignatureMethod = 'key' | 'keyless';
@@ -183,6 +189,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
     );
   }
   const policy = toVerificationPolicy(opts.keyless);
+  const issuerRegexp = opts.keyless.issuerRegexp ? new RegExp(opts.keyless.issuerRegexp) : undefined;
   const root = await loadTrustedRoot(opts.keyless.trustedRootPath);
   // At least one timestamp (Rekor integrated time or RFC 3161) is required: the certificate lives
   // ten minutes and must be checked at signing time. With 0, @sigstore/verify@3 crashes with a
@@ -205,39 +212,62 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
   }
   const signer = identity?.subjectAlternativeName ?? claimed.signer;
   const issuer = identity?.extensions?.issuer;
+  // @sigstore/verify compares the issuer exactly; a pattern is checked here, on the verified certificate.
+  if (issuerRegexp && (issuer === undefined || !issuerRegexp.test(issuer))) {
+    throw signatureError(
+      opts.code,
+      `signer ${signer} (issuer ${issuer ?? 'unknown'}) does not match the identity policy: the issuer does not match ${opts.keyless.issuerRegexp}`,
+      opts.where,
+      undefined,
+      'check --certificate-oidc-issuer-regexp against the issuer shown',
+    );
+  }
   return { method: 'keyless', signer, ...(issuer ? { issuer } : {}) };
 }
 
 /**
- * @sigstore/verify matches the SAN as an unanchored regular expression (`dehamer` would accept
- * `brian@dehamer.com`), so an exact identity is escaped and anchored, and a user's regexp is
- * anchored to the whole SAN.
+ * The library's policy from ours. @sigstore/verify matches the SAN as an unanchored JavaScript
+ * regular expression. That is cosign's meaning of `--certificate-identity-regexp` (Go
+ * `regexp.MatchString`, unanchored), so a user's pattern is passed as written; an exact identity is
+ * escaped and anchored so that `dehamer` cannot accept `brian@dehamer.com` (NOTES.md "Sigstore").
+ * The issuer is compared exactly by the library; an issuer pattern is checked after verification.
  */
 export function toVerificationPolicy(p: KeylessPolicy): VerificationPolicy {
   if (p.identity !== undefined && p.identityRegexp !== undefined) {
     throw new AirlockError('USAGE', 'give either --certificate-identity or --certificate-identity-regexp, not both');
   }
+  if (p.issuer !== undefined && p.issuerRegexp !== undefined) {
+    throw new AirlockError('USAGE', 'give either --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both');
+  }
   let san: string;
   if (p.identity !== undefined && p.identity !== '') {
     san = `^${escapeRegExp(p.identity)}$`;
   } else if (p.identityRegexp !== undefined && p.identityRegexp !== '') {
-    try {
-      new RegExp(p.identityRegexp);
-    } catch (err) {
-      throw new AirlockError('USAGE', `--certificate-identity-regexp is not a valid regular expression: ${p.identityRegexp}`, { cause: err });
-    }
-    san = `^(?:${p.identityRegexp})$`;
+    checkRegExp(p.identityRegexp, '--certificate-identity-regexp');
+    san = p.identityRegexp;
   } else {
     throw new AirlockError('USAGE', 'keyless verification needs an identity', {
       hint: 'pass --certificate-identity (exact) or --certificate-identity-regexp',
     });
   }
+  if (p.issuerRegexp !== undefined && p.issuerRegexp !== '') {
+    checkRegExp(p.issuerRegexp, '--certificate-oidc-issuer-regexp');
+    return { subjectAlternativeName: san };
+  }
   if (p.issuer === undefined || p.issuer === '') {
     throw new AirlockError('USAGE', 'keyless verification needs the OIDC issuer', {
-      hint: 'pass --certificate-oidc-issuer, e.g. https://token.actions.githubusercontent.com',
+      hint: 'pass --certificate-oidc-issuer (exact, e.g. https://token.actions.githubusercontent.com) or --certificate-oidc-issuer-regexp',
     });
   }
   return { subjectAlternativeName: san, extensions: { issuer: p.issuer } };
+}
+
+function checkRegExp(pattern: string, flag: string): void {
+  try {
+    new RegExp(pattern);
+  } catch (err) {
+    throw new AirlockError('USAGE', `${flag} is not a valid regular expression: ${pattern}`, { cause: err });
+  }
 }
 
 export function escapeRegExp(s: string): string {

@@ -11,7 +11,11 @@ export const bundleExport: AirlockCommand = {
       .option('since', { type: 'string', array: true, describe: 'make a delta against an earlier bundle, its airlock.json, or an import receipt.json; repeatable' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'resolve and plan only; download no layer' })
       .option('sign-key', { type: 'string', describe: 'private key from `airlock keys generate` (PEM, ECDSA P-256 or Ed25519)' })
-      .option('keyless', { type: 'boolean', default: false, describe: 'sign keyless with Fulcio/Rekor (not built yet)' })
+      .option('keyless', { type: 'boolean', default: false, describe: 'sign keyless: a Fulcio certificate for your OIDC identity, logged in Rekor (goes to the network)' })
+      .option('identity-token', { type: 'string', describe: '--keyless: file holding the OIDC token (default: $SIGSTORE_ID_TOKEN or the GitHub Actions token)' })
+      .option('fulcio-url', { type: 'string', describe: '--keyless: Fulcio (default https://fulcio.sigstore.dev)' })
+      .option('rekor-url', { type: 'string', describe: '--keyless: Rekor (default https://rekor.sigstore.dev)' })
+      .option('tsa-url', { type: 'string', alias: 'timestamp-server-url', describe: '--keyless: also get an RFC 3161 timestamp from this authority (e.g. https://timestamp.sigstore.dev; cosign\'s full .../api/v1/timestamp form works too)' })
       .option('platform', { type: 'string', array: true, describe: 'keep only these platforms of multi-arch images (OS/ARCH[/VARIANT]); repeatable' })
       .option('split-size', { type: 'string', describe: 'write volumes of at most SIZE (4GiB, 700MB) instead of one file' })
       .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME); --no-cache: none (each blob written once, into the bundle only)' })
@@ -24,6 +28,7 @@ export const bundleExport: AirlockCommand = {
       .options(CONCURRENCY_FLAG)
       .check((a) => {
         if (!a['dry-run'] && !a.output) throw new Error('missing -o/--output (or use --dry-run)');
+        if (!a.keyless && (a['identity-token'] || a['fulcio-url'] || a['rekor-url'] || a['tsa-url'])) throw new Error('--identity-token, --fulcio-url, --rekor-url and --tsa-url go with --keyless');
         return true;
       }),
   run: async (args, ctx) => (await import('./impl/bundle-export.js')).runExport(args, ctx),

@@ -176,8 +176,21 @@ describe('verifySigstoreBundleForDigest keyless, offline, with a real public-goo
     }
     // '.' is a literal dot in an exact identity, not "any character"
     await assertRejectsCode(verifySigstoreBundleForDigest({ ...(await load()), policy: policy({ identity: 'aryadeeptade@gmail.com'.replace('@', '.') }) }), 'UPSTREAM_SIGNATURE_INVALID');
-    // a regexp must match the whole identity, not a substring
-    await assertRejectsCode(verifySigstoreBundleForDigest({ ...(await load()), policy: policy({ identityRegexp: 'aryadeeptade' }) }), 'UPSTREAM_SIGNATURE_INVALID');
+    // a regexp is unanchored, as cosign's (Go MatchString): anchors are the user's to write
+    await assertRejectsCode(verifySigstoreBundleForDigest({ ...(await load()), policy: policy({ identityRegexp: '^aryadeeptade$' }) }), 'UPSTREAM_SIGNATURE_INVALID');
+  });
+
+  it('matches an identity regexp unanchored, as cosign does', async () => {
+    const r = await verifySigstoreBundleForDigest({ ...(await load()), policy: policy({ identityRegexp: 'deeptade@' }) });
+    assert.equal(r.signer, KEYLESS.identity);
+  });
+
+  it('matches the issuer by regexp (cosign --certificate-oidc-issuer-regexp) and refuses one that does not match', async () => {
+    const { issuer: _issuer, ...rest } = policy({ identity: KEYLESS.identity }).keyless;
+    const r = await verifySigstoreBundleForDigest({ ...(await load()), policy: { keyless: { ...rest, issuerRegexp: 'github\\.com|google' } } });
+    assert.equal(r.issuer, KEYLESS.issuer);
+    await assertRejectsCode(verifySigstoreBundleForDigest({ ...(await load()), policy: { keyless: { ...rest, issuerRegexp: '^https://example\\.' } } }), 'UPSTREAM_SIGNATURE_INVALID');
+    await assertRejectsCode(verifySigstoreBundleForDigest({ ...(await load()), policy: { keyless: { ...rest, issuer: KEYLESS.issuer, issuerRegexp: 'x' } } }), 'USAGE');
   });
 
   it('rejects a wrong issuer', async () => {

@@ -9,9 +9,6 @@ import { registryConfigFromFlags } from '../../registry-flags.js';
 import { resolveToolToCarry } from '../../tool.js';
 
 export async function runExport(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
-  if (args.keyless) {
-    throw new AirlockError('NOT_IMPLEMENTED', '--keyless signing is not built yet', { hint: 'sign with a key from `airlock keys generate` (--sign-key)' });
-  }
   const platforms = ((args.platform as string[] | undefined) ?? []).map((p) => parsePlatform(p, '--platform'));
   const includeTool = args['include-tool'] ? await resolveToolToCarry(ctx.logger) : undefined;
   const progress = createProgress(ctx, 'export', (e) => {
@@ -24,6 +21,15 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args.output ? { output: args.output as string } : {}),
       dryRun: Boolean(args['dry-run']),
       ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
+      ...(args.keyless ? {
+        keyless: {
+          ...(args['identity-token'] ? { identityTokenPath: args['identity-token'] as string } : {}),
+          ...(args['fulcio-url'] ? { fulcioUrl: httpUrl(args['fulcio-url'], '--fulcio-url') } : {}),
+          ...(args['rekor-url'] ? { rekorUrl: httpUrl(args['rekor-url'], '--rekor-url') } : {}),
+          // @sigstore/sign appends /api/v1/timestamp; cosign's --timestamp-server-url names the whole endpoint.
+          ...(args['tsa-url'] ? { tsaUrl: httpUrl(args['tsa-url'], '--tsa-url').replace(/\/api\/v1\/timestamp$/, '') } : {}),
+        },
+      } : {}),
       ...(platforms.length > 0 ? { platforms } : {}),
       ...(args['split-size'] ? { splitSize: parseSize(args['split-size'] as string, '--split-size') } : {}),
       ...(typeof args.cache === 'string' ? { cacheDir: args.cache } : {}),
@@ -52,4 +58,16 @@ export function positive(v: unknown, flag: string): number {
   const n = Number(v ?? 8);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new AirlockError('USAGE', `${flag} must be a whole number from 1 to 256`);
   return n;
+}
+
+function httpUrl(v: unknown, flag: string): string {
+  const s = String(v);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new AirlockError('USAGE', `${flag} is not a URL: ${s}`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AirlockError('USAGE', `${flag} must be an http(s) URL: ${s}`);
+  return s.replace(/\/+$/, '');
 }
