@@ -153,7 +153,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     // 2. The plan, from the front of the bundle only.
     const plan = buildBundlePlan(manifest, reader.metadata, bundleId);
     if (opts.requireUpstreamSignatures) {
-      const checked = await reverifyUpstream(manifest, reader.metadata, { logger });
+      const checked = await reverifyUpstream(manifest, reader.metadata, { logger, trustedRootPath: opts.signature.keyless?.trustedRootPath });
       logger.info(`${checked} vendor signature(s) re-verified offline, before anything is pushed`);
     }
 

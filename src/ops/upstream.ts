@@ -140,55 +140,110 @@ export async function verifyUpstreamSignatures(
   return out;
 }
 
+/** What the site itself demands of a vendor signature, over what the bundle carries. */
+export interface UpstreamTrustOverride {
+  /**
+   * The importer's own trusted_root.json (`--trusted-root`, or a policy rule's): it wins over the
+   * root carried in airlock.json, so a site that pins its own Sigstore root is never asked to take
+   * the exporter's word for which root to trust.
+   */
+  readonly trustedRootPath?: string | undefined;
+  /** A policy rule's key: the evidence must verify with this key, not the carried one. */
+  readonly key?: VerificationKey | undefined;
+  /** A policy rule's identity and issuer, instead of those carried. */
+  readonly identity?: string | undefined;
+  readonly identityRegexp?: string | undefined;
+  readonly issuer?: string | undefined;
+  readonly issuerRegexp?: string | undefined;
+}
+
+/** Who signed, as re-verified offline. */
+export interface ReverifiedSigner {
+  readonly method: 'cosign-key' | 'sigstore-bundle-key' | 'sigstore-bundle-keyless';
+  readonly signer: string;
+  readonly issuer?: string;
+}
+
+/**
+ * Re-check one artifact's recorded vendor signature offline, from the evidence and trust material
+ * inside the signed airlock.json (or the site's own, `override`), and check that the evidence is a
+ * layer of a signature manifest the bundle carries. Throws UPSTREAM_SIGNATURE_INVALID.
+ */
+export async function reverifyArtifactSignature(
+  a: AirlockManifest['artifacts'][number],
+  metadata: ReadonlyMap<Digest, Buffer>,
+  override: UpstreamTrustOverride = {},
+): Promise<ReverifiedSigner> {
+  const rec = a.upstreamSignature;
+  if (!rec) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the bundle carries no vendor signature for it`);
+  const imageDigest = (a.upstreamDigest ?? a.digest) as Digest;
+  if (!rec.evidence || rec.evidence.length === 0) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the bundle records a vendor signature but carries no evidence`);
+  const overridesIdentity = override.identity !== undefined || override.identityRegexp !== undefined;
+  // A rule that names a key accepts that key only; one that names an identity accepts a certificate
+  // for it only (never the carried key, which would satisfy it without the identity).
+  const key = override.key ?? (!overridesIdentity && rec.publicKeyPem ? parsePublicKey(rec.publicKeyPem, `airlock.json ${a.source}`) : undefined);
+  const overridesIssuer = override.issuer !== undefined || override.issuerRegexp !== undefined;
+  const who = {
+    ...(overridesIdentity
+      ? { ...(override.identity ? { identity: override.identity } : {}), ...(override.identityRegexp ? { identityRegexp: override.identityRegexp } : {}) }
+      : { ...(rec.identity ? { identity: rec.identity } : {}), ...(rec.identityRegexp ? { identityRegexp: rec.identityRegexp } : {}) }),
+    ...(overridesIssuer
+      ? { ...(override.issuer ? { issuer: override.issuer } : {}), ...(override.issuerRegexp ? { issuerRegexp: override.issuerRegexp } : {}) }
+      : { ...(rec.issuer ? { issuer: rec.issuer } : {}) }),
+  };
+  let result: ReverifiedSigner | undefined;
+  for (const ev of rec.evidence) {
+    const sigManifest = metadata.get(ev.signatureManifest);
+    if (!sigManifest) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is not in the bundle`);
+    const m = parseManifest(sigManifest, undefined, `signature manifest ${ev.signatureManifest}`);
+    if (m.kind !== 'manifest') throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is an index`);
+    const bytes = Buffer.from(ev.kind === 'cosign' ? ev.payload : ev.bundle, 'base64');
+    if (!m.layers.some((l) => l.digest === digestOf(bytes))) {
+      throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the recorded evidence is not a layer of signature manifest ${ev.signatureManifest}`);
+    }
+    if (ev.kind === 'cosign') {
+      if (!key) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: cosign evidence without a public key`);
+      verifyCosignSimpleSigning({ imageDigest, payload: bytes, signatureB64: ev.signature, key, where: a.source });
+      result = { method: 'cosign-key', signer: key.fingerprint };
+      continue;
+    }
+    // The signing module reads trusted roots from files: the carried copy goes through a private
+    // temp file; the site's own root, when it gave one, is used instead.
+    const dir = !override.trustedRootPath && rec.trustedRootJson ? await mkdtemp(join(tmpdir(), 'airlock-root-')) : undefined;
+    try {
+      let rootPath = override.trustedRootPath;
+      if (dir) {
+        rootPath = join(dir, 'trusted_root.json');
+        await writeFile(rootPath, rec.trustedRootJson!, { mode: 0o600 });
+      }
+      const keyless: KeylessPolicy | undefined = rootPath && !override.key ? { trustedRootPath: rootPath, ...who } : undefined;
+      const s = await verifySigstoreBundleForDigest({
+        bundle: bytes, imageDigest, policy: { ...(key ? { key } : {}), ...(keyless ? { keyless } : {}) },
+        ...(metadata.get(imageDigest) ? { manifest: metadata.get(imageDigest)! } : {}), where: a.source,
+      });
+      result = { method: s.method === 'key' ? 'sigstore-bundle-key' : 'sigstore-bundle-keyless', signer: s.signer, ...(s.issuer ? { issuer: s.issuer } : {}) };
+    } finally {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return result!;
+}
+
 /**
  * Import side (`--require-upstream-signatures`) and `bundle verify --upstream`: check every recorded
- * vendor signature again, offline, from the evidence and trust material inside the signed
- * airlock.json, and check that the evidence is bound to the signature manifests the bundle carries.
+ * vendor signature again, offline (reverifyArtifactSignature), listing every failure.
  */
 export async function reverifyUpstream(
   manifest: AirlockManifest,
   metadata: ReadonlyMap<Digest, Buffer>,
-  opts: { logger: Logger },
+  opts: { logger: Logger; trustedRootPath?: string | undefined },
 ): Promise<number> {
   const problems: AirlockError[] = [];
   let checked = 0;
   for (const a of manifest.artifacts) {
-    const rec = a.upstreamSignature;
-    if (!rec) continue;
-    const imageDigest = (a.upstreamDigest ?? a.digest) as Digest;
+    if (!a.upstreamSignature) continue;
     try {
-      if (!rec.evidence || rec.evidence.length === 0) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the bundle records a vendor signature but carries no evidence`);
-      const key = rec.publicKeyPem ? parsePublicKey(rec.publicKeyPem, `airlock.json ${a.source}`) : undefined;
-      for (const ev of rec.evidence) {
-        const sigManifest = metadata.get(ev.signatureManifest);
-        if (!sigManifest) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is not in the bundle`);
-        const m = parseManifest(sigManifest, undefined, `signature manifest ${ev.signatureManifest}`);
-        if (m.kind !== 'manifest') throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: signature manifest ${ev.signatureManifest} is an index`);
-        const bytes = Buffer.from(ev.kind === 'cosign' ? ev.payload : ev.bundle, 'base64');
-        if (!m.layers.some((l) => l.digest === digestOf(bytes))) {
-          throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: the recorded evidence is not a layer of signature manifest ${ev.signatureManifest}`);
-        }
-        if (ev.kind === 'cosign') {
-          if (!key) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${a.source}: cosign evidence without a public key`);
-          verifyCosignSimpleSigning({ imageDigest, payload: bytes, signatureB64: ev.signature, key, where: a.source });
-        } else {
-          // The signing module reads trusted roots from files: hand it the carried copy through a private temp file.
-          const dir = rec.trustedRootJson ? await mkdtemp(join(tmpdir(), 'airlock-root-')) : undefined;
-          try {
-            let keyless: KeylessPolicy | undefined;
-            if (dir) {
-              await writeFile(join(dir, 'trusted_root.json'), rec.trustedRootJson!, { mode: 0o600 });
-              keyless = { trustedRootPath: join(dir, 'trusted_root.json'), ...(rec.issuer ? { issuer: rec.issuer } : {}), ...(rec.identity ? { identity: rec.identity } : {}), ...(rec.identityRegexp ? { identityRegexp: rec.identityRegexp } : {}) };
-            }
-            await verifySigstoreBundleForDigest({
-              bundle: bytes, imageDigest, policy: { ...(key ? { key } : {}), ...(keyless ? { keyless } : {}) },
-              ...(metadata.get(imageDigest) ? { manifest: metadata.get(imageDigest)! } : {}), where: a.source,
-            });
-          } finally {
-            if (dir) await rm(dir, { recursive: true, force: true });
-          }
-        }
-      }
+      await reverifyArtifactSignature(a, metadata, { trustedRootPath: opts.trustedRootPath });
       checked++;
     } catch (err) {
       if (!isAirlockError(err)) throw err;
@@ -197,6 +252,6 @@ export async function reverifyUpstream(
   }
   if (problems.length === 1) throw problems[0]!;
   if (problems.length > 1) throw new MultiError('UPSTREAM_SIGNATURE_INVALID', `${problems.length} vendor signatures fail offline re-verification`, problems);
-  opts.logger.debug(`${checked} vendor signature(s) re-verified offline`);
+  opts.logger.debug(`${checked} vendor signature(s) re-verified offline${opts.trustedRootPath ? ` (trusted root: ${opts.trustedRootPath}, not the carried one)` : ''}`);
   return checked;
 }

@@ -52,7 +52,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     const manifest = reader.manifest;
     // Structure: every manifest present in the front and every child listed.
     buildBundlePlan(manifest, reader.metadata, reader.id);
-    const upstreamChecked = opts.upstream ? await reverifyUpstream(manifest, reader.metadata, { logger }) : 0;
+    const upstreamChecked = opts.upstream ? await reverifyUpstream(manifest, reader.metadata, { logger, trustedRootPath: opts.signature.keyless?.trustedRootPath }) : 0;
 
     const problems: AirlockError[] = [];
     const seen = new Set<string>();
