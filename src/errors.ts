@@ -20,6 +20,8 @@ const CODES = {
   PATH_TOO_DEEP: EXIT.badInput,
   LOCK_MISMATCH: EXIT.badInput,
   PLATFORM_UNAVAILABLE: EXIT.badInput,
+  /** The `--policy` file: errors at file:line:col, as the mirror list's. */
+  POLICY_INVALID: EXIT.badInput,
   // exit 3: verification failed
   DIGEST_MISMATCH: EXIT.verification,
   SIZE_MISMATCH: EXIT.verification,
@@ -30,6 +32,8 @@ const CODES = {
   BUNDLE_TAMPERED: EXIT.verification,
   BASE_MISSING: EXIT.verification,
   UNSAFE_ARCHIVE_ENTRY: EXIT.verification,
+  /** An import `--policy` rule refuses one or more artifacts: nothing was pushed. */
+  POLICY_VIOLATION: EXIT.verification,
   // exit 1: runtime
   REGISTRY: EXIT.runtime,
   AUTH: EXIT.runtime,

@@ -1,4 +1,4 @@
-export { type Receipt, type ReceiptArtifact, parseReceipt } from './receipt.js';
+export { type Receipt, type ReceiptArtifact, type PolicyCheck, type PolicyArtifactResult, type PolicyDecision, parseReceipt } from './receipt.js';
 export { writeDeployOutputs, type DeployOutputsOptions, type MappedArtifact } from './outputs.js';
 export { AuditLog, type AuditEntry } from './audit.js';
 export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOptions, type OutputFile } from './mirror-config.js';

@@ -16,6 +16,38 @@ export interface Receipt {
   readonly artifacts: readonly ReceiptArtifact[];
   /** Every digest the target holds for this bundle's artifacts (manifests and blobs). */
   readonly digests: readonly Digest[];
+  /** `import --policy`: the policy that decided (its digest) and each artifact's result. */
+  readonly policy?: PolicyDecision;
+}
+
+/** One rule's verdict on one artifact (ops/policy.ts). */
+export interface PolicyCheck {
+  /** 1-based position of the rule in the policy file. */
+  readonly rule: number;
+  readonly kind: 'signature' | 'sbom' | 'provenance' | 'registries' | 'platforms';
+  readonly passed: boolean;
+  /** What was found: the signer, the SBOM referrer's digest, the platform outside the set, ... */
+  readonly detail: string;
+}
+
+export interface PolicyArtifactResult {
+  readonly kind: string;
+  readonly source: string;
+  readonly digest: string;
+  readonly allowed: boolean;
+  /** Only the rules that apply to this artifact. */
+  readonly checks: readonly PolicyCheck[];
+}
+
+/** The policy gate's decision: in the import result, receipt.json (signed with it) and `inspect --policy`. */
+export interface PolicyDecision {
+  readonly version: 1;
+  /** The policy file as given. */
+  readonly policy: string;
+  /** `sha256:<hex>` of the policy file's bytes. */
+  readonly digest: string;
+  readonly allowed: boolean;
+  readonly artifacts: readonly PolicyArtifactResult[];
 }
 
 export interface ReceiptArtifact {

@@ -10,3 +10,7 @@ export { createLockFile, readLockFile, writeLockFile, parseLockFile, compareLock
 export { parseYamlData, type ParseYamlDataOptions } from './yaml-data.js';
 export { type ImageArchiveEntry, type ImageFromFileEntry } from './types.js';
 export { expandFromFiles, MAX_RELEASE_MANIFEST_BYTES } from './from-file.js';
+export {
+  type ImportPolicy, type PolicyRule, type PolicyRuleKind, type PolicyKeyless,
+  POLICY_RULE_KINDS, globMatch, parsePolicy, readPolicyFile,
+} from './policy.js';

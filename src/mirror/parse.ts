@@ -679,7 +679,7 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function sortByPosition(problems: readonly AirlockError[]): AirlockError[] {
+export function sortByPosition(problems: readonly AirlockError[]): AirlockError[] {
   const key = (e: AirlockError): [number, number] => {
     const m = /:(\d+):(\d+)$/.exec(e.where ?? '');
     return m ? [Number(m[1]), Number(m[2])] : [0, 0];
@@ -691,13 +691,13 @@ function sortByPosition(problems: readonly AirlockError[]): AirlockError[] {
     .map((x) => x.e);
 }
 
-function yamlMessage(e: YAMLError): string {
+export function yamlMessage(e: YAMLError): string {
   const first = e.message.split('\n')[0] ?? e.message;
   // The library appends " at line L, column C" to some messages; the position is in `where`.
   return `YAML: ${first.replace(/ at line \d+, column \d+:?$/, '')}`;
 }
 
-function yamlHint(e: YAMLError): string {
+export function yamlHint(e: YAMLError): string {
   switch (e.code) {
     case 'DUPLICATE_KEY': return 'a key may appear only once in a mapping';
     case 'TAB_AS_INDENT': return 'indent with spaces, not tabs';

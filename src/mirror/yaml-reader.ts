@@ -1,5 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Scalar } from 'yaml';
-import { AirlockError } from '../errors.js';
+import { AirlockError, type ErrorCode } from '../errors.js';
 
 /** A key of a YAML mapping with its value node (null: the key has no value node at all). */
 export interface Field {
@@ -34,6 +34,8 @@ export class YamlReader {
     readonly file: string,
     private readonly doc: Document,
     private readonly lines: LineCounter,
+    /** The code of every problem: the mirror list's, or another YAML file's (the import policy). */
+    private readonly code: ErrorCode = 'MIRROR_INVALID',
   ) {}
 
   /** `file:line:col` of a character offset. */
@@ -51,7 +53,7 @@ export class YamlReader {
 
   problem(where: string, message: string, hint: string, cause?: unknown): void {
     this.problems.push(
-      new AirlockError('MIRROR_INVALID', message, { where, hint, ...(cause !== undefined ? { cause } : {}) }),
+      new AirlockError(this.code, message, { where, hint, ...(cause !== undefined ? { cause } : {}) }),
     );
   }
 

@@ -35,6 +35,26 @@ export const MEDIA_TYPE_IN_TOTO = 'application/vnd.in-toto+json';
 
 // SBOMs carried as OCI artifacts (artifactType and layer media type): https://spdx.github.io/spdx-spec/v2.3/
 export const MEDIA_TYPE_SPDX_JSON = 'application/spdx+json';
+export const MEDIA_TYPE_SPDX_TEXT = 'text/spdx';
+// CycloneDX: https://cyclonedx.org/specification/overview/ (IANA-registered media types)
+export const MEDIA_TYPE_CYCLONEDX_JSON = 'application/vnd.cyclonedx+json';
+export const MEDIA_TYPE_CYCLONEDX_XML = 'application/vnd.cyclonedx+xml';
+export const MEDIA_TYPE_SYFT_JSON = 'application/vnd.syft+json';
+
+// Attestations: which in-toto predicate an artifact holds, as the tools that attach them say it.
+/** cosign v3 on a Sigstore bundle referrer manifest (`cosign attest --new-bundle-format`). */
+export const ANNOTATION_SIGSTORE_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateType';
+/** cosign's `.att` tag: each DSSE layer carries its predicate type. */
+export const ANNOTATION_COSIGN_PREDICATE_TYPE = 'predicateType';
+/** BuildKit attestation manifests (https://docs.docker.com/build/metadata/attestations/attestation-storage/): per layer. */
+export const ANNOTATION_IN_TOTO_PREDICATE_TYPE = 'in-toto.io/predicate-type';
+/** BuildKit: an index entry that is an attestation manifest, not a platform image. */
+export const ANNOTATION_DOCKER_REFERENCE_TYPE = 'vnd.docker.reference.type';
+export const DOCKER_REFERENCE_TYPE_ATTESTATION = 'attestation-manifest';
+/** in-toto predicate types (https://github.com/in-toto/attestation/tree/main/spec/predicates), matched as prefixes. */
+export const PREDICATE_SLSA_PROVENANCE_PREFIX = 'https://slsa.dev/provenance/';
+export const PREDICATE_SPDX_PREFIX = 'https://spdx.dev/Document';
+export const PREDICATE_CYCLONEDX_PREFIX = 'https://cyclonedx.org/';
 
 // Airlock's own artifacts (files carried as OCI artifacts)
 export const MEDIA_TYPE_AIRLOCK_FILE = 'application/vnd.airlock.file.v1';

@@ -24,6 +24,8 @@ import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
+import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
+import { readPolicyFile } from '../mirror/index.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
 import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
@@ -44,6 +46,12 @@ export interface ImportOptions {
   /** Parallel transfers. Default 8. */
   readonly concurrency?: number;
   readonly requireUpstreamSignatures?: boolean;
+  /**
+   * `--policy FILE` (mirror/policy.ts): every image and chart must meet its rules, judged offline
+   * before anything is pushed (before the preflight); a violation stops the import with
+   * POLICY_VIOLATION (exit 3). A dry run reports the decisions instead of stopping.
+   */
+  readonly policyPath?: string;
   /** `--sign-key`: sign receipt.json (receipt.sigstore.json beside it) so the DMZ can check it with --receipt-key. */
   readonly signKey?: string;
   /** Also push carried files to the target as OCI artifacts (`PREFIX/airlock/files:NAME`). Default false. */
@@ -102,6 +110,8 @@ export interface ImportResult {
   readonly durationMs: number;
   /** `export --include-tool`: the executable beside the bundle, checked against airlock.json before any push. */
   readonly tool?: ToolCheck;
+  /** `--policy`: the decision for every image and chart (also in receipt.json). */
+  readonly policy?: PolicyDecision;
 }
 
 /** `airlock bundle import`: verify offline, then stream the bundle once into the target registry. */
@@ -113,6 +123,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const layout = opts.layout ?? 'flat';
   const target = parseTarget(opts.to);
+  // The policy is bad input or not before the target hears from us.
+  const policy = opts.policyPath !== undefined ? await readPolicyFile(opts.policyPath) : undefined;
 
   // The target's connection is set up while the bundle is opened and checked: a GET of its API
   // root, which learns the scheme (skip-verify: TLS or plain HTTP) and the auth it asks for.
@@ -155,6 +167,17 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (opts.requireUpstreamSignatures) {
       const checked = await reverifyUpstream(manifest, reader.metadata, { logger, trustedRootPath: opts.signature.keyless?.trustedRootPath });
       logger.info(`${checked} vendor signature(s) re-verified offline, before anything is pushed`);
+    }
+    // The policy gate: offline, from the signed front of the bundle, before the preflight and the first push.
+    const decision = policy ? await evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath }) : undefined;
+    if (decision) {
+      const refused = decision.artifacts.filter((a) => !a.allowed).length;
+      if (opts.dryRun) {
+        if (refused > 0) logger.warn(`policy ${decision.policy}: ${refused} of ${decision.artifacts.length} artifact(s) refused; a real import would stop here and push nothing`);
+      } else {
+        assertPolicyAllows(decision);
+      }
+      if (refused === 0) logger.info(`policy ${decision.policy} (${decision.digest}): all ${decision.artifacts.length} artifact(s) allowed`);
     }
 
     // 3. Where each artifact lands; two sources on one target repository is a usage error.
@@ -338,6 +361,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           kind: a.kind, source: a.source, target: `${target.host}/${a.targetRepository}`, ...(a.tag !== undefined ? { tag: a.tag } : {}), digest: a.digest as Digest, status: a.status,
         })),
         digests: plan.digestsHeldBy(report.completed.map((t) => t.root)),
+        ...(decision ? { policy: decision } : {}),
       };
       await mkdir(outDir, { recursive: true });
       await writeDeployOutputs({
@@ -363,6 +387,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
       ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
       ...(tool ? { tool } : {}),
+      ...(decision ? { policy: decision } : {}),
       ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),
     };
   } finally {

@@ -25,3 +25,4 @@ export { loadBases, readBaseDocument, travels, type BaseSet, type BaseSource, ty
 export { receiptSignaturePath } from './receipt-signing.js';
 export { targetAccess } from './target-access.js';
 export type { ToolToCarry, ToolCheck } from './tool.js';
+export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';

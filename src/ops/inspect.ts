@@ -2,6 +2,8 @@ import { readBundleFront, type BundleArtifact, type BundleBase, type ToolRecord 
 import { inspectSignature, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import type { Digest } from '../oci/index.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
+import { evaluatePolicy, type PolicyDecision } from './policy.js';
+import { readPolicyFile } from '../mirror/index.js';
 
 export interface InspectResult {
   readonly version: 1;
@@ -26,10 +28,13 @@ export interface InspectResult {
    * and import check its sha256), `absent`, or `different` (another size: verify and import fail).
    */
   readonly carriedTool?: ToolCheck;
+  /** `--policy FILE`: what an import with that policy would decide (inspect never refuses). */
+  readonly policy?: PolicyDecision;
 }
 
 /** `airlock bundle inspect`: reads only the front of the bundle; reports the signature, never refuses. */
-export async function inspectBundle(path: string, policy: SignaturePolicy): Promise<InspectResult> {
+export async function inspectBundle(path: string, policy: SignaturePolicy, opts: { policyPath?: string | undefined } = {}): Promise<InspectResult> {
+  const importPolicy = opts.policyPath !== undefined ? await readPolicyFile(opts.policyPath) : undefined;
   const front = await readBundleFront(path);
   const m = front.manifest;
   const signature = await inspectSignature(front.airlockRaw, front.signature, policy);
@@ -49,5 +54,6 @@ export async function inspectBundle(path: string, policy: SignaturePolicy): Prom
     totals: { artifacts: m.artifacts.length, blobs: m.blobs.length, bytesIncluded: included, bytesFromBases: all - included, bytesSavedByDedup: Math.max(0, before - all) },
     ...(m.volumes ? { volumes: m.volumes } : {}),
     ...(carriedTool ? { carriedTool } : {}),
+    ...(importPolicy ? { policy: await evaluatePolicy(importPolicy, m, front.metadata, { trustedRootPath: policy.keyless?.trustedRootPath }) } : {}),
   };
 }

@@ -14,6 +14,7 @@ export const bundleImport: AirlockCommand = {
       .option('dry-run', { type: 'boolean', default: false, describe: 'verify and print the plan; push nothing' })
       .option('out-dir', { type: 'string', describe: 'where the image map, mirror configs, files and receipt go' })
       .option('state-dir', { type: 'string', describe: 'import journal (default under $XDG_STATE_HOME)' })
+      .option('policy', { type: 'string', describe: 'policy file (YAML): rules every image and chart must meet, judged offline before anything is pushed (exit 3 on a violation)' })
       .option('require-upstream-signatures', { type: 'boolean', default: false, describe: 're-verify every vendor signature offline before pushing' })
       .option('sign-key', { type: 'string', describe: 'sign the receipt.json with this private key' })
       .option('push-files', { type: 'boolean', default: false, describe: 'also push delivered files to the target as OCI artifacts' })

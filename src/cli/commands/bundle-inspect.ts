@@ -4,6 +4,7 @@ import { SIGNATURE_FLAGS } from '../flags.js';
 export const bundleInspect: AirlockCommand = {
   command: 'inspect <bundle>',
   describe: 'what is inside: artifacts, sizes, base bundles, signer (reads only the front)',
-  builder: (y) => y.positional('bundle', { type: 'string', describe: 'bundle file, volume or directory' }).options(SIGNATURE_FLAGS),
+  builder: (y) => y.positional('bundle', { type: 'string', describe: 'bundle file, volume or directory' }).options(SIGNATURE_FLAGS)
+    .option('policy', { type: 'string', describe: 'show what an import with this policy file would decide for each artifact (never refuses)' }),
   run: async (args, ctx) => (await import('./impl/bundle-inspect.js')).runInspect(args, ctx),
 };

@@ -1,6 +1,6 @@
 import type { BundleArtifact } from '../../bundle/index.js';
 import { shortDigest } from '../../oci/index.js';
-import type { ExportResult, ImportResult, InspectResult, ToolCheck } from '../../ops/index.js';
+import type { ExportResult, ImportResult, InspectResult, PolicyDecision, ToolCheck } from '../../ops/index.js';
 import type { SignatureStatus } from '../../signing/index.js';
 import { formatBytes } from '../../util/index.js';
 
@@ -67,6 +67,7 @@ export function formatInspect(r: InspectResult): string {
     field('bases', r.bases.length === 0 ? 'none (a full bundle)' : r.bases.map((b) => `${shortDigest(b.id)} (${b.kind})`).join(', ')),
     ...(r.volumes ? [field('volumes', `${r.volumes.count} of at most ${formatBytes(r.volumes.maxSize)}`)] : []),
     ...(r.carriedTool ? toolLines(r.carriedTool) : []),
+    ...(r.policy ? policyLines(r.policy) : []),
     '',
     `${'KIND'.padEnd(LABEL)}${'DIGEST'.padEnd(14)}${'SIZE'.padStart(9)}  ARTIFACT`,
   ];
@@ -115,7 +116,7 @@ export function formatExportSummary(r: ExportResult): string {
 }
 
 export function formatImportSummary(r: ImportResult): string {
-  const lines = [field('bundle', r.bundleId), ...signatureLines(r.signature)];
+  const lines = [field('bundle', r.bundleId), ...signatureLines(r.signature), ...(r.policy ? policyLines(r.policy) : [])];
   if (r.dryRun) {
     lines.push(field('plan', `for ${r.target}:`));
     for (const a of r.artifacts) lines.push(`  ${a.kind.padEnd(LABEL - 2)}${shortenHexRuns(a.target)}`);
@@ -138,6 +139,17 @@ export function formatImportSummary(r: ImportResult): string {
   if (r.files && r.files.length > 0) lines.push(field('files', `${r.files.length} delivered under ${r.outDir ?? '.'}/files`), field('', 'checksums in files/SHA256SUMS'));
   if (r.tool) lines.push(...toolLines(r.tool));
   return lines.join('\n');
+}
+
+/** `--policy`: the verdict, then one line per artifact and one per rule that applied to it. */
+export function policyLines(d: PolicyDecision): string[] {
+  const refused = d.artifacts.filter((a) => !a.allowed).length;
+  const lines = [field('policy', `${d.policy} (${shortDigest(d.digest)}): ${d.allowed ? `all ${d.artifacts.length} artifact(s) allowed` : `${refused} of ${d.artifacts.length} artifact(s) REFUSED`}`)];
+  for (const a of d.artifacts) {
+    lines.push(`  ${(a.allowed ? 'allow' : 'REFUSE').padEnd(LABEL - 2)}${shortenHexRuns(a.source)}`);
+    for (const c of a.checks) lines.push(`${' '.repeat(LABEL)}└ rule ${c.rule} ${c.kind}: ${c.passed ? 'pass' : 'FAIL'}, ${shortenHexRuns(c.detail)}`);
+  }
+  return lines;
 }
 
 /** The non-TTY / above-the-bar line for an imported artifact. */

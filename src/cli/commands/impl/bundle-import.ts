@@ -27,6 +27,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['state-dir'] ? { stateDir: args['state-dir'] as string } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
       requireUpstreamSignatures: Boolean(args['require-upstream-signatures']),
+      ...(args.policy ? { policyPath: args.policy as string } : {}),
       ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
       pushFiles: Boolean(args['push-files']),
       createProjects: Boolean(args['create-projects']),

@@ -5,7 +5,7 @@ import { signaturePolicyFromArgs } from '../../signature-flags.js';
 
 export async function runInspect(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   const policy = await signaturePolicyFromArgs(args, ctx.logger, { reportOnly: true });
-  const r = await inspectBundle(args.bundle as string, policy);
+  const r = await inspectBundle(args.bundle as string, policy, { policyPath: args.policy as string | undefined });
   ctx.outJson(r);
   ctx.out(formatInspect(r));
 }
