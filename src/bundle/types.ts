@@ -98,6 +98,7 @@ export interface UpstreamSignatureRecord {
   readonly identity?: string;
   readonly identityRegexp?: string;
   readonly issuer?: string;
+  readonly issuerRegexp?: string;
   /** The signed bytes themselves (small), so the site re-checks them offline before pushing. */
   readonly evidence?: readonly UpstreamEvidence[];
 }

@@ -18,7 +18,7 @@ const REGISTRY_KEYS = ['tls', 'certDir', 'authfile'] as const;
 const IMAGE_KEYS = ['ref', 'repository', 'tags', 'tag', 'platforms', 'referrers', 'verify', 'archive', 'layout', 'fromFile'] as const;
 const TAGS_KEYS = ['semver', 'regex'] as const;
 const VERIFY_KEYS = ['key', 'keyless'] as const;
-const KEYLESS_KEYS = ['issuer', 'identity', 'identityRegexp', 'trustedRoot'] as const;
+const KEYLESS_KEYS = ['issuer', 'issuerRegexp', 'identity', 'identityRegexp', 'trustedRoot'] as const;
 const CHART_KEYS = ['ref', 'repo', 'name', 'version', 'includeImages'] as const;
 const FILE_KEYS = ['path', 'url', 'sha256', 'name'] as const;
 
@@ -430,9 +430,24 @@ export function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   if (!k) return undefined;
   let ok = true;
   const issuerField = k.get('issuer');
+  const issuerRegexpField = k.get('issuerRegexp');
   let issuer: string | undefined;
-  if (!issuerField) {
-    if (k.lacks('issuer')) r.problem(r.whereOf(keylessField.value, keylessField.where), '`keyless` needs `issuer` (the OIDC issuer URL)', 'e.g. issuer: https://token.actions.githubusercontent.com');
+  let issuerRegexp: string | undefined;
+  if (issuerField && issuerRegexpField) {
+    r.problem(issuerRegexpField.where, '`keyless` has either `issuer` or `issuerRegexp`, not both', 'issuer matches exactly; issuerRegexp is an unanchored pattern, as cosign\'s --certificate-oidc-issuer-regexp');
+    ok = false;
+  } else if (issuerRegexpField) {
+    issuerRegexp = r.string(issuerRegexpField.value, '`issuerRegexp`', issuerRegexpField.where);
+    if (issuerRegexp !== undefined) {
+      try {
+        new RegExp(issuerRegexp);
+      } catch (err) {
+        r.problem(r.whereOf(issuerRegexpField.value, issuerRegexpField.where), `\`${issuerRegexp}\` is not a valid regular expression: ${(err as Error).message}`, 'JavaScript RegExp syntax; unanchored as cosign\'s: anchor it with ^...$', err);
+        ok = false;
+      }
+    }
+  } else if (!issuerField) {
+    if (k.lacks('issuer') && k.lacks('issuerRegexp')) r.problem(r.whereOf(keylessField.value, keylessField.where), '`keyless` needs `issuer` (the OIDC issuer URL) or `issuerRegexp`', 'e.g. issuer: https://token.actions.githubusercontent.com');
     ok = false;
   } else {
     issuer = r.string(issuerField.value, '`issuer`', issuerField.where);
@@ -446,7 +461,7 @@ export function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   let identity: string | undefined;
   let identityRegexp: string | undefined;
   if (identityField && regexpField) {
-    r.problem(regexpField.where, '`keyless` has either `identity` or `identityRegexp`, not both', 'identity matches exactly; identityRegexp is a pattern (anchor it with ^...$)');
+    r.problem(regexpField.where, '`keyless` has either `identity` or `identityRegexp`, not both', 'identity matches exactly; identityRegexp is an unanchored pattern, as cosign\'s (anchor it with ^...$)');
     ok = false;
   } else if (!identityField && !regexpField) {
     // Any identity from the issuer would accept anyone's signature made through that issuer.
@@ -467,10 +482,12 @@ export function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
   }
   const trustedRootField = k.get('trustedRoot');
   const trustedRoot = trustedRootField ? readPath(ctx, trustedRootField, '`trustedRoot`') : undefined;
-  if (!ok || issuer === undefined || (identity === undefined && identityRegexp === undefined)) return undefined;
+  if (!ok || (issuer === undefined && issuerRegexp === undefined) || (identity === undefined && identityRegexp === undefined)) return undefined;
   if (trustedRootField && trustedRoot === undefined) return undefined;
   return {
-    kind: 'keyless', issuer,
+    kind: 'keyless',
+    ...(issuer !== undefined ? { issuer } : {}),
+    ...(issuerRegexp !== undefined ? { issuerRegexp } : {}),
     ...(identity !== undefined ? { identity } : {}),
     ...(identityRegexp !== undefined ? { identityRegexp } : {}),
     ...(trustedRoot !== undefined ? { trustedRoot } : {}),

@@ -54,9 +54,11 @@ export type VerifyPolicy =
   | { readonly kind: 'key'; readonly keyPath: string }
   | {
       readonly kind: 'keyless';
-      /** OIDC issuer URL, compared exactly. */
-      readonly issuer: string;
-      /** Exactly one of identity / identityRegexp is set. */
+      /** OIDC issuer URL, compared exactly. Exactly one of issuer / issuerRegexp is set. */
+      readonly issuer?: string;
+      /** The issuer as an unanchored regular expression (cosign --certificate-oidc-issuer-regexp). */
+      readonly issuerRegexp?: string;
+      /** Exactly one of identity / identityRegexp is set; identityRegexp is unanchored, as cosign's. */
       readonly identity?: string;
       readonly identityRegexp?: string;
       /** Absolute path of a `trusted_root.json`; absent: the production Sigstore root. */

@@ -63,7 +63,7 @@ export function assertPolicyAllows(decision: PolicyDecision): void {
   if (decision.allowed) return;
   const refused = decision.artifacts.filter((a) => !a.allowed);
   const problems = refused.map((a) => new AirlockError('POLICY_VIOLATION',
-    `${a.source}: ${a.checks.filter((c) => !c.passed).map((c) => `rule ${c.rule} (${c.kind}): ${c.detail}`).join('; ')}`, { where: a.digest }));
+    `${a.source}: ${a.checks.filter((c) => !c.passed).map((c) => `rule ${c.rule} (${c.kind}): ${c.detail}`).join('; ')}`));
   throw new MultiError('POLICY_VIOLATION', `the policy ${decision.policy} refuses ${refused.length} of ${decision.artifacts.length} artifact(s); nothing was pushed`, problems, {
     where: decision.policy,
     hint: 'ask the DMZ for a bundle that meets the policy, or change the policy; `--dry-run` shows every decision',

@@ -29,7 +29,7 @@ interface Resolved {
 interface TrustMaterial {
   readonly key?: VerificationKey;
   readonly keyless?: KeylessPolicy;
-  readonly record: Pick<UpstreamSignatureRecord, 'publicKeyPem' | 'trustedRootJson' | 'identity' | 'identityRegexp' | 'issuer'>;
+  readonly record: Pick<UpstreamSignatureRecord, 'publicKeyPem' | 'trustedRootJson' | 'identity' | 'identityRegexp' | 'issuer' | 'issuerRegexp'>;
 }
 
 async function loadTrust(policy: VerifyPolicy, where: string): Promise<TrustMaterial> {
@@ -46,14 +46,11 @@ async function loadTrust(policy: VerifyPolicy, where: string): Promise<TrustMate
     });
   }
   const root = await read(policy.trustedRoot);
-  const keyless: KeylessPolicy = {
-    trustedRootPath: policy.trustedRoot, issuer: policy.issuer,
+  const who = {
+    ...(policy.issuer ? { issuer: policy.issuer } : {}), ...(policy.issuerRegexp ? { issuerRegexp: policy.issuerRegexp } : {}),
     ...(policy.identity ? { identity: policy.identity } : {}), ...(policy.identityRegexp ? { identityRegexp: policy.identityRegexp } : {}),
   };
-  return {
-    keyless,
-    record: { trustedRootJson: root, issuer: policy.issuer, ...(policy.identity ? { identity: policy.identity } : {}), ...(policy.identityRegexp ? { identityRegexp: policy.identityRegexp } : {}) },
-  };
+  return { keyless: { trustedRootPath: policy.trustedRoot, ...who }, record: { trustedRootJson: root, ...who } };
 }
 
 /**
@@ -189,7 +186,7 @@ export async function reverifyArtifactSignature(
       : { ...(rec.identity ? { identity: rec.identity } : {}), ...(rec.identityRegexp ? { identityRegexp: rec.identityRegexp } : {}) }),
     ...(overridesIssuer
       ? { ...(override.issuer ? { issuer: override.issuer } : {}), ...(override.issuerRegexp ? { issuerRegexp: override.issuerRegexp } : {}) }
-      : { ...(rec.issuer ? { issuer: rec.issuer } : {}) }),
+      : { ...(rec.issuer ? { issuer: rec.issuer } : {}), ...(rec.issuerRegexp ? { issuerRegexp: rec.issuerRegexp } : {}) }),
   };
   let result: ReverifiedSigner | undefined;
   for (const ev of rec.evidence) {
