@@ -18,6 +18,7 @@ import { startRegistry, type TestRegistry } from './harness/registry.js';
 import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-mock.js';
 import { pushSigstoreBundleReferrer, signKeylessFor, SLSA_PROVENANCE_V1, type Subject } from './harness/sigstore-referrer.js';
 import { getManifest, listRepositories } from './harness/validate.js';
+import { skopeoInspectRaw } from './harness/skopeo.js';
 
 const VENDOR = 'https://github.com/vendor/api/.github/workflows/release.yml@refs/tags/v1.0';
 const ISSUER = 'https://token.actions.githubusercontent.com';
@@ -138,6 +139,9 @@ describe('import --policy: the offline policy gate (issue 20)', () => {
 
   it('platforms: passes when every platform is allowed, refuses the index with a platform outside the set', async () => {
     await passes(['  - kind: platforms', '    allow: [linux/amd64, linux/arm64]'], 'plat-pass');
+    // What passed is in the target byte for byte (skopeo judges).
+    const up = await skopeoInspectRaw(`docker://${host}/demo/multi:1.0`, upstream);
+    assert.ok(up.equals(await skopeoInspectRaw(`docker://${site.host}/plat-pass/demo/multi:1.0`, site)));
     await fails(['  - kind: platforms', '    allow: [linux/amd64]'], 'plat-fail', ['demo/multi:1.0']);
   });
 
