@@ -14,7 +14,7 @@ import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult 
 import { seedRegistry } from './harness/fixtures.js';
 import { endpointOf } from './harness/oci-http.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-mock.js';
+import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-services.js';
 import { listRepositories } from './harness/validate.js';
 import { skopeoInspectRaw } from './harness/skopeo.js';
 

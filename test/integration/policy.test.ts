@@ -15,7 +15,7 @@ import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult 
 import { seedRegistry, type SeedResult } from './harness/fixtures.js';
 import { endpointOf } from './harness/oci-http.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-mock.js';
+import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-services.js';
 import { pushSigstoreBundleReferrer, signKeylessFor, SLSA_PROVENANCE_V1, type Subject } from './harness/sigstore-referrer.js';
 import { getManifest, listRepositories } from './harness/validate.js';
 import { skopeoInspectRaw } from './harness/skopeo.js';

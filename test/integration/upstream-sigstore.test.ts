@@ -18,7 +18,7 @@ import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult 
 import { seedRegistry } from './harness/fixtures.js';
 import { endpointOf } from './harness/oci-http.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-mock.js';
+import { startSigstoreMock, type SigstoreMock } from './harness/sigstore-services.js';
 import { pushSigstoreBundleReferrer, signKeylessFor, type Subject } from './harness/sigstore-referrer.js';
 import { getManifest, hasManifest, listRepositories } from './harness/validate.js';
 

@@ -17,7 +17,7 @@ import {
 } from '../../../src/oci/index.js';
 import { endpointOf, pushBlob, pushManifest } from './oci-http.js';
 import type { TestRegistry } from './registry.js';
-import type { SigstoreMock } from './sigstore-mock.js';
+import type { SigstoreMock } from './sigstore-services.js';
 import { getManifest } from './validate.js';
 
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
