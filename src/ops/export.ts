@@ -20,7 +20,7 @@ import {
   AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
   type AirlockManifest, type BundleArtifact, type BundleBlob, type CarriedTool, type VolumePlan,
 } from '../bundle/index.js';
-import { assertAmbientIdentityToken, loadPrivateKey, readIdentityToken, readPassphrase, signBundleManifest, type KeylessSigningOptions } from '../signing/index.js';
+import { assertAmbientIdentityToken, checkKeylessSignature, loadPrivateKey, readIdentityToken, readPassphrase, signBundleManifest, type KeylessSigningOptions } from '../signing/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
@@ -40,6 +40,12 @@ export interface ExportOptions {
   readonly signKey?: string;
   /** `--keyless`: sign with a Fulcio certificate for an OIDC identity, logged in Rekor (signing/keyless.ts). */
   readonly keyless?: KeylessSigningOptions;
+  /**
+   * `--trusted-root`: the Sigstore root for mirror-list `verify: keyless` entries without their own
+   * `trustedRoot` (carried in airlock.json with their evidence), and with `keyless`, the root the
+   * new signature must verify against before the bundle is written.
+   */
+  readonly trustedRoot?: string;
   /** --platform: overrides every entry's platforms. */
   readonly platforms?: readonly Platform[];
   readonly splitSize?: number;
@@ -222,7 +228,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // the download cache like every other blob, so an export with a warm cache downloads nothing
     // (issue 4); a dry run only reads the cache, it does not fill it.
     const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes,
-      (registry, repository) => readThroughCache(repoOf(registry, repository), cache, !opts.dryRun), { logger, ...(signal ? { signal } : {}) });
+      (registry, repository) => readThroughCache(repoOf(registry, repository), cache, !opts.dryRun), { logger, trustedRoot: opts.trustedRoot, ...(signal ? { signal } : {}) });
 
     // 4. Which blobs travel (bases.ts `travels`): every manifest and index (the importer plans
     // from them); configs and layers only when no base holds them.
@@ -363,6 +369,11 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         const signature = signs
           ? await signBundleManifest({ airlockJson, bundleId, baseIds: bases.ids, toolVersion: TOOL_VERSION, key: signingKey, keyless: opts.keyless })
           : undefined;
+        if (opts.keyless && signature && opts.trustedRoot) {
+          // Before the drive leaves: the site will verify with a root, so check this one now.
+          const who = await checkKeylessSignature(airlockJson, signature, opts.trustedRoot);
+          logger.info(`keyless signature by ${who.signer} (issuer ${who.issuer ?? 'unknown'}) verifies against ${opts.trustedRoot}`);
+        }
         if (opts.keyless) logger.info('signed keyless: Fulcio certificate and Rekor entry are in airlock.sigstore.json');
         if (!signs) logger.warn('the bundle is not signed: pass --sign-key KEY (make one with `airlock keys generate`) so the site can verify where it came from');
         let written = await writeBundle({

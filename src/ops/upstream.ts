@@ -32,7 +32,7 @@ interface TrustMaterial {
   readonly record: Pick<UpstreamSignatureRecord, 'publicKeyPem' | 'trustedRootJson' | 'identity' | 'identityRegexp' | 'issuer' | 'issuerRegexp'>;
 }
 
-async function loadTrust(policy: VerifyPolicy, where: string): Promise<TrustMaterial> {
+async function loadTrust(policy: VerifyPolicy, where: string, defaultRoot: string | undefined): Promise<TrustMaterial> {
   const read = async (path: string): Promise<string> => readFile(path, 'utf8').catch((err: unknown) => {
     throw ioError(err, 'read', path);
   });
@@ -40,17 +40,18 @@ async function loadTrust(policy: VerifyPolicy, where: string): Promise<TrustMate
     const pem = await read(policy.keyPath);
     return { key: parsePublicKey(pem, policy.keyPath), record: { publicKeyPem: pem } };
   }
-  if (!policy.trustedRoot) {
+  const rootPath = policy.trustedRoot ?? defaultRoot;
+  if (!rootPath) {
     throw new AirlockError('MIRROR_INVALID', 'keyless verify: needs trustedRoot (verification is offline)', {
-      where, hint: 'add trustedRoot: ./trusted_root.json (the production root ships in @sigstore/tuf seeds.json)',
+      where, hint: 'add trustedRoot: ./trusted_root.json to the entry, or pass export --trusted-root (the public-good root: `cosign trusted-root` or sigstore/root-signing)',
     });
   }
-  const root = await read(policy.trustedRoot);
+  const root = await read(rootPath);
   const who = {
     ...(policy.issuer ? { issuer: policy.issuer } : {}), ...(policy.issuerRegexp ? { issuerRegexp: policy.issuerRegexp } : {}),
     ...(policy.identity ? { identity: policy.identity } : {}), ...(policy.identityRegexp ? { identityRegexp: policy.identityRegexp } : {}),
   };
-  return { keyless: { trustedRootPath: policy.trustedRoot, ...who }, record: { trustedRootJson: root, ...who } };
+  return { keyless: { trustedRootPath: rootPath, ...who }, record: { trustedRootJson: root, ...who } };
 }
 
 /**
@@ -64,7 +65,7 @@ export async function verifyUpstreamSignatures(
   roots: readonly PlannedRoot[],
   nodes: ReadonlyMap<Digest, PlanNode>,
   repoOf: (registry: string, repository: string) => RegistryRepository,
-  opts: { logger: Logger; signal?: AbortSignal },
+  opts: { logger: Logger; signal?: AbortSignal; trustedRoot?: string | undefined },
 ): Promise<Map<Digest, UpstreamSignatureRecord>> {
   const out = new Map<Digest, UpstreamSignatureRecord>();
   const problems: AirlockError[] = [];
@@ -72,7 +73,7 @@ export async function verifyUpstreamSignatures(
     const entry = mirror.images[r.entryIndex];
     const policy = entry?.verify;
     if (!policy) continue;
-    const trust = await loadTrust(policy, entry.where);
+    const trust = await loadTrust(policy, entry.where, opts.trustedRoot);
     const repo = repoOf(r.ref.registry, r.ref.repository);
     const repository = `${r.ref.registry}/${r.ref.repository}`;
     const imageRoot = roots.find((x) => x.kind !== 'referrer' && x.repository === repository && (x.desc.digest === r.desc.digest || x.upstreamDigest === r.desc.digest));

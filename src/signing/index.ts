@@ -32,6 +32,7 @@ export {
   type SignatureStatus,
   type VerifyBundleManifestOptions,
   signBundleManifest,
+  checkKeylessSignature,
   verifyBundleManifest,
   inspectSignature,
 } from './manifest.js';

@@ -60,6 +60,32 @@ export async function signBundleManifest(opts: SignBundleManifestOptions): Promi
   throw new AirlockError('INTERNAL', 'signBundleManifest needs a key or keyless options');
 }
 
+/**
+ * Check a keyless signature just made against `trustedRootPath`, for the identity and issuer its
+ * own certificate names: it proves the signature, its Rekor entry and timestamps verify offline
+ * under that root, as the site will verify them. Throws SIGNATURE_INVALID.
+ */
+export async function checkKeylessSignature(airlockJson: Buffer, signature: Buffer, trustedRootPath: string): Promise<{ signer: string; issuer?: string }> {
+  const claimed = claimedSigner(parseSigstoreBundle(signature, 'SIGNATURE_INVALID', AIRLOCK_SIGNATURE));
+  if (claimed.method !== 'keyless' || claimed.issuer === undefined) {
+    throw new AirlockError('SIGNATURE_INVALID', 'the new signature has no Fulcio certificate naming an OIDC issuer', { where: AIRLOCK_SIGNATURE });
+  }
+  try {
+    const status = await checkBundleManifest(airlockJson, signature, {
+      keys: [], insecureSkipSignature: false, keyless: { trustedRootPath, identity: claimed.signer, issuer: claimed.issuer },
+    });
+    return { signer: status.signer ?? claimed.signer, ...(status.issuer ? { issuer: status.issuer } : {}) };
+  } catch (err) {
+    if (isAirlockError(err) && err.code === 'SIGNATURE_INVALID') {
+      throw new AirlockError('SIGNATURE_INVALID', `the new keyless signature does not verify against ${trustedRootPath}: ${err.message}`, {
+        cause: err, where: trustedRootPath,
+        hint: 'the Fulcio, Rekor or TSA that signed are not the ones this trusted root describes: check --fulcio-url, --rekor-url and --tsa-url; no bundle was written',
+      });
+    }
+    throw err;
+  }
+}
+
 /** What the importer trusts (README "Import" flags). */
 export interface SignaturePolicy {
   /** `--verify-key`, repeatable: any one suffices. */

@@ -6,7 +6,7 @@
  * bundle, fails with exit 3 and pushes nothing.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -138,6 +138,22 @@ describe('keyless signing (issue 20)', () => {
     }
     const repos = await listRepositories(endpointOf(site));
     assert.ok(!repos.some((r) => r.startsWith('tampered/')), `nothing pushed: ${repos.join(', ')}`);
+  });
+
+  it('checks the new signature against export --trusted-root before writing: another instance\'s root stops it (exit 3, no bundle)', async () => {
+    const other = await startSigstoreMock();
+    try {
+      const out = join(work, 'checked.tar');
+      ok(await runCli(['bundle', 'export', '-f', join(work, 'mirror.yaml'), '-o', out, '--cache', join(work, 'cache'),
+        '--keyless', '--identity-token', tokenPath, ...keylessFlags(), '--trusted-root', sigstore.trustedRootPath, '--json'], { env: noAmbient }));
+      const wrong = join(work, 'wrong-root.tar');
+      const r = await runCli(['bundle', 'export', '-f', join(work, 'mirror.yaml'), '-o', wrong, '--cache', join(work, 'cache'),
+        '--keyless', '--identity-token', tokenPath, ...keylessFlags(), '--trusted-root', other.trustedRootPath, '--json'], { env: noAmbient });
+      fails3(r);
+      await assert.rejects(stat(wrong), 'no bundle was written');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('takes the ambient token from SIGSTORE_ID_TOKEN, and without any token refuses before downloading (exit 2)', async () => {

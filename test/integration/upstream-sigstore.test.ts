@@ -115,6 +115,18 @@ describe('vendor Sigstore bundle referrers and the carried trusted root (issue 2
     assert.equal(ref?.subject, app.digest);
   });
 
+  it('takes export --trusted-root for keyless entries that name no root of their own', async () => {
+    const m = await mirror('default-root', [`  - ref: ${upstream.host}/demo/app:1.0`, `    verify: { keyless: { issuer: "${ISSUER}", identity: "${VENDOR}" } }`]);
+    const without = await runCli(exportArgs(m, join(work, 'no-root.tar')));
+    assert.equal(without.code, 2, describeResult(without));
+    assert.equal(jsonErrorCode(without), 'MIRROR_INVALID');
+    const r = await runCli([...exportArgs(m, join(work, 'default-root.tar')), '--trusted-root', vendorSigstore.trustedRootPath]);
+    ok(r);
+    const a = parseJsonOutput<{ artifacts: Artifact[] }>(r).artifacts.find((x) => x.kind === 'image');
+    assert.equal(a?.upstreamSignature?.method, 'sigstore-bundle-keyless');
+    assert.equal(a?.upstreamSignature?.trustedRootJson, await readFile(vendorSigstore.trustedRootPath, 'utf8'), 'the root used at export is the one carried');
+  });
+
   it('refuses at export a Sigstore bundle by another identity, or under another root (exit 3)', async () => {
     for (const verify of [
       `{ keyless: { issuer: "${ISSUER}", identity: "https://github.com/evil/app/.github/workflows/release.yml@refs/tags/v1.0", trustedRoot: ${carriedRootPath} } }`,

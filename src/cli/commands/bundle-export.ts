@@ -16,6 +16,7 @@ export const bundleExport: AirlockCommand = {
       .option('fulcio-url', { type: 'string', describe: '--keyless: Fulcio (default https://fulcio.sigstore.dev)' })
       .option('rekor-url', { type: 'string', describe: '--keyless: Rekor (default https://rekor.sigstore.dev)' })
       .option('tsa-url', { type: 'string', alias: 'timestamp-server-url', describe: '--keyless: also get an RFC 3161 timestamp from this authority (e.g. https://timestamp.sigstore.dev; cosign\'s full .../api/v1/timestamp form works too)' })
+      .option('trusted-root', { type: 'string', describe: 'Sigstore trusted_root.json: for keyless verify: entries without their own trustedRoot (carried in the bundle), and with --keyless, checked against the new signature before the bundle is written' })
       .option('platform', { type: 'string', array: true, describe: 'keep only these platforms of multi-arch images (OS/ARCH[/VARIANT]); repeatable' })
       .option('split-size', { type: 'string', describe: 'write volumes of at most SIZE (4GiB, 700MB) instead of one file' })
       .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME); --no-cache: none (each blob written once, into the bundle only)' })

@@ -30,6 +30,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
           ...(args['tsa-url'] ? { tsaUrl: httpUrl(args['tsa-url'], '--tsa-url').replace(/\/api\/v1\/timestamp$/, '') } : {}),
         },
       } : {}),
+      ...(args['trusted-root'] ? { trustedRoot: args['trusted-root'] as string } : {}),
       ...(platforms.length > 0 ? { platforms } : {}),
       ...(args['split-size'] ? { splitSize: parseSize(args['split-size'] as string, '--split-size') } : {}),
       ...(typeof args.cache === 'string' ? { cacheDir: args.cache } : {}),
