@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { describeResult, jsonErrorCode, runCli } from '../integration/harness/cli.js';
 
 const FLAGS: Record<string, readonly string[]> = {
-  'bundle export': ['--keyless', '--identity-token', '--fulcio-url', '--rekor-url', '--tsa-url'],
+  'bundle export': ['--keyless', '--identity-token', '--fulcio-url', '--rekor-url', '--tsa-url', '--trusted-root'],
   'bundle import': ['--policy', '--certificate-oidc-issuer-regexp'],
   'bundle verify': ['--certificate-oidc-issuer-regexp'],
   'bundle inspect': ['--policy', '--trusted-root', '--certificate-identity-regexp'],
