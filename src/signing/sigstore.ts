@@ -229,7 +229,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
  * The library's policy from ours. @sigstore/verify matches the SAN as an unanchored JavaScript
  * regular expression. That is cosign's meaning of `--certificate-identity-regexp` (Go
  * `regexp.MatchString`, unanchored), so a user's pattern is passed as written; an exact identity is
- * escaped and anchored so that `dehamer` cannot accept `brian@dehamer.com` (NOTES.md "Sigstore").
+ * escaped and anchored so that `dehamer` cannot accept `brian@dehamer.com` (docs/ARCHITECTURE.md "Sigstore").
  * The issuer is compared exactly by the library; an issuer pattern is checked after verification.
  */
 export function toVerificationPolicy(p: KeylessPolicy): VerificationPolicy {
