@@ -169,7 +169,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       logger.info(`${checked} vendor signature(s) re-verified offline, before anything is pushed`);
     }
     // The policy gate: offline, from the signed front of the bundle, before the preflight and the first push.
-    const decision = policy ? await evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath }) : undefined;
+    const decision = policy ? await evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath, bundleVerified: status.verified }) : undefined;
     if (decision) {
       const refused = decision.artifacts.filter((a) => !a.allowed).length;
       if (opts.dryRun) {

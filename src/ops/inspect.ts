@@ -54,6 +54,6 @@ export async function inspectBundle(path: string, policy: SignaturePolicy, opts:
     totals: { artifacts: m.artifacts.length, blobs: m.blobs.length, bytesIncluded: included, bytesFromBases: all - included, bytesSavedByDedup: Math.max(0, before - all) },
     ...(m.volumes ? { volumes: m.volumes } : {}),
     ...(carriedTool ? { carriedTool } : {}),
-    ...(importPolicy ? { policy: await evaluatePolicy(importPolicy, m, front.metadata, { trustedRootPath: policy.keyless?.trustedRootPath }) } : {}),
+    ...(importPolicy ? { policy: await evaluatePolicy(importPolicy, m, front.metadata, { trustedRootPath: policy.keyless?.trustedRootPath, bundleVerified: signature.verified }) } : {}),
   };
 }

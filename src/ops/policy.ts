@@ -23,6 +23,12 @@ export type { PolicyArtifactResult, PolicyCheck, PolicyDecision };
 export interface EvaluatePolicyOptions {
   /** The importer's own --trusted-root: for keyless rules without their own `trustedRoot`. */
   readonly trustedRootPath?: string | undefined;
+  /**
+   * Whether the signature over airlock.json verified. Default true. When it did not
+   * (`--insecure-skip-signature`), the trusted roots carried in airlock.json are anyone's: a
+   * keyless rule then needs its own `trustedRoot` or `--trusted-root`.
+   */
+  readonly bundleVerified?: boolean | undefined;
 }
 
 const SBOM_ARTIFACT_TYPES: ReadonlySet<string> = new Set([MEDIA_TYPE_SPDX_JSON, MEDIA_TYPE_SPDX_TEXT, MEDIA_TYPE_CYCLONEDX_JSON, MEDIA_TYPE_CYCLONEDX_XML, MEDIA_TYPE_SYFT_JSON]);
@@ -50,7 +56,7 @@ export async function evaluatePolicy(
     if (a.kind !== 'image' && a.kind !== 'chart') continue;
     const checks: PolicyCheck[] = [];
     for (const rule of policy.rules) {
-      const check = await judge(rule, a, { referrers, metadata, keys, trustedRootPath: opts.trustedRootPath });
+      const check = await judge(rule, a, { referrers, metadata, keys, trustedRootPath: opts.trustedRootPath, bundleVerified: opts.bundleVerified ?? true });
       if (check) checks.push(check);
     }
     results.push({ kind: a.kind, source: a.source, digest: a.digest, allowed: checks.every((c) => c.passed), checks });
@@ -75,6 +81,7 @@ interface JudgeContext {
   readonly metadata: ReadonlyMap<Digest, Buffer>;
   readonly keys: ReadonlyMap<string, VerificationKey>;
   readonly trustedRootPath: string | undefined;
+  readonly bundleVerified: boolean;
 }
 
 async function judge(rule: PolicyRule, a: BundleArtifact, ctx: JudgeContext): Promise<PolicyCheck | undefined> {
@@ -109,10 +116,14 @@ async function judge(rule: PolicyRule, a: BundleArtifact, ctx: JudgeContext): Pr
       if (!a.upstreamSignature) {
         return { ...base, passed: false, detail: 'no vendor signature was verified for it at export (its mirror-list entry has no `verify:`, or it was not signed)' };
       }
+      const siteRoot = rule.keyless?.trustedRoot ?? ctx.trustedRootPath;
+      if (!rule.key && !siteRoot && !ctx.bundleVerified) {
+        return { ...base, passed: false, detail: 'the bundle\'s signature did not verify, so the trusted root it carries is nobody\'s: give the rule a trustedRoot, or pass --trusted-root' };
+      }
       const override: UpstreamTrustOverride = rule.key
         ? { key: ctx.keys.get(rule.key) }
         : {
-          trustedRootPath: rule.keyless?.trustedRoot ?? ctx.trustedRootPath,
+          trustedRootPath: siteRoot,
           identity: rule.keyless?.identity, identityRegexp: rule.keyless?.identityRegexp,
           issuer: rule.keyless?.issuer, issuerRegexp: rule.keyless?.issuerRegexp,
         };

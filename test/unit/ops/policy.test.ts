@@ -86,6 +86,18 @@ describe('evaluatePolicy', () => {
     assert.match(err.message, /refuses 1 of 2/);
   });
 
+  it('does not trust a root carried in a bundle whose own signature did not verify', async () => {
+    const f = new Front();
+    const img = f.image({ os: 'linux', architecture: 'amd64' });
+    f.add({
+      kind: 'image', source: 'r.io/app:1', digest: img.digest, mediaType: img.mediaType,
+      upstreamSignature: { verified: true, method: 'sigstore-bundle-keyless', signer: 'a', signatures: [], trustedRootJson: '{}', evidence: [] },
+    });
+    const d = await evaluatePolicy(policy('  - kind: signature\n    keyless: { identity: a, issuer: https://i }\n'), f.manifest(), f.metadata, { bundleVerified: false });
+    assert.equal(d.allowed, false);
+    assert.match(d.artifacts[0]!.checks[0]!.detail, /did not verify.*trustedRoot/);
+  });
+
   it('refuses a signature rule for an image with no vendor signature record, and a key rule whose key file is not a key is bad input', async () => {
     const f = new Front();
     const img = f.image({ os: 'linux', architecture: 'amd64' });
