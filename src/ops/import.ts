@@ -167,6 +167,9 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (opts.requireUpstreamSignatures) {
       const checked = await reverifyUpstream(manifest, reader.metadata, { logger, trustedRootPath: opts.signature.keyless?.trustedRootPath });
       logger.info(`${checked} vendor signature(s) re-verified offline, before anything is pushed`);
+      if (checked > 0 && !status.verified) {
+        logger.warn('the vendor signatures were re-checked with keys and roots from an unverified airlock.json: that proves nothing about who signed; use --policy signature rules with your own keys or --trusted-root');
+      }
     }
     // The policy gate: offline, from the signed front of the bundle, before the preflight and the first push.
     const decision = policy ? await evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath, bundleVerified: status.verified }) : undefined;
