@@ -142,6 +142,14 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   if (opts.keyless?.identityTokenPath !== undefined) await readIdentityToken(opts.keyless.identityTokenPath);
   else if (opts.keyless) assertAmbientIdentityToken();
   const signs = Boolean(signingKey ?? opts.keyless);
+  // Keyless vendor checks are offline: each needs a root, named now rather than after the walk.
+  const rootless = mirror.images.filter((e) => e.verify?.kind === 'keyless' && !e.verify.trustedRoot);
+  if (rootless.length > 0 && !opts.trustedRoot) {
+    throw new AirlockError('MIRROR_INVALID', `${rootless.length} keyless verify: entr${rootless.length === 1 ? 'y names' : 'ies name'} no trustedRoot (verification is offline)`, {
+      where: rootless[0]!.where,
+      hint: 'add trustedRoot: ./trusted_root.json to the entry, or pass export --trusted-root (the public-good root: `cosign trusted-root` or sigstore/root-signing)',
+    });
+  }
 
   const pool = createRegistryPool({
     defaults: opts.source ?? { tls: 'verify' },
