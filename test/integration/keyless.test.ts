@@ -99,6 +99,11 @@ describe('keyless signing (issue 20)', () => {
     ]) {
       fails3(await runCli(['bundle', 'verify', bundle, ...trust(...flags), '--json']));
     }
+    // Import refuses the same way, before anything is pushed.
+    fails3(await runCli(['bundle', 'import', bundle, '--to', `${site.host}/wrong-issuer`, '--dest-tls-verify=false',
+      ...trust('--certificate-identity', IDENTITY, '--certificate-oidc-issuer', 'https://accounts.google.com'),
+      '--out-dir', join(work, 'out-wrong'), '--state-dir', join(work, 'state-wrong'), '--json']));
+    assert.ok(!(await listRepositories(endpointOf(site))).some((r) => r.startsWith('wrong-issuer/')), 'nothing pushed');
     // Without a trusted root there is nothing to check a certificate against (SIGNATURE_UNVERIFIED
     // once the branch that tells "nothing to verify with" from "bad signature" is in).
     const none = await runCli(['bundle', 'verify', bundle, '--json']);
