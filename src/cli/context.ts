@@ -13,6 +13,11 @@ export interface CliContext {
   out(text: string): void;
   /** The command's result under --json: one document on stdout. */
   outJson(doc: unknown): void;
+  /**
+   * A result that is not an error but must not exit 0 (`site status --max-age` on a stale site):
+   * the command prints its result as usual and sets this; main exits with it.
+   */
+  exitCode?: number;
   /** A line on stderr (progress, non-TTY artifact lines); suppressed by --quiet. */
   status(text: string): void;
 }

@@ -15,6 +15,9 @@ import { bundleVerify } from './commands/bundle-verify.js';
 import { chartImages } from './commands/chart-images.js';
 import { keysGenerate } from './commands/keys-generate.js';
 import { registryProbe } from './commands/registry-probe.js';
+import { siteStatus } from './commands/site-status.js';
+import { siteRollback } from './commands/site-rollback.js';
+import { sitePrune } from './commands/site-prune.js';
 import { version } from './commands/version.js';
 import { errorToJson, formatError } from './render/errors.js';
 import { createStderrLogger } from './render/logger.js';
@@ -36,6 +39,7 @@ const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> =
   keys: { describe: 'signing keys', commands: [keysGenerate] },
   registry: { describe: 'registry tools', commands: [registryProbe] },
   chart: { describe: 'Helm chart tools', commands: [chartImages] },
+  site: { describe: 'operate a mirror over time: freshness, rollback, pruning', commands: [siteStatus, siteRollback, sitePrune] },
 };
 
 /** Commands outside the groups: `airlock version`. */
@@ -71,7 +75,7 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
     .usage('$0 <command>\n\nCarry container content across an air gap.')
     .options(GLOBAL_FLAGS)
     .strict()
-    .demandCommand(1, 'name a command: bundle, keys, registry, chart or version')
+    .demandCommand(1, 'name a command: bundle, keys, registry, chart, site or version')
     .recommendCommands()
     .version(TOOL_VERSION)
     .help()
@@ -116,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!chosen) return EXIT.ok; // --help / --version
     const ctx = createContext(chosen.args as GlobalArgs, controller.signal);
     await chosen.cmd.run(chosen.args, ctx);
-    return EXIT.ok;
+    return ctx.exitCode ?? EXIT.ok;
   } catch (err) {
     const error = controller.signal.aborted && !(err instanceof AirlockError) ? controller.signal.reason : err;
     if (wantsJson) process.stdout.write(`${JSON.stringify(errorToJson(error), null, 2)}\n`);

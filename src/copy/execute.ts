@@ -51,6 +51,11 @@ export interface ExecuteOptions {
    * is anything to write: a rejection stops the run with nothing written (import's preflight).
    */
   readonly beforeWrite?: (pending: PendingWrites) => Promise<void>;
+  /**
+   * Called just before a tag is moved onto a root whose content is all there (tags last), when the
+   * tag was not found pointing at it: a caller can record (and keep) where the tag pointed before.
+   */
+  readonly beforeTag?: (target: RootTarget, tag: string) => Promise<void>;
 }
 
 export interface ExecuteReport {
@@ -356,6 +361,7 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
       const k = tagKey(repo.repository, tag, t.root.desc.digest);
       const state = tagState.get(t);
       if (!journal?.has(k) && state !== 'there') {
+        await opts.beforeTag?.(t, tag);
         await repo.sink.tag(t.root.desc, tag, { ...(signal ? { signal } : {}), ...(state ? { known: state } : {}) });
         counters.tagsSet++;
         await journal?.record(k, { action: 'tag', repository: repo.repository, tag, digest: t.root.desc.digest });

@@ -2,27 +2,51 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface AuditEntry {
-  /** `recheck`: the target lacked what an earlier run had pushed; the journal was set aside and everything checked again. */
-  readonly action: 'push' | 'mount' | 'skip' | 'push-manifest' | 'tag' | 'fail' | 'start' | 'finish' | 'recheck';
+  readonly action:
+    | 'push' | 'mount' | 'skip' | 'push-manifest' | 'tag' | 'fail' | 'start' | 'finish'
+    /** The target lacked what an earlier run had pushed; the journal was set aside and everything checked again. */
+    | 'recheck'
+    /** `--keep-previous-tags`: the digest a tag left, kept under a history tag. */
+    | 'history-tag'
+    /** `airlock site rollback`: a tag re-pointed at an earlier digest. */
+    | 'rollback'
+    /** `airlock site prune --apply`: a manifest deleted through the registry API. */
+    | 'delete';
+  /** The target registry host (site audit log: every line names where it happened). */
+  readonly registry?: string;
   readonly repository?: string;
   readonly digest?: string;
   readonly tag?: string;
+  /** A tag move: the digest the tag pointed at before. */
+  readonly previous?: string;
+  /** A tag move with --keep-previous-tags: the tag that still points at `previous`. */
+  readonly historyTag?: string;
+  readonly bundleId?: string;
   readonly result: 'ok' | 'exists' | 'error';
   readonly detail?: string;
 }
 
-/** Append-only JSON lines: time, action, repository, digest, tag, result. */
+/**
+ * Append-only JSON lines: time, action, repository, digest, tag, result. One log can go to several
+ * files (the import's out-dir and the site's state dir), with fields every line carries.
+ */
 export class AuditLog {
   readonly path: string;
+  readonly #paths: readonly string[];
+  readonly #base: Partial<AuditEntry>;
   #ready: Promise<void> | undefined;
   #chain: Promise<void> = Promise.resolve();
-  constructor(path: string) {
-    this.path = path;
+  constructor(path: string | readonly string[], base: Partial<AuditEntry> = {}) {
+    this.#paths = typeof path === 'string' ? [path] : path;
+    this.path = this.#paths[0]!;
+    this.#base = base;
   }
   write(entry: AuditEntry): Promise<void> {
-    this.#ready ??= mkdir(dirname(this.path), { recursive: true }).then(() => {});
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
-    this.#chain = this.#chain.then(() => this.#ready!).then(() => appendFile(this.path, line, { mode: 0o640 }));
+    this.#ready ??= Promise.all(this.#paths.map((p) => mkdir(dirname(p), { recursive: true }))).then(() => {});
+    const line = `${JSON.stringify({ time: new Date().toISOString(), ...this.#base, ...entry })}\n`;
+    this.#chain = this.#chain.then(() => this.#ready!).then(async () => {
+      for (const p of this.#paths) await appendFile(p, line, { mode: 0o640 });
+    });
     return this.#chain;
   }
   flush(): Promise<void> {

@@ -2,3 +2,6 @@ export { type Receipt, type ReceiptArtifact, type PolicyCheck, type PolicyArtifa
 export { writeDeployOutputs, type DeployOutputsOptions, type MappedArtifact } from './outputs.js';
 export { AuditLog, type AuditEntry } from './audit.js';
 export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOptions, type OutputFile } from './mirror-config.js';
+export { type TagMove } from './receipt.js';
+export { SiteState, tagMovesOf, type ImportRecord, type SiteReceipt } from './site-state.js';
+export { computeSiteStatus, prometheusText, parseDuration, formatAge, type SiteStatus } from './site-status.js';

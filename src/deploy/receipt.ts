@@ -6,6 +6,8 @@ export interface Receipt {
   readonly version: 1;
   readonly kind: 'airlock-receipt';
   readonly bundleId: Digest;
+  /** When the bundle was made (airlock.json `created`): how old the newest content at the site is. */
+  readonly bundleCreated?: string;
   readonly bases: readonly Digest[];
   readonly signer?: string;
   readonly target: string;
@@ -18,6 +20,19 @@ export interface Receipt {
   readonly digests: readonly Digest[];
   /** `import --policy`: the policy that decided (its digest) and each artifact's result. */
   readonly policy?: PolicyDecision;
+  /** Tags this import moved off another digest (a new tag is not a move). */
+  readonly tagMoves?: readonly TagMove[];
+}
+
+/** A tag that an import (or a rollback) moved: where it pointed before, and where it points now. */
+export interface TagMove {
+  /** Target repository path (no host). */
+  readonly repository: string;
+  readonly tag: string;
+  readonly previous: Digest;
+  readonly digest: Digest;
+  /** `--keep-previous-tags`: the history tag that still points at `previous`. */
+  readonly historyTag?: string;
 }
 
 /** One rule's verdict on one artifact (ops/policy.ts). */

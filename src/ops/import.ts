@@ -16,7 +16,9 @@ import { createRegistryClient, type RegistryClient, type RegistryHostConfig, typ
 import { targetAccess } from './target-access.js';
 import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
-import { AuditLog, writeDeployOutputs, type MappedArtifact, type Receipt } from '../deploy/index.js';
+import { AuditLog, SiteState, writeDeployOutputs, type MappedArtifact, type Receipt, type TagMove } from '../deploy/index.js';
+import { currentDigest, keepPreviousTag } from './tag-history.js';
+import { errorToRecord } from './site-record.js';
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
 import { findStaleClaim, isStaleClaimError } from './journal-check.js';
@@ -62,6 +64,12 @@ export interface ImportOptions {
    * with PROJECT_MISSING before anything is pushed.
    */
   readonly createProjects?: boolean;
+  /**
+   * `--keep-previous-tags`: before a tag moves off a digest, tag that digest `TAG-prev-<n>` so it
+   * stays reachable (and `airlock site rollback` can go back to it). Default false: the move is
+   * recorded (receipt, audit log), the previous digest is left untagged.
+   */
+  readonly keepPreviousTags?: boolean;
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -112,6 +120,8 @@ export interface ImportResult {
   readonly tool?: ToolCheck;
   /** `--policy`: the decision for every image and chart (also in receipt.json). */
   readonly policy?: PolicyDecision;
+  /** Tags moved off another digest by this import (the receipt's tagMoves). */
+  readonly tagMoves?: readonly TagMove[];
 }
 
 /** `airlock bundle import`: verify offline, then stream the bundle once into the target registry. */
@@ -138,10 +148,21 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     warm.abort();
     await warmUp;
   };
+  // The site's record of its imports (`airlock site status`): failures are recorded too.
+  const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+  const site = new SiteState(stateDir);
+  const recordFailure = async (err: unknown, bundleId?: Digest): Promise<void> => {
+    if (opts.dryRun) return;
+    await site.recordImport({
+      version: 1, kind: 'airlock-import', result: 'error', started: started.toISOString(), finished: new Date().toISOString(),
+      target: `${target.host}${target.prefix ? `/${target.prefix}` : ''}`, ...(bundleId ? { bundleId } : {}), error: errorToRecord(err),
+    }).catch(() => {});
+  };
   let reader: BundleReader;
   try {
     reader = await openBundle(opts.bundles, signal ? { signal } : {});
   } catch (err) {
+    await recordFailure(err);
     await stopWarmUp();
     await client.close().catch(() => {});
     throw err;
@@ -149,12 +170,14 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   let journal: FileJournal | undefined;
   /** Readers opened to read the bundle's blobs a second time (a re-check after a stale journal). */
   const rereads: BundleReader[] = [];
+  let bundleIdForRecord: Digest | undefined;
   try {
     // 1. Trust: the signature over airlock.json, before anything else is believed.
     const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
     if (!status.verified) logger.warn(`importing an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
     const manifest = reader.manifest;
     const bundleId = reader.id;
+    bundleIdForRecord = bundleId;
     // The receipt key is read now, so a wrong path or passphrase stops the import before any push.
     const receiptKey = opts.signKey && !opts.dryRun
       ? await loadPrivateKey(opts.signKey, () => readPassphrase(`passphrase for ${opts.signKey}: `))
@@ -201,11 +224,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const deliveries = planDeliveries(manifest.artifacts, reader.metadata);
     const tracker: DeliveryTracker = { delivered: new Set() };
 
-    const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
     const targetKey = `${target.host}/${target.prefix}|${layout}`;
     journal = opts.dryRun ? undefined : await FileJournal.open(stateDir, bundleId, targetKey);
     const outDir = resolvePath(opts.outDir ?? 'airlock-import');
-    const audit = opts.dryRun ? undefined : new AuditLog(join(outDir, 'audit.jsonl'));
+    const audit = opts.dryRun ? undefined : new AuditLog([join(outDir, 'audit.jsonl'), site.auditPath], { registry: target.host, bundleId });
     await audit?.write({ action: 'start', result: 'ok', detail: `bundle ${bundleId} → ${opts.to}` });
 
     // Before the first write: the target takes these repositories and media types (import-preflight.ts).
@@ -230,6 +252,18 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // 4 and 5, once, and once more from a fresh read of the bundle when the target refuses a write
     // for want of something the journal (or an earlier answer) said it held.
+    // Tags last; a tag that moves off another digest is recorded (and, with --keep-previous-tags,
+    // that digest is tagged TAG-prev-<n> first), so `airlock site rollback` can go back.
+    const tagMoves = new Map<string, TagMove>();
+    const beforeTag = async (t: RootTarget, tag: string): Promise<void> => {
+      const repo = repoFor(t.repository);
+      const call = signal ? { signal } : {};
+      const before = await currentDigest(repo, tag, call);
+      if (!before || before.digest === t.root.desc.digest) return;
+      const historyTag = opts.keepPreviousTags ? await keepPreviousTag(repo, tag, before, call) : undefined;
+      if (historyTag) await audit?.write({ action: 'history-tag', repository: t.repository, tag: historyTag, digest: before.digest, result: 'ok', detail: `kept before ${tag} moved` });
+      tagMoves.set(`${t.repository}:${tag}`, { repository: t.repository, tag, previous: before.digest, digest: t.root.desc.digest, ...(historyTag ? { historyTag } : {}) });
+    };
     const copyFrom = async (rd: BundleReader): Promise<{ base: Awaited<ReturnType<typeof ensureBaseBlobs>>; report: Awaited<ReturnType<typeof executeCopy>> }> => {
       // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
       // repositories) before anything is pushed: otherwise name the bases to import first.
@@ -264,6 +298,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       };
       const report = await preflight.guard(() => executeCopy(plan.copyPlan, supply, targets, {
         concurrency,
+        ...(opts.dryRun ? {} : { beforeTag }),
         ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
         ...(signal ? { signal } : {}),
         ...(journal ? { journal } : {}),
@@ -278,7 +313,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           if (!audit) return;
           if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
           else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
-          else if (e.type === 'tag-done') void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, result: 'ok' });
+          else if (e.type === 'tag-done') {
+            const move = tagMoves.get(`${e.repository}:${e.tag}`);
+            void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, ...(move ? { previous: move.previous, ...(move.historyTag ? { historyTag: move.historyTag } : {}) } : {}), result: 'ok' });
+          }
         },
       }));
       return { base, report };
@@ -356,7 +394,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         };
       });
       const receipt: Receipt = {
-        version: 1, kind: 'airlock-receipt', bundleId, bases: manifest.bases.map((b) => b.id),
+        version: 1, kind: 'airlock-receipt', bundleId, bundleCreated: manifest.created, bases: manifest.bases.map((b) => b.id),
         ...(status.signer ? { signer: status.signer } : {}),
         target: `${target.host}${target.prefix ? `/${target.prefix}` : ''}`, layout,
         started: started.toISOString(), finished: new Date().toISOString(), complete: report.waiting.length === 0,
@@ -365,6 +403,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         })),
         digests: plan.digestsHeldBy(report.completed.map((t) => t.root)),
         ...(decision ? { policy: decision } : {}),
+        ...(tagMoves.size > 0 ? { tagMoves: [...tagMoves.values()] } : {}),
       };
       await mkdir(outDir, { recursive: true });
       await writeDeployOutputs({
@@ -376,6 +415,13 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       else await removeReceiptSignature(receiptPath);
       await audit?.write({ action: 'finish', result: 'ok', detail: `${report.blobsPushed} blobs pushed, ${report.tagsSet} tags` });
       await audit?.flush();
+      const kept = await site.saveReceipt(receipt, `${JSON.stringify(receipt, null, 2)}\n`);
+      await site.recordImport({
+        version: 1, kind: 'airlock-import', result: 'ok', started: receipt.started, finished: receipt.finished, target: receipt.target,
+        bundleId, bundleCreated: manifest.created, ...(status.signer ? { signer: status.signer } : {}), complete: receipt.complete,
+        artifacts: artifacts.length, blobsPushed: report.blobsPushed + base.copied, bytesPushed: report.bytesPushed + base.bytesCopied,
+        tagsSet: report.tagsSet, tagsMoved: tagMoves.size, receipt: kept,
+      });
     }
 
     return {
@@ -392,7 +438,11 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       ...(tool ? { tool } : {}),
       ...(decision ? { policy: decision } : {}),
       ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),
+      ...(tagMoves.size > 0 ? { tagMoves: [...tagMoves.values()] } : {}),
     };
+  } catch (err) {
+    await recordFailure(err, bundleIdForRecord);
+    throw err;
   } finally {
     await journal?.close().catch(() => {});
     for (const r of rereads) await r.close().catch(() => {});

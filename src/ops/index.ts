@@ -26,3 +26,8 @@ export { receiptSignaturePath } from './receipt-signing.js';
 export { targetAccess } from './target-access.js';
 export type { ToolToCarry, ToolCheck } from './tool.js';
 export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';
+export { siteStatus, type SiteStatusOptions } from './site.js';
+import type * as SiteRegistryOp from './site-registry.js';
+export const siteRollback: typeof SiteRegistryOp.siteRollback = async (...a) => (await import('./site-registry.js')).siteRollback(...a);
+export const sitePrune: typeof SiteRegistryOp.sitePrune = async (...a) => (await import('./site-registry.js')).sitePrune(...a);
+export type { SiteRollbackOptions, SiteRollbackResult, SitePruneOptions, SitePruneResult } from './site-registry.js';

@@ -133,6 +133,9 @@ export function formatImportSummary(r: ImportResult): string {
     field('pushed', `${r.blobsPushed} blobs (${formatBytes(r.bytesPushed)}), ${r.blobsMounted} mounted, ${r.blobsAlreadyPresent} already there`),
     field('', `${r.manifestsPushed} manifests, ${r.tagsSet} tags in ${(r.durationMs / 1000).toFixed(1)} s`),
   );
+  for (const m of r.tagMoves ?? []) {
+    lines.push(field('moved', `${m.repository}:${m.tag} ${shortDigest(m.previous)} → ${shortDigest(m.digest)}${m.historyTag ? ` (previous kept as ${m.historyTag})` : ''}`));
+  }
   if (r.projectsCreated && r.projectsCreated.length > 0) lines.push(field('created', `Harbor project(s) ${r.projectsCreated.join(', ')}`));
   if (r.volumesRemaining.length > 0) lines.push(field('waiting', `for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`));
   if (r.outDir) lines.push(field('outputs', `${r.outDir}`), field('', 'image map, mirror configs, receipt'));

@@ -31,6 +31,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['sign-key'] ? { signKey: args['sign-key'] as string } : {}),
       pushFiles: Boolean(args['push-files']),
       createProjects: Boolean(args['create-projects']),
+      keepPreviousTags: Boolean(args['keep-previous-tags']),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,

@@ -1,0 +1,334 @@
+import { resolve as resolvePath } from 'node:path';
+import { defaultStateDir } from '../cache/index.js';
+import { AuditLog, SiteState, tagMovesOf, type Receipt } from '../deploy/index.js';
+import { AirlockError, isAirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseManifest, successors, isManifestMediaType, type Descriptor, type Digest } from '../oci/index.js';
+import { parseReference, parseTarget } from '../reference/index.js';
+import { createRegistryClient, type RegistryHostConfig } from '../registry/index.js';
+import { forEachConcurrent } from '../util/index.js';
+import { currentDigest, historyTagPattern } from './tag-history.js';
+
+// ---------------------------------------------------------------------------------------------
+// rollback
+
+export interface SiteRollbackOptions {
+  /** `HOST[:PORT]/REPOSITORY:TAG` in the target registry. */
+  readonly ref: string;
+  readonly stateDir?: string;
+  readonly dest: RegistryHostConfig;
+  /** Go to this digest instead of the one the tag's last recorded move came from. */
+  readonly digest?: Digest;
+  readonly dryRun?: boolean;
+  readonly logger?: Logger;
+  readonly signal?: AbortSignal;
+}
+
+export interface SiteRollbackResult {
+  readonly version: 1;
+  readonly ref: string;
+  /** Where the tag pointed. */
+  readonly from: Digest;
+  /** Where it points now (or would, with --dry-run). */
+  readonly to: Digest;
+  /** The recorded move that is undone: when, and by which bundle's import. */
+  readonly undoes?: { readonly time: string; readonly historyTag?: string };
+  readonly dryRun: boolean;
+}
+
+/**
+ * `airlock site rollback REF`: re-point a tag at the digest it left when an import moved it (the
+ * newest recorded move onto its current digest; run again to go further back). The earlier
+ * manifest is copied byte for byte from the registry, where it stayed (under TAG-prev-<n> with
+ * --keep-previous-tags, or untagged until a prune or garbage collection). Audited.
+ */
+export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollbackResult> {
+  const ref = parseReference(opts.ref, { where: 'REF' });
+  if (ref.tag === undefined || ref.digest !== undefined) {
+    throw new AirlockError('USAGE', `${opts.ref}: name a tag, not a digest`, { hint: 'write REF as HOST[:PORT]/REPOSITORY:TAG, as in the image map' });
+  }
+  const tag = ref.tag;
+  const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+  const site = new SiteState(stateDir);
+  const where = `${ref.registry}/${ref.repository}:${tag}`;
+  const client = createRegistryClient(ref.registry, opts.dest, { ...(opts.logger ? { logger: opts.logger } : {}), side: 'dest' });
+  const call = opts.signal ? { signal: opts.signal } : {};
+  try {
+    const repo = client.repository(ref.repository);
+    const current = await currentDigest(repo, tag, call);
+    if (!current) throw new AirlockError('NOT_FOUND', `${where} does not exist`, { where, hint: 'check REF against the image map of the import' });
+    let to = opts.digest;
+    let undoes: SiteRollbackResult['undoes'];
+    if (!to) {
+      const moves = tagMovesOf(await site.audit(), ref.registry, ref.repository, tag).filter((m) => m.action === 'tag' && m.digest === current.digest);
+      const last = moves.at(-1);
+      if (!last) {
+        throw new AirlockError('NOT_FOUND', `no import recorded moving ${where} onto its current digest ${current.digest}`, {
+          where: site.auditPath,
+          hint: 'pass --digest to name the digest to go back to, or the --state-dir that the imports used',
+        });
+      }
+      to = last.previous;
+      undoes = { time: last.time, ...(last.historyTag ? { historyTag: last.historyTag } : {}) };
+    }
+    if (to === current.digest) throw new AirlockError('USAGE', `${where} already points at ${to}`, { where });
+    let earlier: { desc: Descriptor; bytes: Buffer };
+    try {
+      earlier = await repo.fetchManifest(to, call);
+    } catch (err) {
+      if (isAirlockError(err) && err.code === 'NOT_FOUND') {
+        throw new AirlockError('NOT_FOUND', `the earlier manifest ${to} is no longer in ${ref.registry}/${ref.repository}`, {
+          where, cause: err, hint: 'it was deleted (site prune, registry garbage collection); import the bundle that carried it again, then roll back. Import with --keep-previous-tags to keep earlier digests tagged',
+        });
+      }
+      throw err;
+    }
+    if (!opts.dryRun) {
+      const audit = new AuditLog(site.auditPath, { registry: ref.registry });
+      try {
+        await repo.pushManifest(earlier.desc, earlier.bytes, tag, call);
+      } catch (err) {
+        await audit.write({ action: 'rollback', repository: ref.repository, tag, digest: to, previous: current.digest, result: 'error', detail: (err as Error).message }).catch(() => {});
+        throw err;
+      }
+      await audit.write({ action: 'rollback', repository: ref.repository, tag, digest: to, previous: current.digest, result: 'ok' });
+    }
+    return { version: 1, ref: where, from: current.digest, to, ...(undoes ? { undoes } : {}), dryRun: Boolean(opts.dryRun) };
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// prune
+
+export interface SitePruneOptions {
+  /** Keep what the last N bundle imports delivered (N ≥ 1). */
+  readonly keep: number;
+  /** `HOST[:PORT][/PREFIX]`; default: the target of the newest import. */
+  readonly to?: string;
+  readonly stateDir?: string;
+  readonly dest: RegistryHostConfig;
+  /** Default false: print the plan, delete nothing. */
+  readonly apply?: boolean;
+  readonly concurrency?: number;
+  readonly logger?: Logger;
+  readonly signal?: AbortSignal;
+}
+
+export interface PruneManifest {
+  readonly repository: string;
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+  /** Tags that point at it now (they go with it). */
+  readonly tags: readonly string[];
+  /** A bundle root (`root`) or a manifest inside a deleted index, or a referrer fallback index (`child`). */
+  readonly role: 'root' | 'child';
+}
+
+export interface SitePruneResult {
+  readonly version: 1;
+  readonly target: string;
+  readonly keep: number;
+  /** Bundles whose content is kept, newest first. */
+  readonly bundlesKept: readonly string[];
+  /** Older bundles: what only they delivered is deleted. */
+  readonly bundlesPruned: readonly string[];
+  readonly delete: readonly PruneManifest[];
+  /** Manifests an older bundle delivered that stay: a kept bundle or a tag outside Airlock points at them. */
+  readonly protected: readonly { readonly repository: string; readonly digest: Digest; readonly reason: string }[];
+  /** Manifests an older bundle delivered that are already gone. */
+  readonly alreadyGone: number;
+  /** What a registry garbage collection can then free: blobs (configs, layers, the manifests themselves) no kept manifest in these repositories references. */
+  readonly gc: { readonly blobs: number; readonly bytes: number };
+  readonly applied: boolean;
+  readonly deleted: number;
+}
+
+interface Held {
+  readonly desc: Descriptor;
+  /** Child manifests (index) — empty for an image manifest. */
+  readonly children: readonly Descriptor[];
+  /** Blobs it references: config and layers. */
+  readonly blobs: readonly Descriptor[];
+}
+
+const FALLBACK_TAG = /^sha256-([0-9a-f]{64})$/;
+
+/**
+ * `airlock site prune --keep N`: from the site's receipts, delete through the registry API the
+ * manifests that only bundle imports older than the last N delivered. Never one that a kept
+ * bundle delivered, nor one a tag outside Airlock's points at (or that such a manifest holds).
+ * Airlock's own tags (the ones receipts set, TAG-prev-<n>, referrer fallback tags) go with what they
+ * point at. Indexes are deleted before the manifests they list, so no tag ever names an index
+ * with a missing child. The registry frees the blobs at its next garbage collection.
+ */
+export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult> {
+  if (!Number.isSafeInteger(opts.keep) || opts.keep < 1) {
+    throw new AirlockError('USAGE', `--keep ${opts.keep}: keep at least the last import`, { hint: 'pass --keep N with N ≥ 1' });
+  }
+  const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
+  const site = new SiteState(stateDir);
+  const records = await site.requireImports();
+  const targetText = opts.to ?? records.filter((r) => r.result === 'ok').at(-1)?.target;
+  if (!targetText) throw new AirlockError('NOT_FOUND', 'no import has succeeded; nothing to prune', { where: site.dir });
+  const target = parseTarget(targetText, '--to');
+  const targetName = `${target.host}${target.prefix ? `/${target.prefix}` : ''}`;
+  const receipts = (await site.receipts()).map((r) => r.receipt).filter((r) => r.target === targetName);
+  if (receipts.length === 0) {
+    throw new AirlockError('NOT_FOUND', `no receipt recorded for ${targetName}`, { where: site.receiptsDir, hint: 'pass the --to that the imports used' });
+  }
+  // Bundles, newest import first; a split bundle's receipts (one per volume run) count as one.
+  const order: Digest[] = [];
+  for (const r of [...receipts].reverse()) if (!order.includes(r.bundleId)) order.push(r.bundleId);
+  const kept = new Set(order.slice(0, opts.keep));
+  const pruned = order.slice(opts.keep);
+
+  // Per repository: what kept and older bundles delivered, and the tags Airlock set.
+  interface RepoPlan { keptRoots: Set<Digest>; olderRoots: Set<Digest>; airlockTags: Set<string> }
+  const repos = new Map<string, RepoPlan>();
+  const planOf = (repository: string): RepoPlan => {
+    let p = repos.get(repository);
+    if (!p) repos.set(repository, (p = { keptRoots: new Set(), olderRoots: new Set(), airlockTags: new Set() }));
+    return p;
+  };
+  const repoPath = (artifactTarget: string): string | undefined =>
+    artifactTarget.startsWith(`${target.host}/`) ? artifactTarget.slice(target.host.length + 1) : undefined;
+  for (const r of receipts as Receipt[]) {
+    for (const a of r.artifacts) {
+      const path = repoPath(a.target);
+      if (!path || a.status === 'waiting') continue;
+      const p = planOf(path);
+      (kept.has(r.bundleId) ? p.keptRoots : p.olderRoots).add(a.digest);
+      if (a.tag !== undefined) p.airlockTags.add(a.tag);
+    }
+  }
+
+  const client = createRegistryClient(target.host, opts.dest, { ...(opts.logger ? { logger: opts.logger } : {}), side: 'dest' });
+  const call = opts.signal ? { signal: opts.signal } : {};
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const toDelete: PruneManifest[] = [];
+  const protectedList: { repository: string; digest: Digest; reason: string }[] = [];
+  let alreadyGone = 0;
+  const freedBlobs = new Map<Digest, number>();
+  const keptBlobs = new Set<Digest>();
+  try {
+    for (const [repository, p] of repos) {
+      const repo = client.repository(repository);
+      const held = new Map<Digest, Held | null>();
+      const read = async (digest: Digest): Promise<Held | null> => {
+        if (held.has(digest)) return held.get(digest)!;
+        let got: Held | null = null;
+        try {
+          const { desc, bytes } = await repo.fetchManifest(digest, call);
+          const m = parseManifest(bytes, desc.mediaType, `${repository}@${digest}`);
+          const succ = successors(m);
+          got = { desc, children: succ.filter((d) => isManifestMediaType(d.mediaType)), blobs: succ.filter((d) => !isManifestMediaType(d.mediaType)) };
+        } catch (err) {
+          if (!(isAirlockError(err) && err.code === 'NOT_FOUND')) throw err;
+        }
+        held.set(digest, got);
+        return got;
+      };
+      const closure = async (roots: Iterable<Digest>): Promise<Set<Digest>> => {
+        const out = new Set<Digest>();
+        const todo = [...roots];
+        while (todo.length > 0) {
+          const batch = todo.splice(0).filter((d) => !out.has(d));
+          for (const d of batch) out.add(d);
+          await forEachConcurrent(batch, concurrency, async (d) => {
+            const h = await read(d);
+            if (h) for (const c of h.children) if (!out.has(c.digest)) todo.push(c.digest);
+          }, opts.signal);
+        }
+        return new Set([...out].filter((d) => held.get(d)));
+      };
+
+      // Every tag in the repository and where it points.
+      const tagged = new Map<string, Digest>();
+      const tags = await repo.tags(call);
+      await forEachConcurrent(tags, concurrency, async (t) => {
+        const d = await currentDigest(repo, t, call);
+        if (d) tagged.set(t, d.digest);
+      }, opts.signal);
+      const tagsOf = (d: Digest): string[] => [...tagged].filter(([, v]) => v === d).map(([t]) => t).sort();
+      const historyOf = [...p.airlockTags].map((t) => historyTagPattern(t));
+      const isAirlocks = (t: string): boolean => p.airlockTags.has(t) || FALLBACK_TAG.test(t) || historyOf.some((re) => re.test(t));
+
+      // Kept: what kept bundles delivered, every foreign tag, and Airlock's tags on what no older bundle delivered.
+      const keepRoots = new Set<Digest>(p.keptRoots);
+      const reasons = new Map<Digest, string>();
+      for (const d of p.keptRoots) reasons.set(d, 'a kept bundle delivered it');
+      for (const [t, d] of tagged) {
+        if (FALLBACK_TAG.test(t)) continue;
+        if (!isAirlocks(t)) {
+          keepRoots.add(d);
+          if (!reasons.has(d)) reasons.set(d, `tag ${t} (not Airlock's) points at it`);
+        } else if (!p.olderRoots.has(d)) keepRoots.add(d);
+      }
+      let keepSet = await closure(keepRoots);
+      let candidates = new Set([...p.olderRoots].filter((d) => !keepSet.has(d)));
+      let deleteSet = new Set([...(await closure(candidates))].filter((d) => !keepSet.has(d)));
+      // Referrer fallback indexes go with their subject, and stay with it.
+      let again = false;
+      for (const [t, d] of tagged) {
+        const m = FALLBACK_TAG.exec(t);
+        if (!m) continue;
+        if (deleteSet.has(`sha256:${m[1]}` as Digest)) candidates.add(d);
+        else {
+          keepRoots.add(d);
+          again = true;
+        }
+      }
+      if (again) keepSet = await closure(keepRoots);
+      candidates = new Set([...candidates].filter((d) => !keepSet.has(d)));
+      const rootsNow = new Set(candidates);
+      deleteSet = new Set([...(await closure(candidates))].filter((d) => !keepSet.has(d)));
+
+      for (const d of p.olderRoots) {
+        if (held.get(d) === null) alreadyGone++;
+        else if (keepSet.has(d) && !p.keptRoots.has(d)) protectedList.push({ repository, digest: d, reason: reasons.get(d) ?? 'a kept manifest holds it' });
+      }
+      // Parents before children: roots first, then what they list, in closure order.
+      const ordered = [...deleteSet].sort((a, b) => Number(rootsNow.has(b)) - Number(rootsNow.has(a)));
+      for (const d of ordered) {
+        const h = held.get(d)!;
+        toDelete.push({ repository, digest: d, mediaType: h.desc.mediaType, size: h.desc.size, tags: tagsOf(d), role: rootsNow.has(d) ? 'root' : 'child' });
+        freedBlobs.set(d, h.desc.size);
+        for (const b of h.blobs) freedBlobs.set(b.digest, b.size);
+      }
+      for (const d of keepSet) {
+        keptBlobs.add(d);
+        for (const b of held.get(d)?.blobs ?? []) keptBlobs.add(b.digest);
+      }
+    }
+    for (const d of keptBlobs) freedBlobs.delete(d);
+
+    let deleted = 0;
+    if (opts.apply && toDelete.length > 0) {
+      const audit = new AuditLog(site.auditPath, { registry: target.host });
+      for (const m of toDelete) {
+        const ok = await client.repository(m.repository).delete({ mediaType: m.mediaType, digest: m.digest, size: m.size }, call);
+        if (!ok) {
+          await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, result: 'error', detail: 'the registry refused the delete' });
+          throw new AirlockError('REGISTRY', `${target.host} refused to delete ${m.repository}@${m.digest}`, {
+            where: `${target.host}/${m.repository}`,
+            hint: 'enable deletes in the registry (Distribution: storage.delete.enabled, or REGISTRY_STORAGE_DELETE_ENABLED=true) and use an account allowed to delete; re-run prune',
+          });
+        }
+        deleted++;
+        await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, ...(m.tags.length > 0 ? { detail: `tags ${m.tags.join(', ')}` } : {}), result: 'ok' });
+      }
+      await audit.flush();
+    }
+    return {
+      version: 1, target: targetName, keep: opts.keep, bundlesKept: [...kept], bundlesPruned: pruned,
+      delete: toDelete, protected: protectedList, alreadyGone,
+      gc: { blobs: freedBlobs.size, bytes: [...freedBlobs.values()].reduce((s, n) => s + n, 0) },
+      applied: Boolean(opts.apply), deleted,
+    };
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
