@@ -13,3 +13,4 @@ export {
   type BundleReader, type BundleBlobEntry, type GivenVolume, type MissingBlob, type OpenBundleOptions, type BundleFrontResult, type FrontData,
 } from './reader.js';
 export { BundleContentSource } from './source.js';
+export { writeParity, repairVolumes, readParityInfo, parityFileName, type ParityInfo, type ParityWritten, type RepairResult, type RepairOptions } from './parity.js';

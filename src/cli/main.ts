@@ -12,6 +12,7 @@ import { bundleImport } from './commands/bundle-import.js';
 import { bundleInspect } from './commands/bundle-inspect.js';
 import { bundleServe } from './commands/bundle-serve.js';
 import { bundleVerify } from './commands/bundle-verify.js';
+import { bundleRepair } from './commands/bundle-repair.js';
 import { chartImages } from './commands/chart-images.js';
 import { keysGenerate } from './commands/keys-generate.js';
 import { registryProbe } from './commands/registry-probe.js';
@@ -33,8 +34,8 @@ setFlagsFromString('--wasm-tiering-budget=1000000000');
 
 const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> = {
   bundle: {
-    describe: 'export, import, verify, inspect, diff and serve bundles',
-    commands: [bundleExport, bundleImport, bundleVerify, bundleInspect, bundleDiff, bundleServe],
+    describe: 'export, import, verify, inspect, diff, serve and repair bundles',
+    commands: [bundleExport, bundleImport, bundleVerify, bundleInspect, bundleDiff, bundleServe, bundleRepair],
   },
   keys: { describe: 'signing keys', commands: [keysGenerate] },
   registry: { describe: 'registry tools', commands: [registryProbe] },

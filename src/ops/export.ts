@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { pipeline as streamPipeline, Readable } from 'node:stream';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { AirlockError, mismatchedDigest } from '../errors.js';
+import { AirlockError, ioError, mismatchedDigest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache, type DownloadCache } from '../cache/index.js';
@@ -17,11 +17,11 @@ import { formatReference, formatRepository, type Reference } from '../reference/
 import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type MirrorList } from '../mirror/index.js';
 import { createRegistryPool, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import {
-  AIRLOCK_FORMAT_VERSION, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
+  AIRLOCK_FORMAT_VERSION, writeParity, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
   type AirlockManifest, type BundleArtifact, type BundleBlob, type CarriedTool, type VolumePlan,
 } from '../bundle/index.js';
 import { assertAmbientIdentityToken, checkKeylessSignature, loadPrivateKey, readIdentityToken, readPassphrase, signBundleManifest, type KeylessSigningOptions } from '../signing/index.js';
-import { forEachConcurrent, Semaphore } from '../util/index.js';
+import { forEachConcurrent, Semaphore, writeFileAtomic } from '../util/index.js';
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
@@ -49,6 +49,12 @@ export interface ExportOptions {
   /** --platform: overrides every entry's platforms. */
   readonly platforms?: readonly Platform[];
   readonly splitSize?: number;
+  /**
+   * `--parity N` (with splitSize): N parity volumes `OUT.par001`, … (Reed–Solomon over the
+   * volumes' bytes; XOR for N = 1), so that any N lost or damaged files can be rebuilt by
+   * `airlock bundle repair`. Default 0.
+   */
+  readonly parity?: number;
   readonly cacheDir?: string;
   /**
    * Use no download cache (`--no-cache`): read nothing from it, keep nothing in it. Each blob is
@@ -130,6 +136,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const signal = opts.signal;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   if (!opts.dryRun && !opts.output) throw new AirlockError('USAGE', 'missing -o/--output', { hint: 'name the bundle to write, e.g. -o site.tar.zst' });
+  if (opts.parity !== undefined && opts.parity !== 0) {
+    if (!Number.isSafeInteger(opts.parity) || opts.parity < 0) throw new AirlockError('USAGE', `--parity ${opts.parity}: give a whole number of parity volumes`, { hint: 'e.g. --parity 1' });
+    if (!opts.splitSize) throw new AirlockError('USAGE', '--parity needs --split-size: parity volumes protect the volumes of a split bundle', { hint: 'add --split-size 4GiB (or smaller)' });
+  }
 
   // 1. Input, validated whole before any network traffic.
   const mirror = await readMirrorLists(opts.files);
@@ -391,6 +401,13 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
           ...(inPlace ? { openLayer, concurrency } : {}),
           ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
         });
+        if (opts.parity && volumePlan) {
+          const volumes = written.files.map((f) => f.path).filter((p) => /\.vol\d+\.tar(\.zst)?$/.test(p)).sort();
+          const par = await writeParity({ bundleId, volumes, m: opts.parity, ...(signal ? { signal } : {}) });
+          await appendChecksums(written.checksums, par.files);
+          written = { ...written, files: [...written.files, ...par.files] };
+          logger.info(`${par.files.length} parity volume(s) of ${par.shardSize} bytes: any ${opts.parity} lost or damaged file(s) of the set can be rebuilt with \`airlock bundle repair\``);
+        }
         if (tool) {
           await publishTool(tool, written.checksums);
           written = { ...written, files: [...written.files, { path: tool.final, size: tool.record.size, sha256: tool.record.digest.slice('sha256:'.length) }] };
@@ -725,4 +742,15 @@ async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(promises);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** Add files written beside the bundle to its checksums.txt (temporary name, then rename). */
+async function appendChecksums(checksums: string, files: readonly { path: string; sha256: string }[]): Promise<void> {
+  let listed: string;
+  try {
+    listed = await readFile(checksums, 'utf8');
+  } catch (err) {
+    throw ioError(err, 'read', checksums);
+  }
+  await writeFileAtomic(checksums, `${listed}${files.map((f) => `${f.sha256}  ${basename(f.path)}\n`).join('')}`);
 }

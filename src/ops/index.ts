@@ -31,3 +31,5 @@ import type * as SiteRegistryOp from './site-registry.js';
 export const siteRollback: typeof SiteRegistryOp.siteRollback = async (...a) => (await import('./site-registry.js')).siteRollback(...a);
 export const sitePrune: typeof SiteRegistryOp.sitePrune = async (...a) => (await import('./site-registry.js')).sitePrune(...a);
 export type { SiteRollbackOptions, SiteRollbackResult, SitePruneOptions, SitePruneResult } from './site-registry.js';
+export const repairVolumes: typeof import('../bundle/index.js').repairVolumes = async (...a) => (await import('../bundle/index.js')).repairVolumes(...a);
+export type { RepairResult } from '../bundle/index.js';

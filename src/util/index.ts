@@ -3,3 +3,4 @@ export { forEachConcurrent, Semaphore } from './pool.js';
 export { redactUrl, redactHeaders } from './redact.js';
 export { writeFileAtomic, sha256Hex } from './fs.js';
 export { takeChunk, releasingChunks, POOL_CHUNK, MIN_RELEASED } from './chunk-pool.js';
+export { generatorRow, recoveryMatrix, applyMatrix, checkShape as checkCodeShape, gfMul, invert as gfInvert } from './reed-solomon.js';

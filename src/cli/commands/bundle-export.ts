@@ -19,6 +19,7 @@ export const bundleExport: AirlockCommand = {
       .option('trusted-root', { type: 'string', describe: 'Sigstore trusted_root.json: for keyless verify: entries without their own trustedRoot (carried in the bundle), and with --keyless, checked against the new signature before the bundle is written' })
       .option('platform', { type: 'string', array: true, describe: 'keep only these platforms of multi-arch images (OS/ARCH[/VARIANT]); repeatable' })
       .option('split-size', { type: 'string', describe: 'write volumes of at most SIZE (4GiB, 700MB) instead of one file' })
+      .option('parity', { type: 'number', describe: 'with --split-size: N parity volumes OUT.par001… so any N lost or damaged files can be rebuilt (`bundle repair`)' })
       .option('cache', { type: 'string', describe: 'content-addressed download cache (default under $XDG_CACHE_HOME); --no-cache: none (each blob written once, into the bundle only)' })
       .option('lock', { type: 'string', describe: 'write (or with --locked, obey) the resolved tag→digest lock file' })
       .option('locked', { type: 'boolean', default: false, describe: 'refuse to export anything that differs from --lock' })

@@ -33,6 +33,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args['trusted-root'] ? { trustedRoot: args['trusted-root'] as string } : {}),
       ...(platforms.length > 0 ? { platforms } : {}),
       ...(args['split-size'] ? { splitSize: parseSize(args['split-size'] as string, '--split-size') } : {}),
+      ...(args.parity !== undefined ? { parity: Number(args.parity) } : {}),
       ...(typeof args.cache === 'string' ? { cacheDir: args.cache } : {}),
       ...(args.cache === false ? { noCache: true } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
