@@ -121,31 +121,60 @@ export function recoveryMatrix(k: number, m: number, available: readonly number[
   });
 }
 
-/** out ^= c · src over `length` bytes (GF(256) multiply-accumulate; c = 1 is a word-wise XOR). */
+/** 65536-entry table for one coefficient: two bytes multiplied at once (128 KiB each, made on first use). */
+const wideTables = new Map<number, Uint16Array>();
+function wideTable(c: number): Uint16Array {
+  let t = wideTables.get(c);
+  if (!t) {
+    const n = mulTable(c);
+    t = new Uint16Array(65536);
+    for (let v = 0; v < 65536; v++) t[v] = n[v & 0xff]! | (n[v >>> 8]! << 8);
+    wideTables.set(c, t);
+  }
+  return t;
+}
+
+/**
+ * out ^= c · src over `length` bytes (GF(256) multiply-accumulate). c = 1 is a word-wise XOR;
+ * otherwise 32-bit words through a 16-bit table (two lookups per four bytes), bytes at the ends.
+ */
 export function mulAdd(out: Uint8Array, src: Uint8Array, c: number, length = out.length): void {
   if (c === 0) return;
-  if (c === 1) {
-    let i = 0;
-    if (out.byteOffset % 4 === 0 && src.byteOffset % 4 === 0) {
-      const words = length >>> 2;
-      const o32 = new Uint32Array(out.buffer, out.byteOffset, words);
-      const s32 = new Uint32Array(src.buffer, src.byteOffset, words);
+  let i = 0;
+  const aligned = out.byteOffset % 4 === 0 && src.byteOffset % 4 === 0;
+  const words = aligned ? length >>> 2 : 0;
+  if (words > 0) {
+    const o32 = new Uint32Array(out.buffer, out.byteOffset, words);
+    const s32 = new Uint32Array(src.buffer, src.byteOffset, words);
+    if (c === 1) {
       for (let w = 0; w < words; w++) o32[w]! ^= s32[w]!;
-      i = words << 2;
+    } else {
+      const t = wideTable(c);
+      for (let w = 0; w < words; w++) {
+        const v = s32[w]!;
+        o32[w]! ^= t[v & 0xffff]! | (t[v >>> 16]! << 16);
+      }
     }
-    for (; i < length; i++) out[i]! ^= src[i]!;
-    return;
+    i = words << 2;
   }
-  const t = mulTable(c);
-  for (let i = 0; i < length; i++) out[i]! ^= t[src[i]!]!;
+  if (i < length) {
+    const t = mulTable(c);
+    for (; i < length; i++) out[i]! ^= t[src[i]!]!;
+  }
 }
+
+/** Bytes per block: every output block stays in cache while each input adds to it. */
+const BLOCK = 64 * 1024;
 
 /** Apply a coefficient matrix to k input chunks: outputs[w] = Σ rows[w][s] · inputs[s]. */
 export function applyMatrix(rows: readonly Uint8Array[], inputs: readonly Uint8Array[], outputs: readonly Uint8Array[], length: number): void {
-  for (let w = 0; w < rows.length; w++) {
-    const out = outputs[w]!;
-    out.fill(0, 0, length);
-    const row = rows[w]!;
-    for (let s = 0; s < inputs.length; s++) mulAdd(out, inputs[s]!, row[s]!, length);
+  for (let start = 0; start < length; start += BLOCK) {
+    const n = Math.min(BLOCK, length - start);
+    for (let w = 0; w < rows.length; w++) {
+      const out = outputs[w]!.subarray(start, start + n);
+      out.fill(0);
+      const row = rows[w]!;
+      for (let s = 0; s < inputs.length; s++) mulAdd(out, inputs[s]!.subarray(start, start + n), row[s]!, n);
+    }
   }
 }
