@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, mkdir, readFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, open, mkdir, readFile, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioError } from '../errors.js';
 import type { Journal } from '../copy/index.js';
@@ -39,8 +39,10 @@ export class FileJournal implements Journal {
       for (const line of text.split('\n')) {
         if (!line) continue;
         try {
-          const rec = JSON.parse(line) as { key?: unknown };
-          if (typeof rec.key === 'string') j.#done.add(rec.key);
+          const rec = JSON.parse(line) as { key?: unknown; forget?: unknown };
+          if (typeof rec.key !== 'string') continue;
+          if (rec.forget === true) j.#done.delete(rec.key);
+          else j.#done.add(rec.key);
         } catch {
           // a line torn by a kill: the step it described is done again
         }
@@ -96,4 +98,50 @@ export class FileJournal implements Journal {
     await this.#fh?.close();
     this.#fh = undefined;
   }
+}
+
+/**
+ * Make every import journal under `stateDir` forget the steps `match` selects (a line
+ * `{ key, forget: true }` after them), so that a re-import asks the registry again instead of
+ * trusting them: what `site rollback` (a tag moved back) and `site prune` (manifests deleted,
+ * blobs left to garbage collection) changed behind the journals' backs. Returns how many steps.
+ */
+export async function forgetInJournals(stateDir: string, match: (key: string) => boolean): Promise<number> {
+  const root = join(stateDir, 'imports');
+  let dirs: string[];
+  try {
+    dirs = await readdir(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw ioError(err, 'read', root);
+  }
+  let forgotten = 0;
+  for (const d of dirs) {
+    const files = await readdir(join(root, d)).catch(() => [] as string[]);
+    for (const f of files.filter((n) => n.endsWith('.jsonl'))) {
+      const path = join(root, d, f);
+      const text = await readFile(path, 'utf8').catch(() => '');
+      const done = new Set<string>();
+      for (const line of text.split('\n')) {
+        try {
+          const rec = JSON.parse(line) as { key?: unknown; forget?: unknown };
+          if (typeof rec.key !== 'string') continue;
+          if (rec.forget === true) done.delete(rec.key);
+          else done.add(rec.key);
+        } catch {
+          // empty or torn line
+        }
+      }
+      const keys = [...done].filter(match);
+      if (keys.length === 0) continue;
+      const time = new Date().toISOString();
+      try {
+        await appendFile(path, keys.map((key) => `${JSON.stringify({ key, forget: true, time })}\n`).join(''));
+      } catch (err) {
+        throw ioError(err, 'write the import journal', path);
+      }
+      forgotten += keys.length;
+    }
+  }
+  return forgotten;
 }

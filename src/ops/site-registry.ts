@@ -8,6 +8,7 @@ import { parseReference, parseTarget } from '../reference/index.js';
 import { createRegistryClient, type RegistryHostConfig } from '../registry/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { currentDigest, historyTagPattern } from './tag-history.js';
+import { forgetInJournals } from './journal.js';
 
 // ---------------------------------------------------------------------------------------------
 // rollback
@@ -92,6 +93,9 @@ export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollb
         throw err;
       }
       await audit.write({ action: 'rollback', repository: ref.repository, tag, digest: to, previous: current.digest, result: 'ok' });
+      // The journals of earlier imports say this tag points where it no longer does: a re-import
+      // of the bundle that moved it must move it again.
+      await forgetInJournals(stateDir, (k) => k.startsWith(`tag ${ref.repository} ${tag}@`));
     }
     return { version: 1, ref: where, from: current.digest, to, ...(undoes ? { undoes } : {}), dryRun: Boolean(opts.dryRun) };
   } finally {
@@ -321,6 +325,17 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
         await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, ...(m.tags.length > 0 ? { detail: `tags ${m.tags.join(', ')}` } : {}), result: 'ok' });
       }
       await audit.flush();
+      // The journals must not vouch for what is deleted now (manifests, their tags) or freed at the
+      // next garbage collection (blobs): a re-import of an older bundle then pushes them again.
+      const gone = new Set(toDelete.map((m) => `${m.repository} ${m.digest}`));
+      const freed = new Set(freedBlobs.keys());
+      await forgetInJournals(stateDir, (k) => {
+        const [kind, repository, id] = k.split(' ') as [string, string, string];
+        if (kind === 'blob') return freed.has(id as Digest);
+        if (kind === 'manifest') return gone.has(`${repository} ${id}`);
+        if (kind === 'tag') return gone.has(`${repository} ${id.slice(id.lastIndexOf('@') + 1)}`);
+        return false;
+      });
     }
     return {
       version: 1, target: targetName, keep: opts.keep, bundlesKept: [...kept], bundlesPruned: pruned,

@@ -201,6 +201,13 @@ describe('tag moves, --keep-previous-tags and site rollback', () => {
     assert.deepEqual(audit2.filter((e) => e.action === 'rollback').map((e) => [e.previous, e.digest, e.result]), [[c, b, 'ok'], [b, a, 'ok']]);
     // skopeo pulls the rolled-back tag whole.
     await skopeo(['copy', '--src-tls-verify=false', `docker://${site.target.host}/demo/app:1.0`, `dir:${join(site.work, 'pulled')}`]);
+    // Night 3's bundle imported again moves the tag forward; a's newest history tag already points
+    // at a, so it is reused (a re-run after a kill between history tag and move does the same).
+    const again = okImport(await site.importBundle(join(site.work, 'r3.tar'), ['--keep-previous-tags']));
+    assert.deepEqual(again.tagMoves, [{ repository: 'demo/app', tag: '1.0', previous: a, digest: c, historyTag: '1.0-prev-1' }]);
+    const tagsAfter = JSON.parse((await skopeo(['list-tags', '--tls-verify=false', `docker://${site.target.host}/demo/app`])).stdout) as { Tags: string[] };
+    assert.deepEqual(tagsAfter.Tags.sort(), ['1.0', '1.0-prev-1']);
+    assert.equal(await site.tagDigest('demo/app', '1.0'), c);
   });
 });
 
@@ -260,6 +267,13 @@ describe('site prune', () => {
     assert.deepEqual(again.json.delete, []);
     const audit = (await readFile(join(site.stateDir, 'site', 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(audit.filter((e) => e.action === 'delete' && e.result === 'ok').length, 2);
+
+    // Night 1's bundle imported again after the prune and the collection: its journal no longer
+    // vouches for what was deleted, so lib:1 is pushed again and pulls whole.
+    okImport(await site.importBundle(join(site.work, 'n1.tar')));
+    const libDir = join(site.work, 'pull', 'lib-again');
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${site.target.host}/demo/lib:1`, `dir:${libDir}`]);
+    assert.equal(digestOf(await readFile(join(libDir, 'manifest.json'))), lib);
   });
 });
 
