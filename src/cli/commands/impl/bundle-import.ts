@@ -1,3 +1,4 @@
+import { bundlePaths } from '../../bundle-paths.js';
 import { importBundle } from '../../../ops/index.js';
 import type { RepositoryLayout } from '../../../reference/index.js';
 import type { CliContext } from '../../context.js';
@@ -17,7 +18,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
   });
   try {
     const r = await importBundle({
-      bundles: args.bundle as string[],
+      bundles: bundlePaths(args, ctx.logger),
       to: args.to as string,
       layout: (args.layout as RepositoryLayout | undefined) ?? 'flat',
       signature,

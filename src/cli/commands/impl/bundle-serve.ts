@@ -1,3 +1,4 @@
+import { bundlePaths } from '../../bundle-paths.js';
 import { serveBundle } from '../../../ops/index.js';
 import type { RepositoryLayout } from '../../../reference/index.js';
 import type { CliContext } from '../../context.js';
@@ -6,7 +7,7 @@ import { signaturePolicyFromArgs } from '../../signature-flags.js';
 export async function runServe(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   const signature = await signaturePolicyFromArgs(args, ctx.logger);
   const h = await serveBundle({
-    bundles: args.bundle as string[],
+    bundles: bundlePaths(args, ctx.logger),
     listen: args.listen as string,
     layout: (args.layout as RepositoryLayout | undefined) ?? 'flat',
     signature,

@@ -1,3 +1,4 @@
+import { bundlePaths } from '../../bundle-paths.js';
 import { verifyBundle } from '../../../ops/index.js';
 import { formatBytes } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
@@ -10,7 +11,7 @@ export async function runVerify(args: Record<string, unknown>, ctx: CliContext):
   const progress = createProgress(ctx, 'verify', () => undefined);
   try {
     const r = await verifyBundle({
-      bundles: args.bundle as string[], signature, upstream: Boolean(args.upstream), logger: ctx.logger,
+      bundles: bundlePaths(args, ctx.logger), signature, upstream: Boolean(args.upstream), logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e), onStart: (t) => progress.setTotal(t.bytes), signal: ctx.signal,
     });
     progress.stop();
