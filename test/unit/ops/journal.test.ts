@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FileJournal } from '../../../src/ops/journal.js';
+import { FileJournal, forgetInJournals } from '../../../src/ops/journal.js';
 import { isStaleClaimError } from '../../../src/ops/journal-check.js';
 import { registryErrorFrom } from '../../../src/registry/index.js';
 
@@ -38,5 +38,38 @@ describe('FileJournal (issue 17.1: a hint that can be set aside)', () => {
     assert.equal(isStaleClaimError(err(400, 'MANIFEST_INVALID')), false);
     assert.equal(isStaleClaimError(err(401, 'UNAUTHORIZED')), false);
     assert.equal(isStaleClaimError(new Error('other')), false);
+  });
+});
+
+describe('FileJournal: forgetInJournals (site rollback and prune)', () => {
+  it('forgets the steps forgetInJournals selects, in every journal, and only those', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-journal-'));
+    try {
+      const a = await FileJournal.open(dir, `sha256:${'a'.repeat(64)}`, 'reg|flat');
+      await a.record('tag demo/app 1.0@sha256:1');
+      await a.record('manifest demo/app sha256:1');
+      await a.close();
+      const b = await FileJournal.open(dir, `sha256:${'b'.repeat(64)}`, 'reg|flat');
+      await b.record('tag demo/app 1.0@sha256:2');
+      await b.record('tag demo/lib 1@sha256:3');
+      await b.close();
+      assert.equal(await forgetInJournals(dir, (k) => k.startsWith('tag demo/app 1.0@')), 2);
+      const a2 = await FileJournal.open(dir, `sha256:${'a'.repeat(64)}`, 'reg|flat');
+      assert.equal(a2.has('tag demo/app 1.0@sha256:1'), false);
+      assert.equal(a2.has('manifest demo/app sha256:1'), true);
+      // Recorded again after being forgotten: done again.
+      await a2.record('tag demo/app 1.0@sha256:1');
+      await a2.close();
+      const a3 = await FileJournal.open(dir, `sha256:${'a'.repeat(64)}`, 'reg|flat');
+      assert.equal(a3.has('tag demo/app 1.0@sha256:1'), true);
+      await a3.close();
+      const b2 = await FileJournal.open(dir, `sha256:${'b'.repeat(64)}`, 'reg|flat');
+      assert.equal(b2.has('tag demo/app 1.0@sha256:2'), false);
+      assert.equal(b2.has('tag demo/lib 1@sha256:3'), true);
+      await b2.close();
+      assert.equal(await forgetInJournals(join(dir, 'nothing-here'), () => true), 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
