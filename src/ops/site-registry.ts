@@ -1,12 +1,13 @@
-import { resolve as resolvePath } from 'node:path';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
 import { defaultStateDir } from '../cache/index.js';
 import { AuditLog, SiteState, tagMovesOf, type Receipt } from '../deploy/index.js';
-import { AirlockError, isAirlockError } from '../errors.js';
+import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseManifest, successors, isManifestMediaType, type Descriptor, type Digest } from '../oci/index.js';
 import { parseReference, parseTarget } from '../reference/index.js';
-import { createRegistryClient, type RegistryHostConfig } from '../registry/index.js';
-import { forEachConcurrent } from '../util/index.js';
+import { createRegistryClient, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
+import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
 import { currentDigest, historyTagPattern } from './tag-history.js';
 import { forgetInJournals } from './journal.js';
 
@@ -217,7 +218,19 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
   let alreadyGone = 0;
   const freedBlobs = new Map<Digest, number>();
   const keptBlobs = new Set<Digest>();
+  const pendingPath = join(site.dir, 'prune-pending.json');
   try {
+    // A prune that was stopped during its deletes: finish them first (what is gone is skipped).
+    let finished = 0;
+    const left = await readPending(pendingPath);
+    if (left && left.target === targetName) {
+      if (opts.apply) {
+        finished = await applyPrune(left, { client, site, stateDir, registry: target.host, ...(opts.signal ? { signal: opts.signal } : {}) });
+        await rm(pendingPath, { force: true });
+      } else {
+        opts.logger?.warn(`an earlier prune --apply was stopped with ${left.manifests.length} manifest(s) to delete; run prune --apply to finish it`);
+      }
+    }
     for (const [repository, p] of repos) {
       const repo = client.repository(repository);
       const held = new Map<Digest, Held | null>();
@@ -311,39 +324,81 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
 
     let deleted = 0;
     if (opts.apply && toDelete.length > 0) {
-      const audit = new AuditLog(site.auditPath, { registry: target.host });
-      for (const m of toDelete) {
-        const ok = await client.repository(m.repository).delete({ mediaType: m.mediaType, digest: m.digest, size: m.size }, call);
-        if (!ok) {
-          await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, result: 'error', detail: 'the registry refused the delete' });
-          throw new AirlockError('REGISTRY', `${target.host} refused to delete ${m.repository}@${m.digest}`, {
-            where: `${target.host}/${m.repository}`,
-            hint: 'enable deletes in the registry (Distribution: storage.delete.enabled, or REGISTRY_STORAGE_DELETE_ENABLED=true) and use an account allowed to delete; re-run prune',
-          });
-        }
-        deleted++;
-        await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, ...(m.tags.length > 0 ? { detail: `tags ${m.tags.join(', ')}` } : {}), result: 'ok' });
-      }
-      await audit.flush();
-      // The journals must not vouch for what is deleted now (manifests, their tags) or freed at the
-      // next garbage collection (blobs): a re-import of an older bundle then pushes them again.
-      const gone = new Set(toDelete.map((m) => `${m.repository} ${m.digest}`));
-      const freed = new Set(freedBlobs.keys());
-      await forgetInJournals(stateDir, (k) => {
-        const [kind, repository, id] = k.split(' ') as [string, string, string];
-        if (kind === 'blob') return freed.has(id as Digest);
-        if (kind === 'manifest') return gone.has(`${repository} ${id}`);
-        if (kind === 'tag') return gone.has(`${repository} ${id.slice(id.lastIndexOf('@') + 1)}`);
-        return false;
-      });
+      // The plan is written down before the first delete: a prune killed half-way finishes it on
+      // its next run (the children of an index already deleted are found by nothing else).
+      const pending: PendingPrune = {
+        version: 1, target: targetName,
+        manifests: toDelete.map((m) => ({ repository: m.repository, digest: m.digest, mediaType: m.mediaType, size: m.size, tags: m.tags })),
+        blobs: [...freedBlobs.keys()],
+      };
+      await mkdir(site.dir, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'create', site.dir); });
+      await writeFileAtomic(pendingPath, `${JSON.stringify(pending)}\n`, 0o640);
+      deleted = await applyPrune(pending, { client, site, stateDir, registry: target.host, ...(opts.signal ? { signal: opts.signal } : {}) });
+      await rm(pendingPath, { force: true });
     }
     return {
       version: 1, target: targetName, keep: opts.keep, bundlesKept: [...kept], bundlesPruned: pruned,
       delete: toDelete, protected: protectedList, alreadyGone,
       gc: { blobs: freedBlobs.size, bytes: [...freedBlobs.values()].reduce((s, n) => s + n, 0) },
-      applied: Boolean(opts.apply), deleted,
+      applied: Boolean(opts.apply), deleted: deleted + finished,
     };
   } finally {
     await client.close().catch(() => {});
   }
+}
+
+interface PendingPrune {
+  readonly version: 1;
+  readonly target: string;
+  /** In delete order: indexes before what they list. */
+  readonly manifests: readonly { readonly repository: string; readonly digest: Digest; readonly mediaType: string; readonly size: number; readonly tags?: readonly string[] }[];
+  /** Blobs the next garbage collection frees: the journals must forget them. */
+  readonly blobs: readonly Digest[];
+}
+
+async function readPending(path: string): Promise<PendingPrune | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(path, 'utf8')) as Partial<PendingPrune>;
+    return doc.version === 1 && Array.isArray(doc.manifests) && Array.isArray(doc.blobs) ? doc as PendingPrune : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Carry out a written-down prune: make the journals forget what goes (first: forgetting only makes
+ * a re-import ask again), then delete each manifest still there, indexes first, each audited.
+ */
+async function applyPrune(
+  pending: PendingPrune,
+  ctx: { client: RegistryClient; site: SiteState; stateDir: string; registry: string; signal?: AbortSignal },
+): Promise<number> {
+  const call = ctx.signal ? { signal: ctx.signal } : {};
+  const gone = new Set(pending.manifests.map((m) => `${m.repository} ${m.digest}`));
+  const freed = new Set<string>(pending.blobs);
+  await forgetInJournals(ctx.stateDir, (k) => {
+    const [kind, repository, id] = k.split(' ') as [string, string, string];
+    if (kind === 'blob') return freed.has(id);
+    if (kind === 'manifest') return gone.has(`${repository} ${id}`);
+    if (kind === 'tag') return gone.has(`${repository} ${id.slice(id.lastIndexOf('@') + 1)}`);
+    return false;
+  });
+  const audit = new AuditLog(ctx.site.auditPath, { registry: ctx.registry });
+  let deleted = 0;
+  for (const m of pending.manifests) {
+    const repo = ctx.client.repository(m.repository);
+    const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+    if (!(await repo.exists(desc, call))) continue;
+    if (!(await repo.delete(desc, call))) {
+      await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, result: 'error', detail: 'the registry refused the delete' });
+      throw new AirlockError('REGISTRY', `${ctx.registry} refused to delete ${m.repository}@${m.digest}`, {
+        where: `${ctx.registry}/${m.repository}`,
+        hint: 'enable deletes in the registry (Distribution: storage.delete.enabled, or REGISTRY_STORAGE_DELETE_ENABLED=true) and use an account allowed to delete; re-run prune --apply',
+      });
+    }
+    deleted++;
+    await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, ...(m.tags && m.tags.length > 0 ? { detail: `tags ${m.tags.join(', ')}` } : {}), result: 'ok' });
+  }
+  await audit.flush();
+  return deleted;
 }

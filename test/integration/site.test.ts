@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Descriptor, Digest } from '../../src/oci/index.js';
 import { endpointOf, pushFromLayout } from './harness/oci-http.js';
-import { REGISTRY_BIN, startRegistry, testImage, writeOciLayout, type TestRegistry } from './harness/registry.js';
+import { REGISTRY_BIN, startRegistry, testImage, testIndex, writeOciLayout, type TestContent, type TestRegistry } from './harness/registry.js';
 import { runCli, type CliRun } from './harness/signed-bundle.js';
 import { skopeo, skopeoInspectRaw } from './harness/skopeo.js';
 import { digestOf } from '../../src/oci/index.js';
@@ -25,7 +25,7 @@ interface Site {
   readonly upstream: TestRegistry;
   readonly target: TestRegistry;
   readonly stateDir: string;
-  publish(repo: string, tag: string, seed: string): Promise<Digest>;
+  publish(repo: string, tag: string, seed: string, content?: TestContent): Promise<Digest>;
   exportTo(name: string, images: readonly string[]): Promise<string>;
   importBundle(bundle: string, extra?: readonly string[]): Promise<CliRun & { json: Record<string, unknown> }>;
   cli(args: readonly string[]): Promise<CliRun & { json: Record<string, unknown> }>;
@@ -50,8 +50,8 @@ async function startSite(name: string): Promise<Site> {
   let n = 0;
   const site: Site = {
     work, upstream, target, stateDir,
-    async publish(repo, tag, seed) {
-      const content = testImage(seed, { layers: 2, layerSize: 64 * 1024 });
+    async publish(repo, tag, seed, given) {
+      const content = given ?? testImage(seed, { layers: 2, layerSize: 64 * 1024 });
       const dir = await writeOciLayout(join(work, 'layouts', `${seed}-${n++}`), [{ tag, content }]);
       const root = content.root.desc as Descriptor;
       await pushFromLayout(endpointOf(upstream), dir, root, repo, tag);
@@ -274,6 +274,42 @@ describe('site prune', () => {
     const libDir = join(site.work, 'pull', 'lib-again');
     await skopeo(['copy', '--src-tls-verify=false', `docker://${site.target.host}/demo/lib:1`, `dir:${libDir}`]);
     assert.equal(digestOf(await readFile(join(libDir, 'manifest.json'))), lib);
+  });
+});
+
+describe('site prune, stopped half-way', () => {
+  let site: Site;
+  before(async () => {
+    site = await startSite('prune-resume');
+  });
+  after(async () => site?.stop());
+
+  it('finishes the deletes a stopped prune wrote down: the platform images of an index it already deleted', async () => {
+    await site.publish('demo/multi', '1.0', 'resume-index', testIndex('resume-index'));
+    okImport(await site.importBundle(await site.exportTo('m1', ['demo/multi:1.0'])));
+    await site.publish('demo/multi', '1.0', 'resume-image');
+    okImport(await site.importBundle(await site.exportTo('m2', ['demo/multi:1.0'])));
+    const args = ['site', 'prune', '--keep', '1', '--state-dir', site.stateDir, '--dest-tls-verify=false'];
+    const plan = await site.cli(args);
+    assert.equal(plan.code, 0, plan.stderr);
+    const del = plan.json.delete as { repository: string; digest: Digest; mediaType: string; size: number; role: string }[];
+    assert.deepEqual(del.map((d) => d.role), ['root', 'child', 'child']);
+
+    // As if killed after its first delete: the plan is written down, the index is gone.
+    await writeFile(join(site.stateDir, 'site', 'prune-pending.json'), JSON.stringify({ version: 1, target: site.target.host, manifests: del, blobs: [] }));
+    const res = await fetch(`${site.target.url}/v2/demo/multi/manifests/${del[0]!.digest}`, { method: 'DELETE' });
+    assert.equal(res.status, 202);
+    // A new plan no longer sees the platform images (nothing names them)…
+    const blind = await site.cli(args);
+    assert.deepEqual(blind.json.delete, []);
+    assert.match(blind.stderr, /stopped with 3 manifest\(s\) to delete/);
+    // …but --apply finishes the written-down deletes first.
+    const applied = await site.cli([...args, '--apply']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(applied.json.deleted, 2);
+    for (const d of del) await assert.rejects(skopeoInspectRaw(`docker://${site.target.host}/demo/multi@${d.digest}`, site.target));
+    await assert.rejects(readFile(join(site.stateDir, 'site', 'prune-pending.json')));
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${site.target.host}/demo/multi:1.0`, `dir:${join(site.work, 'kept')}`]);
   });
 });
 
