@@ -62,7 +62,13 @@ export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollb
     let to = opts.digest;
     let undoes: SiteRollbackResult['undoes'];
     if (!to) {
-      const moves = tagMovesOf(await site.audit(), ref.registry, ref.repository, tag).filter((m) => m.action === 'tag' && m.digest === current.digest);
+      // Moves made by imports, from the audit log and from the kept receipts (the audit log may
+      // have been rotated away): the newest one onto the current digest.
+      const fromAudit = tagMovesOf(await site.audit(), ref.registry, ref.repository, tag).filter((m) => m.action === 'tag');
+      const fromReceipts = (await site.receipts())
+        .filter(({ receipt }) => receipt.target === ref.registry || receipt.target.startsWith(`${ref.registry}/`))
+        .flatMap(({ receipt }) => (receipt.tagMoves ?? []).filter((m) => m.repository === ref.repository && m.tag === tag).map((m) => ({ ...m, time: receipt.finished })));
+      const moves = [...fromAudit, ...fromReceipts].filter((m) => m.digest === current.digest).sort((x, y) => x.time.localeCompare(y.time));
       const last = moves.at(-1);
       if (!last) {
         throw new AirlockError('NOT_FOUND', `no import recorded moving ${where} onto its current digest ${current.digest}`, {

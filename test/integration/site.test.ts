@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -208,6 +208,12 @@ describe('tag moves, --keep-previous-tags and site rollback', () => {
     const tagsAfter = JSON.parse((await skopeo(['list-tags', '--tls-verify=false', `docker://${site.target.host}/demo/app`])).stdout) as { Tags: string[] };
     assert.deepEqual(tagsAfter.Tags.sort(), ['1.0', '1.0-prev-1']);
     assert.equal(await site.tagDigest('demo/app', '1.0'), c);
+    // The audit log rotated away: rollback finds the move in the kept receipts.
+    await rename(join(site.stateDir, 'site', 'audit.jsonl'), join(site.stateDir, 'site', 'audit.jsonl.1'));
+    const rotated = await site.cli(['site', 'rollback', `${site.target.host}/demo/app:1.0`, '--state-dir', site.stateDir, '--dest-tls-verify=false']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.deepEqual([rotated.json.from, rotated.json.to], [c, a]);
+    assert.equal(await site.tagDigest('demo/app', '1.0'), a);
   });
 });
 
