@@ -171,6 +171,8 @@ export async function writeParity(opts: WriteParityOptions): Promise<ParityWritt
     const outBufs = names.map(() => new Uint8Array(CHUNK));
     const volHash = opts.volumes.map(() => createHash('sha256'));
     const parHash = names.map(() => createHash('sha256'));
+    // checksums.txt lists whole files (payload + trailer): hashed as written, not read back.
+    const fileHash = names.map(() => createHash('sha256'));
     for (let pos = 0; pos < shardSize; pos += CHUNK) {
       if (opts.signal?.aborted) throw abortError(opts.signal);
       const len = Math.min(CHUNK, shardSize - pos);
@@ -182,6 +184,7 @@ export async function writeParity(opts: WriteParityOptions): Promise<ParityWritt
       applyMatrix(rows, inBufs, outBufs, len);
       await Promise.all(outs.map(async (fh, j) => {
         parHash[j]!.update(outBufs[j]!.subarray(0, len));
+        fileHash[j]!.update(outBufs[j]!.subarray(0, len));
         await fh.write(outBufs[j]!, 0, len);
       }));
       opts.onProgress?.(len * k);
@@ -193,14 +196,11 @@ export async function writeParity(opts: WriteParityOptions): Promise<ParityWritt
       const trailer = trailerOf({ version: 1, kind: 'airlock-parity', bundleId: opts.bundleId, k, m, shardSize, index: j, volumes, parity });
       await outs[j]!.write(trailer);
       await outs[j]!.sync();
-      files.push({ path: join(dir, names[j]!), size: shardSize + trailer.length, sha256: '' });
+      files.push({ path: join(dir, names[j]!), size: shardSize + trailer.length, sha256: fileHash[j]!.update(trailer).digest('hex') });
     }
     for (const fh of outs.splice(0)) await fh.close();
     for (let j = 0; j < m; j++) await rename(tmps[j]!, join(dir, names[j]!));
-    // checksums.txt lists whole files: hash each parity file as written (payload + trailer).
-    const out = [];
-    for (const f of files) out.push({ ...f, sha256: (await sha256File(f.path, undefined, opts.signal))!.sha256 });
-    return { files: out, shardSize };
+    return { files, shardSize };
   } catch (err) {
     throw ioError(err, 'write parity volumes in', dir);
   } finally {

@@ -5,6 +5,8 @@
  * a real Distribution registry exactly as the original (skopeo judges the digests).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +56,7 @@ describe('parity volumes and bundle repair', () => {
     // checksums.txt lists the parity volumes too.
     const sums = await readFile(join(dir, 'checksums.txt'), 'utf8');
     for (const p of par) assert.match(sums, new RegExp(`  ${p.split('/').pop()!.replace('.', '\\.')}$`, 'm'));
+    await promisify(execFile)('sha256sum', ['-c', '--quiet', 'checksums.txt'], { cwd: dir });
     return { dir, volumes, parity: par };
   }
 
