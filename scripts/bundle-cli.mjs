@@ -33,7 +33,9 @@ await build({
   external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign'],
   // CommonJS packages call require() for Node's own modules.
   banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
-  define: buildDefines(readBuildInfo(root)),
+  // yargs' CommonJS build (src/cli/yargs-cjs.cts) names its locale directory by __dirname, which
+  // an ES module does not have: give it this chunk's directory (no locales there: English).
+  define: { ...buildDefines(readBuildInfo(root)), __dirname: 'import.meta.dirname' },
   sourcemap: true,
   logLevel: 'warning',
 });

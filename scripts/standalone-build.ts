@@ -162,7 +162,8 @@ export async function buildPackageCli(root: string, outDir: string, info: BuildI
     platform: 'node',
     target: 'node20',
     banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
-    define: buildDefines(info),
+    // As in scripts/bundle-cli.mjs: yargs' CommonJS build asks for __dirname.
+    define: { ...buildDefines(info), __dirname: 'import.meta.dirname' },
     plugins: [siblingsPlugin(root, 'package')],
     legalComments: 'none',
     logLevel: 'warning',

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv } from 'yargs';
+import yargs from './yargs-cjs.cjs';
 import { AirlockError, EXIT, exitCodeOf } from '../errors.js';
 import type { AirlockCommand } from './command.js';
 import type { CliContext, GlobalArgs } from './context.js';
@@ -69,6 +69,13 @@ function createContext(args: GlobalArgs, signal: AbortSignal): CliContext {
   };
 }
 
+/** --help's width: the terminal's, else $COLUMNS (as shells export it), else 100; from 80 to 120. */
+function helpWidth(): number {
+  const env = Number.parseInt(process.env.COLUMNS ?? '', 10);
+  const columns = process.stdout.columns || (Number.isInteger(env) && env > 0 ? env : 100);
+  return Math.max(80, Math.min(120, columns));
+}
+
 /** Build the parser; exported for tests. Handlers record what to run instead of running it. */
 export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: Record<string, unknown>) => void): Argv {
   let y = yargs(argv)
@@ -81,7 +88,7 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
     .version(TOOL_VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.max(80, Math.min(120, process.stdout.columns || 100)))
+    .wrap(helpWidth())
     .fail((msg, err) => {
       if (err instanceof AirlockError) throw err;
       throw new AirlockError('USAGE', msg || err?.message || 'invalid usage', { hint: 'see `airlock --help`' });
@@ -137,6 +144,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // No top-level await: the single executable runs this module as one CommonJS script (scripts/release.ts).
-void main(hideBin(process.argv)).then((code) => {
+void main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });
