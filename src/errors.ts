@@ -27,6 +27,8 @@ const CODES = {
   SIZE_MISMATCH: EXIT.verification,
   SIGNATURE_INVALID: EXIT.verification,
   SIGNATURE_MISSING: EXIT.verification,
+  /** Signed, but nothing to check the signature with was given (no --verify-key, no keyless policy). */
+  SIGNATURE_UNVERIFIED: EXIT.verification,
   UPSTREAM_SIGNATURE_INVALID: EXIT.verification,
   BUNDLE_INCOMPLETE: EXIT.verification,
   BUNDLE_TAMPERED: EXIT.verification,

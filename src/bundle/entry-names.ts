@@ -47,3 +47,9 @@ export function parseEntryName(path: string): EntryName | undefined {
   }
   return undefined;
 }
+
+/** The bundle as errors name it: the path given, or the first of several volumes (they share airlock.json). */
+export function bundleLabel(paths: readonly string[]): string {
+  if (paths.length <= 1) return paths[0] ?? '(no bundle)';
+  return `${paths[0]} (first of ${paths.length} volumes given)`;
+}

@@ -1,6 +1,6 @@
 export * from './types.js';
 export { parseAirlockManifest, bundleIdOf, readBundleManifestFile, isSafeFileName, MAX_AIRLOCK_JSON_BYTES, MAX_BLOBS, MAX_ARTIFACTS, type ManifestFile } from './manifest.js';
-export { blobEntryName, pieceEntryName, parseEntryName, OCI_LAYOUT_FILE, INDEX_JSON, CHECKSUMS_FILE, type EntryName } from './entry-names.js';
+export { blobEntryName, bundleLabel, pieceEntryName, parseEntryName, OCI_LAYOUT_FILE, INDEX_JSON, CHECKSUMS_FILE, type EntryName } from './entry-names.js';
 export { parseOciLayout, parseLayoutIndex, type LayoutIndex } from './layout-files.js';
 export { MetadataTracker, MAX_METADATA_BYTES } from './metadata.js';
 export {

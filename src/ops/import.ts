@@ -14,7 +14,7 @@ import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { targetAccess } from './target-access.js';
-import { openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
+import { bundleLabel, openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { AuditLog, SiteState, writeDeployOutputs, type MappedArtifact, type Receipt, type TagMove } from '../deploy/index.js';
 import { currentDigest, keepPreviousTag } from './tag-history.js';
@@ -173,7 +173,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   let bundleIdForRecord: Digest | undefined;
   try {
     // 1. Trust: the signature over airlock.json, before anything else is believed.
-    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
+    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
     if (!status.verified) logger.warn(`importing an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
     const manifest = reader.manifest;
     const bundleId = reader.id;

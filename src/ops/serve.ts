@@ -6,7 +6,7 @@ import { AirlockError, ioError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { createZstdDecompressStream, detectBundleForm } from '../archive/index.js';
-import { BundleContentSource, openBundle, readBundleFront, type BundleReader } from '../bundle/index.js';
+import { BundleContentSource, bundleLabel, openBundle, readBundleFront, type BundleReader } from '../bundle/index.js';
 import { hexOf, isImageManifestMediaType, parseManifest, type Descriptor, type Digest } from '../oci/index.js';
 import { parseTarget, type RepositoryLayout } from '../reference/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
@@ -67,7 +67,7 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
 
   // 1. Trust before anything else, from the front alone (cheap even for a compressed bundle).
   const front = await readBundleFront(opts.bundles[0]!, signal ? { signal } : {});
-  const status = await verifyBundleManifest({ airlockJson: front.airlockRaw, signature: front.signature, policy: opts.signature });
+  const status = await verifyBundleManifest({ airlockJson: front.airlockRaw, signature: front.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
   if (!status.verified) logger.warn(`serving an unverified bundle (${status.reason ?? 'unsigned'}) because --insecure-skip-signature was given`);
 
   // 2. Random access: a directory or an uncompressed tar as they are; a .tar.zst airlock wrote in

@@ -6,7 +6,7 @@ import { NOOP_LOGGER } from '../log.js';
 import { verifyStream } from '../content/index.js';
 import type { CopyEvent } from '../copy/index.js';
 import type { Digest } from '../oci/index.js';
-import { openBundle } from '../bundle/index.js';
+import { bundleLabel, openBundle } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
@@ -47,7 +47,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
   const emit = opts.onEvent ?? (() => {});
   const reader = await openBundle(opts.bundles, opts.signal ? { signal: opts.signal } : {});
   try {
-    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature });
+    const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
     if (!status.verified) logger.warn(`the signature was not verified (${status.reason ?? 'unsigned'}); checking digests only`);
     const manifest = reader.manifest;
     // Structure: every manifest present in the front and every child listed.

@@ -140,7 +140,7 @@ export async function verifySigstoreSignature(bundle: Bundle, opts: VerifySigsto
 
 async function verifyByKey(bundle: Bundle, hint: string, opts: VerifySigstoreOptions): Promise<VerifiedSigner> {
   if (opts.keys.length === 0) {
-    throw signatureError(opts.code, `signed with key ${hint || '(no hint)'}, but no public key was given to verify it`, opts.where, undefined, 'pass the signer\'s public key with --verify-key');
+    throw signatureError(unverifiedCode(opts.code), `signed with key ${hint || '(no hint)'}, but no public key was given to verify it`, opts.where, undefined, 'pass the signer\'s public key with --verify-key (or --key)');
   }
   // The hint is unauthenticated: it only picks which key to try first. Other tools choose other
   // hints, so when none matches every trusted key is tried; only a valid signature counts.
@@ -181,7 +181,7 @@ async function verifyKeyless(bundle: Bundle, opts: VerifySigstoreOptions): Promi
   const claimed = claimedSigner(bundle);
   if (!opts.keyless) {
     throw signatureError(
-      opts.code,
+      unverifiedCode(opts.code),
       `signed keyless by ${claimed.signer}${claimed.issuer ? ` (issuer ${claimed.issuer})` : ''}, but no trusted root and identity policy were given`,
       opts.where,
       undefined,
@@ -347,7 +347,17 @@ function describeVerifierError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function signatureError(code: VerifySigstoreOptions['code'], message: string, where: string | undefined, cause?: unknown, hint?: string): AirlockError {
+/**
+ * Nothing to verify with is not a bad signature: the bundle may be fine, the command lacks the key.
+ * Vendor signatures keep their one code.
+ */
+function unverifiedCode(code: VerifySigstoreOptions['code']): SignatureErrorCode {
+  return code === 'SIGNATURE_INVALID' ? 'SIGNATURE_UNVERIFIED' : code;
+}
+
+type SignatureErrorCode = VerifySigstoreOptions['code'] | 'SIGNATURE_UNVERIFIED';
+
+export function signatureError(code: SignatureErrorCode, message: string, where: string | undefined, cause?: unknown, hint?: string): AirlockError {
   return new AirlockError(code, message, {
     ...(cause !== undefined ? { cause } : {}),
     ...(where ? { where } : {}),

@@ -130,7 +130,7 @@ describe('bundle serve', () => {
   });
 
   it('refuses a bundle whose signature does not verify, unless told to skip it', async () => {
-    await assertRejectsCode(serveBundle({ bundles: [tar], listen: '127.0.0.1:0', signature: { keys: [], insecureSkipSignature: false } }), 'SIGNATURE_INVALID');
+    await assertRejectsCode(serveBundle({ bundles: [tar], listen: '127.0.0.1:0', signature: { keys: [], insecureSkipSignature: false } }), 'SIGNATURE_UNVERIFIED');
     const h = await serveBundle({ bundles: [tar], listen: '127.0.0.1:0', signature: { keys: [], insecureSkipSignature: true } });
     assert.equal(h.signature.verified, false);
     await h.close();
