@@ -9,7 +9,7 @@ export const GLOBAL_FLAGS = {
 } as const satisfies Record<string, Options>;
 
 export const SIGNATURE_FLAGS = {
-  'verify-key': { type: 'string', array: true, describe: 'public key that must have signed the bundle; repeatable (any one suffices)' },
+  'verify-key': { type: 'string', array: true, alias: 'key', describe: 'public key that must have signed the bundle (PEM: `airlock keys generate`\'s PREFIX.pub, or a cosign.pub); repeatable (any one suffices); --key as in cosign' },
   'trusted-root': { type: 'string', describe: 'Sigstore trusted_root.json for offline keyless verification; also wins over the roots carried in the bundle for vendor signatures' },
   'certificate-identity': { type: 'string', describe: 'keyless: exact signer identity (SAN)' },
   'certificate-identity-regexp': { type: 'string', describe: 'keyless: signer identity as a regular expression, UNANCHORED as in cosign (Go MatchString): use ^...$ to match the whole identity' },

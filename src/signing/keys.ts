@@ -8,6 +8,8 @@ import {
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { AirlockError, ioError } from '../errors.js';
+import { COSIGN_PASSWORD_ENV, cosignKeyEnvelope, decryptCosignKey } from './cosign-key.js';
+import { PASSPHRASE_ENV } from './passphrase.js';
 
 const generateKeyPairAsync = promisify(generateKeyPairCb);
 
@@ -117,6 +119,22 @@ export async function loadPrivateKey(path: string, getPassphrase: () => Promise<
       where: path,
       hint: '--sign-key takes PREFIX.key from `airlock keys generate`; PREFIX.pub is for --verify-key',
     });
+  }
+  const cosign = cosignKeyEnvelope(pem);
+  if (cosign) {
+    // cosign keys may be encrypted with an empty passphrase, and cosign users have COSIGN_PASSWORD set.
+    // Order: AIRLOCK_KEY_PASSWORD, COSIGN_PASSWORD, the prompt.
+    const passphrase = process.env[PASSPHRASE_ENV] ?? process.env[COSIGN_PASSWORD_ENV] ?? (await getPassphrase());
+    if (passphrase === undefined) {
+      throw new AirlockError('KEY_INVALID', `${path} is an encrypted cosign key and no passphrase was given`, {
+        where: path,
+        hint: 'set AIRLOCK_KEY_PASSWORD (or COSIGN_PASSWORD; empty for a key made with an empty one), or run on a terminal to be prompted',
+      });
+    }
+    const privateKey = await decryptCosignKey(cosign, passphrase, path);
+    const type = keyTypeOf(privateKey, path);
+    const publicKey = createPublicKey(privateKey);
+    return { type, privateKey, publicKey, fingerprint: keyFingerprint(publicKey), source: path };
   }
   const encrypted = isEncryptedPem(pem);
   let passphrase: string | undefined;

@@ -10,7 +10,7 @@ export const bundleExport: AirlockCommand = {
       .option('output', { alias: 'o', type: 'string', describe: 'bundle to write: x.tar.zst (zstd), x.tar (none), or a directory' })
       .option('since', { type: 'string', array: true, describe: 'make a delta against an earlier bundle, its airlock.json, or an import receipt.json; repeatable' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'resolve and plan only; download no layer' })
-      .option('sign-key', { type: 'string', describe: 'private key from `airlock keys generate` (PEM, ECDSA P-256 or Ed25519)' })
+      .option('sign-key', { type: 'string', alias: 'key', describe: 'private key: PREFIX.key from `airlock keys generate` (PEM, ECDSA P-256 or Ed25519) or a cosign.key (ENCRYPTED SIGSTORE PRIVATE KEY; passphrase from AIRLOCK_KEY_PASSWORD or COSIGN_PASSWORD); --key as in cosign' })
       .option('keyless', { type: 'boolean', default: false, describe: 'sign keyless: a Fulcio certificate for your OIDC identity, logged in Rekor (goes to the network)' })
       .option('identity-token', { type: 'string', describe: '--keyless: file holding the OIDC token (default: $SIGSTORE_ID_TOKEN or the GitHub Actions token)' })
       .option('fulcio-url', { type: 'string', describe: '--keyless: Fulcio (default https://fulcio.sigstore.dev)' })
