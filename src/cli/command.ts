@@ -16,3 +16,12 @@ export function notImplemented(what: string, issue: number): never {
     hint: `tracked in issue #${issue}`,
   });
 }
+
+/**
+ * A command's Examples, as the help's closing section: each a comment line (what it does) over
+ * the command line, so the command can be copied whole (yargs' own two-column examples split long
+ * command lines into pieces). `$0` becomes `airlock`.
+ */
+export function examples(list: readonly (readonly [command: string, what: string])[]): string {
+  return ['Examples:', ...list.flatMap(([command, what]) => [`  # ${what}`, `  ${command}`])].join('\n');
+}

@@ -20,6 +20,7 @@ import { siteStatus } from './commands/site-status.js';
 import { siteRollback } from './commands/site-rollback.js';
 import { sitePrune } from './commands/site-prune.js';
 import { version } from './commands/version.js';
+import { completion } from './commands/completion.js';
 import { errorToJson, formatError } from './render/errors.js';
 import { createStderrLogger } from './render/logger.js';
 import { TOOL_VERSION } from '../version.js';
@@ -43,8 +44,8 @@ const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> =
   site: { describe: 'operate a mirror over time: freshness, rollback, pruning', commands: [siteStatus, siteRollback, sitePrune] },
 };
 
-/** Commands outside the groups: `airlock version`. */
-const TOP_LEVEL: AirlockCommand[] = [version];
+/** Commands outside the groups: `airlock version`, `airlock completion`. */
+const TOP_LEVEL: AirlockCommand[] = [version, completion];
 
 function createContext(args: GlobalArgs, signal: AbortSignal): CliContext {
   const json = Boolean(args.json);
@@ -83,7 +84,7 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
     .usage('$0 <command>\n\nCarry container content across an air gap.')
     .options(GLOBAL_FLAGS)
     .strict()
-    .demandCommand(1, 'name a command: bundle, keys, registry, chart, site or version')
+    .demandCommand(1, 'name a command: bundle, keys, registry, chart, site, version or completion')
     .recommendCommands()
     .version(TOOL_VERSION)
     .help()

@@ -1,4 +1,4 @@
-import type { AirlockCommand } from '../command.js';
+import { examples, type AirlockCommand } from '../command.js';
 import { CONCURRENCY_FLAG, SOURCE_FLAGS } from '../flags.js';
 
 export const bundleExport: AirlockCommand = {
@@ -6,6 +6,12 @@ export const bundleExport: AirlockCommand = {
   describe: 'pin, download and write one signed, deduplicated bundle from mirror lists (connected side)',
   builder: (y) =>
     y
+      .epilogue(examples([
+        ['$0 bundle export -f mirror.yaml -o site.tar.zst --sign-key dmz.key', 'a signed, zstd-compressed bundle'],
+        ['$0 bundle export -f mirror.yaml --dry-run', 'what would be carried, downloading no layer'],
+        ['$0 bundle export -f mirror.yaml -o week-2.tar.zst --key dmz.key --since week-1.tar.zst', 'a delta: only what week-1 lacks'],
+        ['$0 bundle export -f mirror.yaml -o site.tar.zst --key dmz.key --split-size 4GiB', 'volumes of at most 4 GiB (FAT32)'],
+      ]))
       .option('file', { alias: 'f', type: 'string', array: true, demandOption: true, describe: 'mirror list (MIRROR.yaml); repeatable, lists are merged' })
       .option('output', { alias: 'o', type: 'string', describe: 'bundle to write: x.tar.zst (zstd), x.tar (none), or a directory' })
       .option('since', { type: 'string', array: true, describe: 'make a delta against an earlier bundle, its airlock.json, or an import receipt.json; repeatable' })

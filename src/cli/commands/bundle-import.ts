@@ -1,4 +1,4 @@
-import type { AirlockCommand } from '../command.js';
+import { examples, type AirlockCommand } from '../command.js';
 import { CONCURRENCY_FLAG, DEST_FLAGS, SIGNATURE_FLAGS } from '../flags.js';
 
 export const bundleImport: AirlockCommand = {
@@ -6,6 +6,11 @@ export const bundleImport: AirlockCommand = {
   describe: 'verify a bundle offline, then push it into the site registry (isolated side)',
   builder: (y) =>
     y
+      .epilogue(examples([
+        ['$0 bundle import site.tar.zst --to harbor.intern/mirror --verify-key dmz.pub', 'verify, then push into harbor.intern under mirror/'],
+        ['echo "$PASS" | $0 bundle import site.tar.zst --to harbor.intern --key dmz.pub --dest-username robot --dest-password-stdin', 'with a password on stdin'],
+        ['$0 bundle import site.vol00{1,2}.tar.zst --to 127.0.0.1:5000 --key dmz.pub --dest-tls-verify=false --dry-run', 'the plan for two volumes, pushing nothing'],
+      ]))
       .positional('bundle', { type: 'string', array: true, describe: 'bundle file, directory, or one or more volumes' })
       .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
       .option('layout', { choices: ['flat', 'scoped'] as const, default: 'flat' as const, describe: 'flat: HOST/PREFIX/apache/superset; scoped: HOST/PREFIX/docker.io/apache/superset' })

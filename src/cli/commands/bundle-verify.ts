@@ -1,4 +1,4 @@
-import type { AirlockCommand } from '../command.js';
+import { examples, type AirlockCommand } from '../command.js';
 import { SIGNATURE_FLAGS } from '../flags.js';
 
 export const bundleVerify: AirlockCommand = {
@@ -6,6 +6,10 @@ export const bundleVerify: AirlockCommand = {
   describe: 'offline: check the signature and every digest, with no registry',
   builder: (y) =>
     y
+      .epilogue(examples([
+        ['$0 bundle verify site.tar.zst --verify-key dmz.pub', 'the signature and every digest, offline'],
+        ['$0 bundle verify site.tar.zst --key cosign.pub --upstream', 'also re-check the vendor signatures'],
+      ]))
       .positional('bundle', { type: 'string', array: true, describe: 'bundle file, directory, or one or more volumes' })
       .options(SIGNATURE_FLAGS)
       .option('upstream', { type: 'boolean', default: false, describe: 'also re-check the vendor signatures recorded at export' }),
