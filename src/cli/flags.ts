@@ -19,10 +19,15 @@ export const SIGNATURE_FLAGS = {
 } as const satisfies Record<string, Options>;
 
 export const SOURCE_FLAGS = {
-  'src-creds': { type: 'string', describe: 'USER:PASS for every source registry' },
+  'src-creds': {
+    type: 'string', array: true,
+    describe: 'REGISTRY=USER:PASS: credentials for that source registry only; repeatable. Plain USER:PASS only when the mirror lists name one source registry',
+  },
+  'src-username': { type: 'string', describe: 'user name for --src-password-stdin (one source registry, as plain --src-creds)' },
+  'src-password-stdin': { type: 'boolean', default: false, describe: 'read the source password from stdin' },
   'src-cert-dir': { type: 'string', describe: 'certs.d-style directory (*.crt CAs, *.cert/*.key client pair) for source registries' },
   'src-tls-verify': { type: 'boolean', default: true, describe: 'verify source TLS; =false also allows plain HTTP' },
-  authfile: { type: 'string', describe: 'registry credentials in docker config.json / containers auth.json format' },
+  'src-authfile': { type: 'string', alias: 'authfile', describe: 'source credentials, docker config.json / containers auth.json format (default: the containers-auth.json search)' },
 } as const satisfies Record<string, Options>;
 
 export const DEST_FLAGS = {
@@ -31,7 +36,7 @@ export const DEST_FLAGS = {
   'dest-password-stdin': { type: 'boolean', default: false, describe: 'read the target password from stdin' },
   'dest-cert-dir': { type: 'string', describe: 'certs.d-style directory: *.crt CAs, *.cert + *.key client certificate (mTLS)' },
   'dest-tls-verify': { type: 'boolean', default: true, describe: 'verify target TLS; =false also allows plain HTTP (loopback/testing)' },
-  authfile: { type: 'string', describe: 'registry credentials in docker config.json / containers auth.json format' },
+  'dest-authfile': { type: 'string', alias: 'authfile', describe: 'target credentials, docker config.json / containers auth.json format (default: the containers-auth.json search)' },
 } as const satisfies Record<string, Options>;
 
 export const CONCURRENCY_FLAG = {

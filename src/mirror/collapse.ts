@@ -103,11 +103,12 @@ export function mergeRegistries(
       }
       const merged: { -readonly [K in keyof RegistrySettings]: RegistrySettings[K] } = { ...first };
       let ok = true;
-      for (const field of ['tls', 'certDir', 'authfile'] as const) {
+      for (const field of ['tls', 'certDir', 'authfile', 'credentials'] as const) {
         const a = first[field];
         const b = settings[field];
-        if (a !== undefined && b !== undefined && a !== b) {
-          problems.push(conflict(settings.where, first.where, `registry \`${host}\` has two different \`${field}\` settings (${a} and ${b})`, 'keep one setting per registry across all -f files'));
+        if (a !== undefined && b !== undefined && JSON.stringify(a) !== JSON.stringify(b)) {
+          const shown = field === 'credentials' ? '' : ` (${String(a)} and ${String(b)})`;
+          problems.push(conflict(settings.where, first.where, `registry \`${host}\` has two different \`${field === 'credentials' ? 'creds' : field}\` settings${shown}`, 'keep one setting per registry across all -f files'));
           ok = false;
         } else if (a === undefined && b !== undefined) {
           (merged as Record<string, unknown>)[field] = b;

@@ -14,7 +14,7 @@ import { describe, YamlReader, type Field } from './yaml-reader.js';
 
 const ROOT_KEYS = ['version', 'defaults', 'registries', 'images', 'charts', 'files'] as const;
 const DEFAULTS_KEYS = ['platforms', 'referrers'] as const;
-const REGISTRY_KEYS = ['tls', 'certDir', 'authfile'] as const;
+const REGISTRY_KEYS = ['tls', 'certDir', 'authfile', 'creds'] as const;
 const IMAGE_KEYS = ['ref', 'repository', 'tags', 'tag', 'platforms', 'referrers', 'verify', 'archive', 'layout', 'fromFile'] as const;
 const TAGS_KEYS = ['semver', 'regex'] as const;
 const VERIFY_KEYS = ['key', 'keyless'] as const;
@@ -162,7 +162,7 @@ function readRegistries(ctx: Ctx, field: Field | undefined): Map<string, Registr
       );
       continue;
     }
-    const settings: { tls?: TlsMode; certDir?: string; authfile?: string; where: string } = { where: keyWhere };
+    const settings: { tls?: TlsMode; certDir?: string; authfile?: string; credentials?: { username: string; password: string }; where: string } = { where: keyWhere };
     if (!r.isNull(pair.value)) {
       const m = r.map(pair.value, `the settings of registry \`${hostText}\``, REGISTRY_KEYS, keyWhere);
       if (m) {
@@ -178,6 +178,13 @@ function readRegistries(ctx: Ctx, field: Field | undefined): Map<string, Registr
         if (certDir !== undefined) settings.certDir = certDir;
         const authfile = readPath(ctx, m.get('authfile'), '`authfile`');
         if (authfile !== undefined) settings.authfile = authfile;
+        const creds = m.get('creds');
+        if (creds) {
+          const text = r.string(creds.value, '`creds`', creds.where);
+          const colon = text?.indexOf(':') ?? -1;
+          if (text !== undefined && colon > 0) settings.credentials = { username: text.slice(0, colon), password: text.slice(colon + 1) };
+          else if (text !== undefined) r.problem(r.whereOf(creds.value, creds.where), '`creds` must be USER:PASSWORD', 'or keep the password out of the list: `authfile: ./auth.json`');
+        }
       }
     }
     const earlier = out.get(host);

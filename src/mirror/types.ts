@@ -41,6 +41,8 @@ export interface RegistrySettings {
   readonly certDir?: string;
   /** Absolute: docker `config.json` / containers `auth.json`. */
   readonly authfile?: string;
+  /** `creds: USER:PASS`: sent to this registry only, and before its authfile. */
+  readonly credentials?: { readonly username: string; readonly password: string };
   /** Where the registry's key was written (`file:line:col`); the first place when merged. */
   readonly where: string;
 }

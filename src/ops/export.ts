@@ -13,9 +13,9 @@ import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type Pl
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
 } from '../oci/index.js';
-import { formatReference, formatRepository, type Reference } from '../reference/index.js';
+import { formatReference, formatRepository, normaliseRegistry, type Reference } from '../reference/index.js';
 import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type MirrorList } from '../mirror/index.js';
-import { createRegistryPool, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
+import { createRegistryPool, type RegistryHostConfig, type RegistryRepository, type ScopedCredentials } from '../registry/index.js';
 import {
   AIRLOCK_FORMAT_VERSION, writeParity, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
   type AirlockManifest, type BundleArtifact, type BundleBlob, type CarriedTool, type VolumePlan,
@@ -64,8 +64,14 @@ export interface ExportOptions {
   readonly noCache?: boolean;
   /** Parallel transfers. Default 8. */
   readonly concurrency?: number;
-  /** Source registry settings from flags; the mirror list's `registries:` wins. */
+  /** Source registry settings from flags (TLS, cert dir, authfile); the mirror list's `registries:` wins. */
   readonly source?: RegistryHostConfig;
+  /**
+   * Source credentials from the command line. Each goes to the one registry it names; unscoped
+   * ones (`--src-creds USER:PASS`, or `source.credentials`) only when the mirror lists name a single
+   * source registry, else USAGE (issue 23).
+   */
+  readonly sourceCredentials?: SourceCredentials;
   readonly lock?: string;
   readonly locked?: boolean;
   readonly since?: readonly string[];
@@ -163,8 +169,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
 
   const pool = createRegistryPool({
     defaults: opts.source ?? { tls: 'verify' },
+    credentials: scopeSourceCredentials(mirror, opts.sourceCredentials, opts.source?.credentials),
     perRegistry: new Map([...mirror.registries].map(([host, s]) => [host, {
       ...(s.tls ? { tls: s.tls } : {}), ...(s.certDir ? { certDir: s.certDir } : {}), ...(s.authfile ? { authfile: s.authfile } : {}),
+      ...(s.credentials ? { credentials: s.credentials } : {}),
     }])),
     clientOptions: { logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) },
   });
@@ -753,4 +761,45 @@ async function appendChecksums(checksums: string, files: readonly { path: string
     throw ioError(err, 'read', checksums);
   }
   await writeFileAtomic(checksums, `${listed}${files.map((f) => `${f.sha256}  ${basename(f.path)}\n`).join('')}`);
+}
+
+export interface SourceCredentials {
+  /** `--src-creds HOST=USER:PASS`, by registry host. */
+  readonly scoped?: ReadonlyMap<string, { readonly username: string; readonly password: string }>;
+  /** `--src-creds USER:PASS` or `--src-username` + `--src-password-stdin`; `flag` names them in errors. */
+  readonly unscoped?: { readonly username: string; readonly password: string; readonly flag: string };
+}
+
+/**
+ * Every credential from the command line, each tied to one registry host. Unscoped ones go to the
+ * only source registry the mirror lists name (images, repositories, OCI charts); with several, or
+ * none known before resolving (archives, release manifests only), they are refused rather than
+ * sent to a registry they may not belong to.
+ */
+export function scopeSourceCredentials(
+  mirror: MirrorList,
+  given: SourceCredentials | undefined,
+  legacy: { readonly username: string; readonly password: string } | undefined,
+): Map<string, ScopedCredentials> {
+  const out = new Map<string, ScopedCredentials>();
+  for (const [host, c] of given?.scoped ?? []) out.set(normaliseRegistry(host), { ...c, source: `--src-creds for ${normaliseRegistry(host)}` });
+  const unscoped = given?.unscoped ?? (legacy ? { ...legacy, flag: '--src-creds' } : undefined);
+  if (!unscoped) return out;
+  const hosts = new Set<string>();
+  for (const e of mirror.images) {
+    if (e.kind === 'ref') hosts.add(normaliseRegistry(e.ref.registry));
+    else if (e.kind === 'repository') hosts.add(normaliseRegistry(e.repository.registry));
+  }
+  for (const c of mirror.charts) if (c.kind === 'oci') hosts.add(normaliseRegistry(c.ref.registry));
+  const list = [...hosts].sort();
+  if (list.length !== 1) {
+    throw new AirlockError('USAGE', list.length === 0
+      ? `${unscoped.flag} names no registry, and the mirror list names none to send it to`
+      : `${unscoped.flag} names no registry, and the mirror list names ${list.length} source registries (${list.join(', ')})`, {
+      hint: `say which registry the credentials are for: --src-creds REGISTRY=USER:PASS (repeatable), or \`creds\` / \`authfile\` under \`registries:\` in the mirror list`,
+    });
+  }
+  const host = list[0]!;
+  if (!out.has(host)) out.set(host, { username: unscoped.username, password: unscoped.password, source: `${unscoped.flag} (for ${host})` });
+  return out;
 }

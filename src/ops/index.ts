@@ -14,7 +14,7 @@ export const inspectBundle: typeof InspectOp.inspectBundle = async (...a) => (aw
 export const serveBundle: typeof ServeOp.serveBundle = async (...a) => (await import('./serve.js')).serveBundle(...a);
 export const diffBundles: typeof DiffOp.diffBundles = async (...a) => (await import('./diff.js')).diffBundles(...a);
 
-export type { ExportOptions, ExportResult } from './export.js';
+export type { ExportOptions, ExportResult, SourceCredentials } from './export.js';
 export type { ImportOptions, ImportResult } from './import.js';
 export type { VerifyOptions, VerifyResult } from './verify.js';
 export type { InspectResult } from './inspect.js';

@@ -45,11 +45,12 @@ export class Authenticator {
   #service: string | undefined;
   readonly #tokens = new Map<string, { token: string; expiresAt: number }>();
   readonly #inflight = new Map<string, Promise<string>>();
-  readonly #credentials: () => Promise<Credentials | undefined>;
+  /** By the request's scopes: credentials may be scoped to a repository namespace. */
+  readonly #credentials: (scopes: readonly string[]) => Promise<Credentials | undefined>;
   readonly #fetchToken: TokenFetcher;
   readonly #now: () => number;
 
-  constructor(credentials: () => Promise<Credentials | undefined>, fetchToken: TokenFetcher, now: () => number = Date.now) {
+  constructor(credentials: (scopes: readonly string[]) => Promise<Credentials | undefined>, fetchToken: TokenFetcher, now: () => number = Date.now) {
     this.#credentials = credentials;
     this.#fetchToken = fetchToken;
     this.#now = now;
@@ -67,7 +68,7 @@ export class Authenticator {
   /** The Authorization header for a request needing `scopes`, from what has been learnt so far. */
   async authorization(scopes: readonly string[]): Promise<string | undefined> {
     if (this.#scheme === 'basic') {
-      const c = await this.#credentials();
+      const c = await this.#credentials(scopes);
       return c ? basicHeader(c) : undefined;
     }
     if (this.#scheme === 'bearer') return `Bearer ${await this.#token(scopes)}`;
@@ -82,7 +83,7 @@ export class Authenticator {
     const challenge = pickChallenge(parseWwwAuthenticate(header ?? ''));
     if (!challenge) return false;
     if (challenge.scheme === 'basic') {
-      const c = await this.#credentials();
+      const c = await this.#credentials(scopes);
       if (!c) {
         this.#scheme = 'basic';
         return false;
@@ -124,7 +125,7 @@ export class Authenticator {
     if (running) return running;
     const p = (async () => {
       if (!this.#realm) throw new AirlockError('INTERNAL', 'bearer token requested before a challenge named a realm');
-      const res = await this.#fetchToken({ realm: this.#realm, service: this.#service, scopes: key ? key.split(' ') : [], credentials: await this.#credentials() });
+      const res = await this.#fetchToken({ realm: this.#realm, service: this.#service, scopes: key ? key.split(' ') : [], credentials: await this.#credentials(scopes) });
       const lifetime = (res.expiresIn > 0 ? res.expiresIn : DEFAULT_EXPIRES_IN_S) * 1000;
       if (this.#tokens.size >= MAX_CACHED_TOKENS) this.#tokens.delete(this.#tokens.keys().next().value as string);
       this.#tokens.set(key, { token: res.token, expiresAt: this.#now() + Math.max(0, lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)) });

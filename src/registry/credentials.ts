@@ -19,38 +19,69 @@ export interface ResolveCredentialsOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** The `--authfile` flag when `config.authfile` is a per-registry file that must win over it. */
   readonly fallbackAuthfile?: string;
+  /**
+   * Credentials the command line scoped to this registry (`--src-creds HOST=USER:PASS`): after
+   * the per-registry `creds` and `authfile` of the mirror list, before the authfiles.
+   */
+  readonly fallbackCredentials?: Credentials;
+  /**
+   * The repository the credentials are for: authfile keys scoped to a namespace (`quay.io/org`,
+   * containers-auth.json(5)) match only repositories under it, the longest match winning. Without
+   * one only host keys match.
+   */
+  readonly repository?: string;
 }
 
 /** The legacy key docker login writes for Docker Hub. */
 const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
 
 /**
- * Find credentials for `registry`. Order: explicit credentials > per-registry authfile >
- * --authfile > $REGISTRY_AUTH_FILE > $XDG_RUNTIME_DIR/containers/auth.json > ~/.docker/config.json.
- * In each file, `credHelpers[registry]` wins, then `credsStore`, then `auths`; the first file that
- * knows the registry wins (as containers/image does).
+ * Find credentials for `registry`. Order: explicit credentials (a flag for this registry, the
+ * mirror list's `creds`) > per-registry authfile > credentials scoped to it on the command line >
+ * --authfile, then the containers-auth.json(5) search: $REGISTRY_AUTH_FILE alone when set, else
+ * $XDG_RUNTIME_DIR/containers/auth.json, $XDG_CONFIG_HOME/containers/auth.json (~/.config),
+ * $DOCKER_CONFIG/config.json (~/.docker/config.json), ~/.dockercfg. In each file,
+ * `credHelpers[registry]` wins, then `credsStore`, then `auths` (a namespace key `host/org` before
+ * the host's, longest first); the first file that knows the registry wins (as containers/image does).
  */
 export async function resolveCredentials(
   registry: string,
   config: RegistryHostConfig,
   opts: ResolveCredentialsOptions = {},
 ): Promise<Credentials | undefined> {
-  if (config.credentials) return { ...config.credentials, source: 'the command line' };
+  if (config.credentials) return { source: 'the command line', ...config.credentials };
   const env = opts.env ?? process.env;
-  const files: { path: string; explicit: boolean }[] = [];
-  if (config.authfile) files.push({ path: config.authfile, explicit: true });
-  if (opts.fallbackAuthfile && opts.fallbackAuthfile !== config.authfile) files.push({ path: opts.fallbackAuthfile, explicit: true });
-  if (env.REGISTRY_AUTH_FILE) files.push({ path: env.REGISTRY_AUTH_FILE, explicit: false });
-  if (env.XDG_RUNTIME_DIR) files.push({ path: join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'), explicit: false });
-  const home = env.HOME ?? homedir();
-  files.push({ path: join(env.DOCKER_CONFIG ?? join(home, '.docker'), 'config.json'), explicit: false });
-  for (const f of files) {
-    const doc = await readAuthFile(f.path, f.explicit);
-    if (!doc) continue;
-    const found = await credentialsFromDocument(registry, doc, f.path, env);
+  const search = async (files: readonly { path: string; explicit: boolean; legacy?: boolean }[]): Promise<Credentials | undefined> => {
+    for (const f of files) {
+      const doc = await readAuthFile(f.path, f.explicit, f.legacy === true);
+      if (!doc) continue;
+      const found = await credentialsFromDocument(registry, opts.repository, doc, f.path, env);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  if (config.authfile) {
+    const found = await search([{ path: config.authfile, explicit: true }]);
     if (found) return found;
   }
-  return undefined;
+  if (opts.fallbackCredentials) return opts.fallbackCredentials;
+  const files: { path: string; explicit: boolean; legacy?: boolean }[] = [];
+  if (opts.fallbackAuthfile && opts.fallbackAuthfile !== config.authfile) files.push({ path: opts.fallbackAuthfile, explicit: true });
+  files.push(...defaultAuthFiles(env));
+  return search(files);
+}
+
+/** containers-auth.json(5): where credentials are looked for when no file is named. */
+export function defaultAuthFiles(env: Readonly<Record<string, string | undefined>>): { path: string; explicit: false; legacy?: boolean }[] {
+  // REGISTRY_AUTH_FILE replaces the search: "the default location is overridden".
+  if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE, explicit: false }];
+  const home = env.HOME ?? homedir();
+  const files: { path: string; explicit: false; legacy?: boolean }[] = [];
+  if (env.XDG_RUNTIME_DIR) files.push({ path: join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'), explicit: false });
+  files.push({ path: join(env.XDG_CONFIG_HOME || join(home, '.config'), 'containers', 'auth.json'), explicit: false });
+  files.push({ path: join(env.DOCKER_CONFIG ?? join(home, '.docker'), 'config.json'), explicit: false });
+  files.push({ path: join(home, '.dockercfg'), explicit: false, legacy: true });
+  return files;
 }
 
 interface AuthFileDocument {
@@ -59,7 +90,7 @@ interface AuthFileDocument {
   credsStore?: string;
 }
 
-async function readAuthFile(path: string, explicit: boolean): Promise<AuthFileDocument | undefined> {
+async function readAuthFile(path: string, explicit: boolean, legacy: boolean): Promise<AuthFileDocument | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -72,7 +103,8 @@ async function readAuthFile(path: string, explicit: boolean): Promise<AuthFileDo
   try {
     const doc = JSON.parse(text) as unknown;
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
-    return doc as AuthFileDocument;
+    // ~/.dockercfg (docker before 1.7): the `auths` map alone, at the top level.
+    return legacy ? { auths: doc as AuthFileDocument['auths'] } : (doc as AuthFileDocument);
   } catch (err) {
     throw new AirlockError('USAGE', `the authfile ${path} is not valid JSON`, {
       where: path,
@@ -89,8 +121,35 @@ export function authKeyRegistry(key: string): string {
   return normaliseRegistry(slash < 0 ? stripped : stripped.slice(0, slash));
 }
 
+/**
+ * The `auths` key for `registry` (and `repository`): a key naming a namespace (`host/org`,
+ * `host/org/team`) matches repositories at or under it, the longest first; then a host key (any
+ * spelling: `https://host/v1/`, `host`).
+ */
+function authsKeyFor(auths: Readonly<Record<string, unknown>>, registry: string, repository: string | undefined): string | undefined {
+  const want = normaliseRegistry(registry);
+  let namespaced: { key: string; length: number } | undefined;
+  const hostKeys: string[] = [];
+  for (const key of Object.keys(auths)) {
+    const slash = key.indexOf('/');
+    // A URL (`https://index.docker.io/v1/`) or a bare host names the whole registry.
+    if (/^[a-z]+:\/\//i.test(key) || slash < 0) {
+      if (authKeyRegistry(key) === want) hostKeys.push(key);
+      continue;
+    }
+    if (repository === undefined || normaliseRegistry(key.slice(0, slash)) !== want) continue;
+    const namespace = key.slice(slash + 1).replace(/\/+$/, '');
+    if (namespace === '' || !(repository === namespace || repository.startsWith(`${namespace}/`))) continue;
+    if (!namespaced || namespace.length > namespaced.length) namespaced = { key, length: namespace.length };
+  }
+  if (namespaced) return namespaced.key;
+  // Exact spelling first, then any that normalises to the same registry.
+  return hostKeys.includes(registry) ? registry : hostKeys[0];
+}
+
 async function credentialsFromDocument(
   registry: string,
+  repository: string | undefined,
   doc: AuthFileDocument,
   path: string,
   env: Readonly<Record<string, string | undefined>>,
@@ -105,8 +164,7 @@ async function credentialsFromDocument(
     // docker keeps only a marker in `auths` when a store holds the secret; fall through to real entries
   }
   const auths = doc.auths ?? {};
-  // Exact key first, then any spelling that normalises to the same registry.
-  const key = registry in auths ? registry : Object.keys(auths).find((k) => authKeyRegistry(k) === want);
+  const key = authsKeyFor(auths, registry, repository);
   if (key === undefined) return undefined;
   const entry = auths[key] ?? {};
   const source = path;

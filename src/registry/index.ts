@@ -3,7 +3,7 @@ export type {
   RegistryHostConfig, RegistryClientOptions, RegistryClient, RegistryRepository, ProbeResult, RequestInfo, AuthScheme, HarborProjects,
 } from './types.js';
 export { createRegistryClient } from './client.js';
-export { createRegistryPool, type RegistryPool, type RegistryPoolOptions } from './pool.js';
+export { createRegistryPool, type RegistryPool, type RegistryPoolOptions, type ScopedCredentials } from './pool.js';
 export {
   RegistryError, registryErrorFrom, transportErrorFrom, parseErrorBody, isRetryableStatus, isRepositoryRefusal,
   type DistributionError, type DistributionErrorCode, type RegistrySide, type RegistryErrorContext,

@@ -2,11 +2,24 @@ import { normaliseRegistry } from '../reference/index.js';
 import { createRegistryClient } from './client.js';
 import type { RegistryClient, RegistryClientOptions, RegistryHostConfig } from './types.js';
 
+export interface ScopedCredentials {
+  readonly username: string;
+  readonly password: string;
+  /** Where they came from, for messages (`--src-creds for ghcr.io`); never the secret. */
+  readonly source: string;
+}
+
 export interface RegistryPoolOptions {
-  /** From the flags: applies to every registry. */
+  /** From the flags: TLS, cert dir and authfile for every registry. Its `credentials` are ignored: see `credentials`. */
   readonly defaults: RegistryHostConfig;
   /** The mirror list's `registries:` section, keyed by registry host; wins over the defaults. */
   readonly perRegistry?: ReadonlyMap<string, Partial<RegistryHostConfig>>;
+  /**
+   * Credentials from the command line, each for the one registry it names (`--src-creds
+   * HOST=USER:PASS`). A registry not named here gets none of them (issue 23: a password for one
+   * registry was sent to all). Consulted after the registry's own `creds` and `authfile`.
+   */
+  readonly credentials?: ReadonlyMap<string, ScopedCredentials>;
   readonly clientOptions?: RegistryClientOptions;
 }
 
@@ -20,16 +33,24 @@ export function createRegistryPool(opts: RegistryPoolOptions): RegistryPool {
   const clients = new Map<string, RegistryClient>();
   const per = new Map<string, Partial<RegistryHostConfig>>();
   for (const [k, v] of opts.perRegistry ?? []) per.set(normaliseRegistry(k), v);
+  const scoped = new Map<string, ScopedCredentials>();
+  for (const [k, v] of opts.credentials ?? []) scoped.set(normaliseRegistry(k), v);
+  // The flags' authfile is consulted after the registry's own creds, authfile and scoped credentials.
+  const { credentials: _everyone, authfile: flagAuthfile, ...defaults } = opts.defaults;
   return {
     client(registry: string): RegistryClient {
       const key = normaliseRegistry(registry);
       let c = clients.get(key);
       if (!c) {
         const own = per.get(key) ?? {};
-        const config: RegistryHostConfig = { ...opts.defaults, ...stripUndefined(own) };
-        // A per-registry authfile is read first; the --authfile flag stays a fallback.
-        const fallbackAuthfile = own.authfile && opts.defaults.authfile && own.authfile !== opts.defaults.authfile ? opts.defaults.authfile : undefined;
-        c = createRegistryClient(key, config, { ...opts.clientOptions, ...(fallbackAuthfile ? { fallbackAuthfile } : {}) });
+        const config: RegistryHostConfig = { ...defaults, ...stripUndefined(own) };
+        const fallbackAuthfile = flagAuthfile && flagAuthfile !== own.authfile ? flagAuthfile : undefined;
+        const fallbackCredentials = scoped.get(key);
+        c = createRegistryClient(key, config, {
+          ...opts.clientOptions,
+          ...(fallbackAuthfile ? { fallbackAuthfile } : {}),
+          ...(fallbackCredentials ? { fallbackCredentials } : {}),
+        });
         clients.set(key, c);
       }
       return c;

@@ -88,7 +88,8 @@ export class Transport {
   /** Decided scheme; undefined while skip-verify has not yet seen whether TLS works. */
   #scheme: 'https' | 'http' | undefined;
   #connected = false;
-  #credentials: Promise<Credentials | undefined> | undefined;
+  /** By repository ('' for the registry as a whole): authfile keys may be scoped to a namespace. */
+  readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
   #closed = false;
 
   constructor(registry: string, config: RegistryHostConfig, opts: RegistryClientOptions = {}) {
@@ -103,7 +104,7 @@ export class Transport {
       maxDelayMs: opts.retryMaxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
     };
     this.#scheme = config.tls === 'plain-http' ? 'http' : config.tls === 'verify' ? 'https' : undefined;
-    this.#auth = new Authenticator(() => this.credentials(), (req) => this.#fetchToken(req));
+    this.#auth = new Authenticator((scopes) => this.credentials(repositoryOfScopes(scopes)), (req) => this.#fetchToken(req));
   }
 
   get side(): RegistrySide | undefined {
@@ -131,12 +132,20 @@ export class Transport {
     return `${this.scheme}://${this.apiHost}`;
   }
 
-  credentials(): Promise<Credentials | undefined> {
-    this.#credentials ??= resolveCredentials(this.registry, this.config, {
-      ...(this.#opts.env ? { env: this.#opts.env } : {}),
-      ...(this.#opts.fallbackAuthfile ? { fallbackAuthfile: this.#opts.fallbackAuthfile } : {}),
-    });
-    return this.#credentials;
+  /** Credentials for the registry, or for one repository of it (namespace-scoped authfile keys). */
+  credentials(repository?: string): Promise<Credentials | undefined> {
+    const key = repository ?? '';
+    let c = this.#credentials.get(key);
+    if (!c) {
+      c = resolveCredentials(this.registry, this.config, {
+        ...(this.#opts.env ? { env: this.#opts.env } : {}),
+        ...(this.#opts.fallbackAuthfile ? { fallbackAuthfile: this.#opts.fallbackAuthfile } : {}),
+        ...(this.#opts.fallbackCredentials ? { fallbackCredentials: this.#opts.fallbackCredentials } : {}),
+        ...(repository !== undefined ? { repository } : {}),
+      });
+      this.#credentials.set(key, c);
+    }
+    return c;
   }
 
   markAnonymous(): void {
@@ -324,7 +333,7 @@ export class Transport {
 
   async #statusError(req: TransportRequest, res: TransportResponse, sentAuth: string | undefined, preread?: Uint8Array): Promise<RegistryError> {
     const body = preread ?? (req.method === 'HEAD' ? new Uint8Array() : await readBodyCapped(res.body, MAX_ERROR_BODY_BYTES).catch(() => new Uint8Array()));
-    const creds = await this.credentials().catch(() => undefined);
+    const creds = await this.credentials(repositoryOfScopes(req.scopes)).catch(() => undefined);
     return registryErrorFrom({
       method: req.method, url: res.url, status: res.status, body, where: req.where, side: this.#opts.side,
       hadCredentials: sentAuth !== undefined && creds !== undefined, credentialsSource: creds?.source,
@@ -443,4 +452,13 @@ export async function readBodyStrict(body: ResponseBody, max: number, what: stri
     });
   }
   return Buffer.concat(chunks, n);
+}
+
+/** The repository a request is for, from its first `repository:NAME:ACTIONS` scope (token spec scope grammar). */
+function repositoryOfScopes(scopes: readonly string[]): string | undefined {
+  for (const s of scopes) {
+    const m = /^repository:(.+):[^:]+$/.exec(s);
+    if (m) return m[1];
+  }
+  return undefined;
 }

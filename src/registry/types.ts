@@ -52,6 +52,8 @@ export interface RegistryClientOptions {
   readonly side?: RegistrySide;
   /** The `--authfile` flag when `config.authfile` is a per-registry file (it is consulted after it). */
   readonly fallbackAuthfile?: string;
+  /** Credentials the command line scoped to this registry, consulted after `config.authfile`. */
+  readonly fallbackCredentials?: { readonly username: string; readonly password: string; readonly source: string };
   /** Environment for credential lookup (tests). Default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Called after every HTTP exchange: tests count requests and bytes, --verbose prints them. */

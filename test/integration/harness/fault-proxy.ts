@@ -52,6 +52,8 @@ export interface ProxyRequestRecord {
   readonly fault: FaultAction['kind'] | undefined;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** The request's Authorization header, as the client sent it (credential-scoping tests). */
+  readonly authorization?: string;
 }
 
 export interface FaultProxyCounters {
@@ -267,7 +269,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     if (action) counters.faults++;
     const record: { status?: number; bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 };
     const done = (): void => {
-      log.push({ method: req.method ?? '?', path: req.url ?? '', status: record.status, fault: action?.kind, bytesIn: record.bytesIn, bytesOut: record.bytesOut });
+      log.push({
+        method: req.method ?? '?', path: req.url ?? '', status: record.status, fault: action?.kind, bytesIn: record.bytesIn, bytesOut: record.bytesOut,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
     };
     const run = async (): Promise<void> => {
       if (action?.kind === 'status') {

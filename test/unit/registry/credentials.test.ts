@@ -87,6 +87,70 @@ describe('resolveCredentials', () => {
   });
 });
 
+describe('resolveCredentials: the containers-auth.json(5) search and namespace keys', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'airlock-creds-search-'));
+    const home = join(dir, 'home');
+    for (const d of [join(dir, 'run', 'containers'), join(dir, 'config', 'containers'), join(home, '.docker')]) await mkdir(d, { recursive: true });
+    const file = (who: string, hosts: string[]): string => JSON.stringify({ auths: Object.fromEntries(hosts.map((h) => [h, { auth: b64(`${who}:pw`) }])) });
+    await writeFile(join(dir, 'run', 'containers', 'auth.json'), file('runtime', ['a.example']));
+    await writeFile(join(dir, 'config', 'containers', 'auth.json'), file('config', ['a.example', 'b.example']));
+    await writeFile(join(home, '.docker', 'config.json'), file('docker', ['a.example', 'b.example', 'c.example']));
+    // docker before 1.7: the auths map at the top level.
+    await writeFile(join(home, '.dockercfg'), JSON.stringify({ 'https://d.example': { auth: b64('dockercfg:pw'), email: 'x@y' } }));
+    await writeFile(join(dir, 'env.json'), file('envfile', ['e.example']));
+    await writeFile(join(dir, 'ns.json'), JSON.stringify({ auths: {
+      'ns.example': { auth: b64('host:pw') },
+      'ns.example/org': { auth: b64('org:pw') },
+      'ns.example/org/team': { auth: b64('team:pw') },
+    } }));
+    env = { HOME: home, XDG_RUNTIME_DIR: join(dir, 'run'), XDG_CONFIG_HOME: join(dir, 'config') };
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const user = async (registry: string, e: Record<string, string>, extra: { repository?: string; authfile?: string } = {}): Promise<string | undefined> =>
+    (await resolveCredentials(registry, { tls: 'verify', ...(extra.authfile ? { authfile: extra.authfile } : {}) }, { env: e, ...(extra.repository ? { repository: extra.repository } : {}) }))?.username;
+
+  it('$XDG_RUNTIME_DIR, then $XDG_CONFIG_HOME (default ~/.config), then ~/.docker/config.json, then ~/.dockercfg', async () => {
+    assert.equal(await user('a.example', env), 'runtime');
+    assert.equal(await user('b.example', env), 'config');
+    assert.equal(await user('c.example', env), 'docker');
+    assert.equal(await user('d.example', env), 'dockercfg');
+    const { XDG_CONFIG_HOME: _x, ...noXdgConfig } = env;
+    assert.equal(await user('b.example', noXdgConfig), 'docker', 'without XDG_CONFIG_HOME: ~/.config/containers/auth.json, absent here');
+  });
+
+  it('$REGISTRY_AUTH_FILE replaces the search', async () => {
+    const e = { ...env, REGISTRY_AUTH_FILE: join(dir, 'env.json') };
+    assert.equal(await user('e.example', e), 'envfile');
+    assert.equal(await user('a.example', e), undefined);
+    assert.equal(await user('c.example', e), undefined);
+  });
+
+  it('a namespace key (host/org) matches repositories under it, the longest first; the host key the rest', async () => {
+    const authfile = join(dir, 'ns.json');
+    assert.equal(await user('ns.example', env, { authfile, repository: 'org/app' }), 'org');
+    assert.equal(await user('ns.example', env, { authfile, repository: 'org' }), 'org');
+    assert.equal(await user('ns.example', env, { authfile, repository: 'org/team/app' }), 'team');
+    assert.equal(await user('ns.example', env, { authfile, repository: 'organisation/app' }), 'host', 'a namespace matches whole path components');
+    assert.equal(await user('ns.example', env, { authfile, repository: 'other/app' }), 'host');
+    assert.equal(await user('ns.example', env, { authfile }), 'host', 'no repository: only the host key');
+  });
+
+  it('credentials scoped to the registry on the command line come after its own authfile and before --authfile and the search', async () => {
+    const scoped = { username: 'scoped', password: 'pw', source: '--src-creds for a.example' };
+    await writeFile(join(dir, 'own.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('own:pw') } } }));
+    const r = (authfile?: string, fallbackAuthfile?: string) => resolveCredentials('a.example', { tls: 'verify', ...(authfile ? { authfile } : {}) }, {
+      env, fallbackCredentials: scoped, ...(fallbackAuthfile ? { fallbackAuthfile } : {}),
+    });
+    assert.equal((await r(join(dir, 'own.json')))?.username, 'own');
+    assert.equal((await r(join(dir, 'ns.json'), join(dir, 'own.json')))?.username, 'scoped', 'the own authfile lacks a.example');
+    assert.equal((await r(undefined, join(dir, 'own.json')))?.username, 'scoped');
+  });
+});
+
 describe('loadCertDir', () => {
   it('reads *.crt as CAs and a NAME.cert/NAME.key pair; a lone key is an error', async () => {
     const d = await mkdtemp(join(tmpdir(), 'airlock-certs-'));

@@ -5,7 +5,7 @@ import { parseSize } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
 import { formatExportSummary } from '../../render/bundle-text.js';
 import { createProgress } from '../../render/progress.js';
-import { registryConfigFromFlags } from '../../registry-flags.js';
+import { registryConfigFromFlags, sourceCredentialsFromFlags } from '../../registry-flags.js';
 import { resolveToolToCarry } from '../../tool.js';
 
 export async function runExport(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
@@ -38,6 +38,7 @@ export async function runExport(args: Record<string, unknown>, ctx: CliContext):
       ...(args.cache === false ? { noCache: true } : {}),
       concurrency: positive(args.concurrency, '--concurrency'),
       source: await registryConfigFromFlags(args, 'src', { logger: ctx.logger }),
+      sourceCredentials: await sourceCredentialsFromFlags(args, { logger: ctx.logger }),
       ...(args.lock ? { lock: args.lock as string } : {}),
       locked: Boolean(args.locked),
       ...(args.since ? { since: args.since as string[] } : {}),
