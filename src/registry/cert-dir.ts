@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AirlockError, ioError } from '../errors.js';
 
@@ -57,4 +58,33 @@ async function read(path: string): Promise<Buffer> {
   } catch (err) {
     throw ioError(err, 'read', path);
   }
+}
+
+/** Replaces the default certs.d roots (colon-separated), for tests and unusual layouts. */
+export const CERTS_D_ENV = 'AIRLOCK_CERTS_D';
+
+/**
+ * Where podman, skopeo and buildah look for a registry's certificates when none is named
+ * (containers-certs.d(5); containers/image's dockerCertDir): `$XDG_CONFIG_HOME/containers/certs.d`
+ * (~/.config), `/etc/containers/certs.d`, then docker's `/etc/docker/certs.d`.
+ */
+export function defaultCertDirRoots(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+  const override = env[CERTS_D_ENV];
+  if (override !== undefined) return override.split(':').filter((p) => p.length > 0);
+  const home = env.HOME ?? homedir();
+  return [join(env.XDG_CONFIG_HOME || join(home, '.config'), 'containers', 'certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d'];
+}
+
+/** The first `ROOT/HOST[:PORT]` directory that exists, as containers/image picks it; undefined when none does. */
+export async function findDefaultCertDir(registry: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string | undefined> {
+  if (registry.includes('/') || registry.startsWith('.')) return undefined;
+  for (const root of defaultCertDirRoots(env)) {
+    const dir = join(root, registry);
+    try {
+      if ((await stat(dir)).isDirectory()) return dir;
+    } catch {
+      // absent or unreadable: try the next root
+    }
+  }
+  return undefined;
 }

@@ -9,7 +9,7 @@ export {
   type DistributionError, type DistributionErrorCode, type RegistrySide, type RegistryErrorContext,
 } from './errors.js';
 export { resolveCredentials, runCredentialHelper, type Credentials, type ResolveCredentialsOptions } from './credentials.js';
-export { loadCertDir, type CertDirContents } from './cert-dir.js';
+export { CERTS_D_ENV, defaultCertDirRoots, findDefaultCertDir, loadCertDir, type CertDirContents } from './cert-dir.js';
 export { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.js';
 export { parseLinkNext } from './link.js';
 export { backoffDelay, parseRetryAfter, retryDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';

@@ -8,7 +8,7 @@ import { NOOP_LOGGER } from '../log.js';
 import { registryApiHost } from '../reference/index.js';
 import { redactUrl } from '../util/index.js';
 import { Authenticator, basicHeader, parseTokenResponse, type TokenRequest, type TokenResponse } from './auth.js';
-import { loadCertDir } from './cert-dir.js';
+import { findDefaultCertDir, loadCertDir } from './cert-dir.js';
 import { resolveCredentials, type Credentials } from './credentials.js';
 import {
   RegistryError, errCode, isRetryableStatus, isTlsFailure, registryErrorFrom, transportErrorFrom, type RegistrySide,
@@ -165,7 +165,10 @@ export class Transport {
 
   #createAgent(): Promise<Agent> {
     this.#agent ??= (async () => {
-      const dir = this.config.certDir ? await loadCertDir(this.config.certDir) : undefined;
+      // No cert dir given: the one podman and skopeo would use for this host, if there is one.
+      const certDir = this.config.certDir ?? (await findDefaultCertDir(this.registry, this.#opts.env ?? process.env));
+      if (certDir && !this.config.certDir) this.#logger.debug(`${this.registry}: certificates from ${certDir}`);
+      const dir = certDir ? await loadCertDir(certDir) : undefined;
       this.#hasClientCert = Boolean(dir?.cert);
       const timeout = this.#opts.timeoutMs ?? 120_000;
       return new Agent({
