@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, ioError } from '../errors.js';
@@ -12,7 +13,7 @@ import { parseTarget, type RepositoryLayout } from '../reference/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { formatBytes } from '../util/index.js';
 import {
-  referrersFallbackTag, referrersIndex, startRegistryServer, type ServeCatalog, type ServeContent, type ServedRepository, type ServedRequest,
+  readHtpasswd, referrersFallbackTag, referrersIndex, startRegistryServer, type ServeCatalog, type ServeContent, type ServedRepository, type ServedRequest,
 } from '../serve/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { mapArtifacts } from './import.js';
@@ -31,6 +32,11 @@ export interface ServeOptions {
   readonly signature: SignaturePolicy;
   /** Where a .tar.zst is unpacked once. Default `$XDG_CACHE_HOME/airlock/serve`. */
   readonly cacheDir?: string;
+  /** `--tls-cert` and `--tls-key`: serve HTTPS with this PEM certificate (chain) and key. Both or neither. */
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** `--htpasswd FILE`: require Basic auth from a user of this file (bcrypt entries, `htpasswd -B`). */
+  readonly htpasswd?: string;
   readonly logger?: Logger;
   readonly onRequest?: (r: ServedRequest) => void;
   /** Aborting it stops the server (the CLI's SIGINT/SIGTERM). */
@@ -64,6 +70,9 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
   const listen = parseListen(opts.listen ?? DEFAULT_LISTEN);
   const layout = opts.layout ?? 'flat';
   if (opts.bundles.length === 0) throw new AirlockError('USAGE', 'no bundle given');
+  // The server's own settings are checked before the bundle is read.
+  const tls = await readServeTls(opts.tlsCert, opts.tlsKey);
+  const auth = opts.htpasswd ? await readHtpasswd(opts.htpasswd) : undefined;
 
   // 1. Trust before anything else, from the front alone (cheap even for a compressed bundle).
   const front = await readBundleFront(opts.bundles[0]!, signal ? { signal } : {});
@@ -118,9 +127,13 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
         break;
       }
     }
-    if (!isLoopback(listen.host)) logger.warn(`listening on ${listen.host}: anyone who can reach it can pull, over plain HTTP with no authentication`);
+    if (!isLoopback(listen.host)) {
+      if (!auth) logger.warn(`listening on ${listen.host} with no authentication: anyone who can reach it can pull (--htpasswd FILE requires a password)`);
+      if (!tls) logger.warn(`listening on ${listen.host} over plain HTTP: ${auth ? 'passwords and ' : ''}content travel unencrypted (--tls-cert and --tls-key serve HTTPS)`);
+    }
     const server = await startRegistryServer(catalog, content, {
       host: listen.host, port: listen.port, logger, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+      ...(tls ? { tls } : {}), ...(auth ? { auth } : {}),
     });
     let resolveClosed!: () => void;
     const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -224,4 +237,31 @@ async function unpackOnce(path: string, id: Digest, cacheDir: string, logger: Lo
     throw err instanceof AirlockError ? err : ioError(err, 'unpack to', tmp);
   }
   return out;
+}
+
+/** `--tls-cert` + `--tls-key`: both or neither, readable, and a key that belongs to the certificate. */
+async function readServeTls(certPath: string | undefined, keyPath: string | undefined): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    throw new AirlockError('USAGE', `${certPath === undefined ? '--tls-key' : '--tls-cert'} needs ${certPath === undefined ? '--tls-cert' : '--tls-key'}`, {
+      hint: 'serve HTTPS with both: --tls-cert server.crt --tls-key server.key (PEM)',
+    });
+  }
+  const read = async (path: string, what: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw ioError(err, `read the TLS ${what}`, path);
+    }
+  };
+  const cert = await read(certPath, 'certificate');
+  const key = await read(keyPath, 'key');
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new AirlockError('USAGE', `--tls-cert and --tls-key do not make a usable pair: ${(err as Error).message}`, {
+      cause: err, where: `${certPath}, ${keyPath}`, hint: 'pass the PEM certificate (chain) and the unencrypted PEM private key that belongs to it',
+    });
+  }
+  return { cert, key };
 }

@@ -4,3 +4,4 @@ export {
 export {
   startRegistryServer, parseRange, type RegistryServer, type RegistryServerOptions, type ServedRequest,
 } from './server.js';
+export { readHtpasswd, type BasicAuthChecker } from './htpasswd.js';

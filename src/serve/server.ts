@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,10 +28,14 @@ export interface RegistryServerOptions {
   readonly port: number;
   readonly logger?: Logger;
   readonly onRequest?: (r: ServedRequest) => void;
+  /** HTTPS with this certificate (chain) and key, PEM; absent: plain HTTP. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Basic auth: every request must carry credentials this accepts (401 with a Basic challenge otherwise). */
+  readonly auth?: { check(authorization: string | undefined): Promise<boolean> };
 }
 
 export interface RegistryServer {
-  /** `http://HOST:PORT` as bound (the real port when 0 was asked). */
+  /** `http(s)://HOST:PORT` as bound (the real port when 0 was asked). */
   readonly url: string;
   readonly host: string;
   readonly port: number;
@@ -42,7 +47,7 @@ export interface RegistryServer {
 const MAX_PAGE = 1000;
 
 // Distribution spec error codes (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
-type SpecError = 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_INVALID' | 'NAME_INVALID' | 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID';
+type SpecError = 'UNAUTHORIZED' | 'NAME_UNKNOWN' | 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'DIGEST_INVALID' | 'NAME_INVALID' | 'UNSUPPORTED' | 'PAGINATION_NUMBER_INVALID';
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: SpecError, message: string, readonly headers: Record<string, string> = {}) {
@@ -61,13 +66,14 @@ const TAGS_ROUTE = /^\/v2\/(.+)\/tags\/list$/;
 export async function startRegistryServer(catalog: ServeCatalog, content: ServeContent, opts: RegistryServerOptions): Promise<RegistryServer> {
   const logger = opts.logger ?? NOOP_LOGGER;
   const inflight = new AbortController();
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res).catch((err: unknown) => {
       logger.warn(`${req.method ?? '?'} ${req.url ?? '?'}: ${(err as Error).message}`);
       if (!res.headersSent) sendError(res, new HttpError(500, 'UNSUPPORTED', 'internal error'));
       else res.destroy();
     });
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : createServer(onRequest);
   // Pulls of large layers take long: no request timeout (Node's default is 300 s).
   server.requestTimeout = 0;
 
@@ -82,6 +88,10 @@ export async function startRegistryServer(catalog: ServeCatalog, content: ServeC
     });
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
+      // Every route, /v2/ included: that is where clients learn that auth is needed (distribution spec, "Authentication").
+      if (opts.auth && !(await opts.auth.check(req.headers.authorization))) {
+        throw new HttpError(401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="airlock bundle serve"' });
+      }
       if (method !== 'GET' && method !== 'HEAD') {
         throw new HttpError(405, 'UNSUPPORTED', 'this registry is a read-only view of an Airlock bundle', { Allow: 'GET, HEAD' });
       }
@@ -209,7 +219,7 @@ export async function startRegistryServer(catalog: ServeCatalog, content: ServeC
   const addr = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${formatHostPort(addr.address, addr.port)}`,
+    url: `${opts.tls ? 'https' : 'http'}://${formatHostPort(addr.address, addr.port)}`,
     host: addr.address,
     port: addr.port,
     close: () => {

@@ -3,7 +3,7 @@
  * - dependency direction: cli → ops → {copy, bundle, mirror, signing, deploy, charts, files, cache}
  *   → {registry, layout, archive, content} → {oci, reference} → {errors, log, util}; lower layers
  *   never import upper ones, and modules never import each other in a cycle;
- * - one module per dependency: only registry/ imports undici, only signing/ imports @sigstore/* and tweetnacl,
+ * - one module per dependency: only registry/ imports undici, only signing/ imports @sigstore/* and tweetnacl, only serve/ imports bcryptjs,
  *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml and jsonpath-rfc9535, only cli/ imports yargs;
  * - every declared runtime dependency is imported somewhere under src/ (none carried for nothing);
  * - libraries never print: no console.* and no process.stdout/stderr below src/cli/.
@@ -31,6 +31,7 @@ const PACKAGE_OWNER: readonly (readonly [RegExp, string])[] = [
   [/^undici(\/|$)/, 'registry'],
   [/^@sigstore\//, 'signing'],
   [/^tweetnacl(\/|$)/, 'signing'],
+  [/^bcryptjs(\/|$)/, 'serve'],
   [/^tar(\/|$)/, 'archive'],
   [/^zstd-napi(\/|$)/, 'archive'],
   [/^yaml(\/|$)/, 'mirror'],
