@@ -174,7 +174,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       ...(s.tls ? { tls: s.tls } : {}), ...(s.certDir ? { certDir: s.certDir } : {}), ...(s.authfile ? { authfile: s.authfile } : {}),
       ...(s.credentials ? { credentials: s.credentials } : {}),
     }])),
-    clientOptions: { logger, connections: concurrency * 2, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) },
+    clientOptions: { logger, connections: concurrency * 2, proxy: 'env', ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) },
   });
   const repoCache = new Map<string, RegistryRepository>();
   const repoOf = (registry: string, repository: string): RegistryRepository => {

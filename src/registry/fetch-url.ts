@@ -1,7 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { Agent } from './undici-agent.js';
+import { createDispatcher } from './proxy.js';
 import { AirlockError, abortError, isAirlockError } from '../errors.js';
 import { redactUrl } from '../util/index.js';
 import { loadCertDir } from './cert-dir.js';
@@ -42,7 +42,8 @@ const MAX_REDIRECTS = 5;
 export async function fetchUrl(url: string, opts: FetchUrlOptions): Promise<UrlResponse> {
   const dir = opts.certDir ? await loadCertDir(opts.certDir) : undefined;
   const timeout = opts.timeoutMs ?? 120_000;
-  const agent = new Agent({
+  // Export only: HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply (proxy.ts).
+  const agent = createDispatcher({
     connections: 2,
     headersTimeout: timeout,
     bodyTimeout: timeout,
@@ -52,7 +53,7 @@ export async function fetchUrl(url: string, opts: FetchUrlOptions): Promise<UrlR
       ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
       rejectUnauthorized: (opts.tls ?? 'verify') === 'verify',
     },
-  });
+  }, true);
   let target = new URL(url);
   try {
     for (let hop = 0; ; hop++) {

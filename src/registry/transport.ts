@@ -1,7 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { Agent } from './undici-agent.js';
+import { createDispatcher } from './proxy.js';
 import { AirlockError, abortError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
@@ -83,7 +83,7 @@ export class Transport {
   readonly #logger: Logger;
   readonly #policy: RetryPolicy;
   readonly #auth: Authenticator;
-  #agent: Promise<Agent> | undefined;
+  #agent: Promise<Dispatcher> | undefined;
   #hasClientCert = false;
   /** Decided scheme; undefined while skip-verify has not yet seen whether TLS works. */
   #scheme: 'https' | 'http' | undefined;
@@ -163,7 +163,7 @@ export class Transport {
     if (a) await (await a).close().catch(() => {});
   }
 
-  #createAgent(): Promise<Agent> {
+  #createAgent(): Promise<Dispatcher> {
     this.#agent ??= (async () => {
       // No cert dir given: the one podman and skopeo would use for this host, if there is one.
       const certDir = this.config.certDir ?? (await findDefaultCertDir(this.registry, this.#opts.env ?? process.env));
@@ -171,7 +171,7 @@ export class Transport {
       const dir = certDir ? await loadCertDir(certDir) : undefined;
       this.#hasClientCert = Boolean(dir?.cert);
       const timeout = this.#opts.timeoutMs ?? 120_000;
-      return new Agent({
+      return createDispatcher({
         connections: this.#opts.connections ?? 16,
         pipelining: 1,
         keepAliveTimeout: 30_000,
@@ -183,7 +183,7 @@ export class Transport {
           ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
           rejectUnauthorized: this.config.tls === 'verify',
         },
-      });
+      }, this.#opts.proxy === 'env');
     })();
     return this.#agent;
   }

@@ -54,6 +54,11 @@ export interface RegistryClientOptions {
   readonly fallbackAuthfile?: string;
   /** Credentials the command line scoped to this registry, consulted after `config.authfile`. */
   readonly fallbackCredentials?: { readonly username: string; readonly password: string; readonly source: string };
+  /**
+   * `env`: honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY (source registries, at export). Default:
+   * connect directly (the import target).
+   */
+  readonly proxy?: 'env' | 'none';
   /** Environment for credential lookup (tests). Default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Called after every HTTP exchange: tests count requests and bytes, --verbose prints them. */

@@ -6,7 +6,7 @@
  * the version is pinned in package-lock.json, and test/unit/registry checks it is the same class.
  */
 import { createRequire } from 'node:module';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Agent as UndiciAgent, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent } from 'undici';
 
 const require = createRequire(import.meta.url);
 
@@ -18,3 +18,11 @@ const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype
 const api = require('undici/lib/api/index.js') as object;
 if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
 export type Agent = UndiciAgent;
+
+/**
+ * undici's EnvHttpProxyAgent (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), loaded only when a proxy
+ * variable is set: most runs need none, and the proxy agent pulls in more of undici.
+ */
+export function loadEnvHttpProxyAgent(): typeof UndiciEnvHttpProxyAgent {
+  return require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Agent } from '../../../src/registry/undici-agent.js';
+import { Agent, loadEnvHttpProxyAgent } from '../../../src/registry/undici-agent.js';
 
 describe('undici Agent loaded alone (startup cost)', () => {
   it('has the request API before undici\'s index is loaded, and is the very class undici exports', async () => {
@@ -10,5 +10,6 @@ describe('undici Agent loaded alone (startup cost)', () => {
     await a.close();
     const whole = await import('undici');
     assert.equal(Agent, whole.Agent);
+    assert.equal(loadEnvHttpProxyAgent(), whole.EnvHttpProxyAgent);
   });
 });
