@@ -6,7 +6,7 @@ import { NOOP_LOGGER } from '../log.js';
 import { verifyStream } from '../content/index.js';
 import type { CopyEvent } from '../copy/index.js';
 import type { Digest } from '../oci/index.js';
-import { bundleLabel, openBundle } from '../bundle/index.js';
+import { blobEntryName, bundleLabel, openBundle, pieceEntryName } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
@@ -68,7 +68,9 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     for await (const entry of reader.blobs()) {
       opts.signal?.throwIfAborted();
       const target = entry.piece ? { digest: entry.piece.digest, size: entry.piece.size } : entry.desc;
-      const label = entry.piece ? `piece at ${entry.piece.offset} of blob ${entry.desc.digest}` : `blob ${entry.desc.digest}`;
+      // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
+      const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
+      const label = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
       emit({ type: 'blob-start', digest: entry.desc.digest, size: target.size });
       try {
         await pipeline(entry.body, verifyStream(target, { where: label, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }), sink());

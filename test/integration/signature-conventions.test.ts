@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
+import { indexTar } from '../../src/archive/index.js';
+import { parseEntryName } from '../../src/bundle/index.js';
 import { makeSignedBundles, runCli, type SignedBundles } from './harness/signed-bundle.js';
 
 interface JsonError { error: { code: string; where?: string; hint?: string } }
@@ -35,6 +37,25 @@ describe('signature conventions', () => {
       assert.equal(human.code, 3);
       assert.match(human.stderr, new RegExp(`${tar.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, entry airlock\\.sigstore\\.json`));
     }
+  });
+
+  it('a damaged blob is reported by verify with the bundle file and its entry', async () => {
+    const bad = join(b.work, 'damaged.tar');
+    await copyFile(tar, bad);
+    const [name, loc] = [...(await indexTar(bad))].filter(([n]) => parseEntryName(n)?.kind === 'blob').sort((x, y) => y[1].size - x[1].size)[0]!;
+    const fh = await open(bad, 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      await fh.read(byte, 0, 1, loc.offset + Math.floor(loc.size / 2));
+      byte[0] = byte[0]! ^ 0xff;
+      await fh.write(byte, 0, 1, loc.offset + Math.floor(loc.size / 2));
+    } finally {
+      await fh.close();
+    }
+    const r = await runCli(['bundle', 'verify', bad, '--key', b.publicKey, '--json']);
+    assert.equal(r.code, 3, r.stderr);
+    const doc = JSON.parse(r.stdout) as { error: { problems: { code: string; where?: string }[] } };
+    assert.deepEqual(doc.error.problems.map((p) => [p.code, p.where]), [['DIGEST_MISMATCH', `${bad}, entry ${name}`]]);
   });
 
   it('a wrong key is still SIGNATURE_INVALID, with the file named too', async () => {
