@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Argv } from 'yargs';
 import yargs from './yargs-cjs.cjs';
 import { AirlockError, EXIT, exitCodeOf } from '../errors.js';
-import type { AirlockCommand } from './command.js';
+import { examples, type AirlockCommand } from './command.js';
 import type { CliContext, GlobalArgs } from './context.js';
 import { GLOBAL_FLAGS } from './flags.js';
 import { bundleDiff } from './commands/bundle-diff.js';
@@ -33,16 +33,31 @@ import { TOOL_VERSION } from '../version.js';
 // export with and without this flag: the same CPU time). docs/BENCHMARKS.md, no-op re-import.
 setFlagsFromString('--wasm-tiering-budget=1000000000');
 
-const GROUPS: Record<string, { describe: string; commands: AirlockCommand[] }> = {
+const GROUPS: Record<string, { describe: string; commands: AirlockCommand[]; examples: [string, string][] }> = {
   bundle: {
     describe: 'export, import, verify, inspect, diff, serve and repair bundles',
     commands: [bundleExport, bundleImport, bundleVerify, bundleInspect, bundleDiff, bundleServe, bundleRepair],
+    examples: [
+      ['$0 bundle export -f mirror.yaml -o site.tar.zst --key dmz.key', 'connected side: a signed bundle'],
+      ['$0 bundle import site.tar.zst --to harbor.intern/mirror --key dmz.pub', 'isolated side: verify, then push'],
+    ],
   },
-  keys: { describe: 'signing keys', commands: [keysGenerate] },
-  registry: { describe: 'registry tools', commands: [registryProbe] },
-  chart: { describe: 'Helm chart tools', commands: [chartImages] },
-  site: { describe: 'operate a mirror over time: freshness, rollback, pruning', commands: [siteStatus, siteRollback, sitePrune] },
+  keys: { describe: 'signing keys', commands: [keysGenerate], examples: [['$0 keys generate --out dmz', 'dmz.key and dmz.pub']] },
+  registry: { describe: 'registry tools', commands: [registryProbe], examples: [['$0 registry probe harbor.intern/mirror', 'what the target supports']] },
+  chart: { describe: 'Helm chart tools', commands: [chartImages], examples: [['$0 chart images cloudgrid-1.4.2.tgz', 'the images a chart names']] },
+  site: {
+    describe: 'operate a mirror over time: freshness, rollback, pruning',
+    commands: [siteStatus, siteRollback, sitePrune],
+    examples: [['$0 site status --max-age 36h', 'exit 1 when no import succeeded in 36 hours']],
+  },
 };
+
+const TOP_EXAMPLES: [string, string][] = [
+  ['$0 bundle export -f mirror.yaml -o site.tar.zst --key dmz.key', 'connected side: pin, download and sign one bundle'],
+  ['$0 bundle verify site.tar.zst --key dmz.pub', 'anywhere, offline: the signature and every digest'],
+  ['$0 bundle import site.tar.zst --to harbor.intern/mirror --key dmz.pub', 'isolated side: verify, then push into the site registry'],
+  ['source <($0 completion bash)', 'complete commands and flags in bash'],
+];
 
 /** Commands outside the groups: `airlock version`, `airlock completion`. */
 const TOP_LEVEL: AirlockCommand[] = [version, completion];
@@ -90,13 +105,14 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
     .help()
     .alias('h', 'help')
     .wrap(helpWidth())
+    .epilogue(examples(TOP_EXAMPLES))
     .fail((msg, err) => {
       if (err instanceof AirlockError) throw err;
       throw new AirlockError('USAGE', msg || err?.message || 'invalid usage', { hint: 'see `airlock --help`' });
     });
-  for (const [group, { describe, commands }] of Object.entries(GROUPS)) {
+  for (const [group, { describe, commands, examples: groupExamples }] of Object.entries(GROUPS)) {
     y = y.command(group, describe, (g) => {
-      let sub = g.usage(`$0 ${group} <command>`).demandCommand(1, `name a ${group} command`).strict();
+      let sub = g.usage(`$0 ${group} <command>`).epilogue(examples(groupExamples)).demandCommand(1, `name a ${group} command`).strict();
       for (const c of commands) {
         sub = sub.command(c.command, c.describe, (b) => c.builder(b), (args) => onRun(c, args as Record<string, unknown>));
       }

@@ -15,12 +15,16 @@ import { bundleDiff } from '../../src/cli/commands/bundle-diff.js';
 import { bundleExport } from '../../src/cli/commands/bundle-export.js';
 import { bundleImport } from '../../src/cli/commands/bundle-import.js';
 import { bundleInspect } from '../../src/cli/commands/bundle-inspect.js';
+import { bundleRepair } from '../../src/cli/commands/bundle-repair.js';
 import { bundleServe } from '../../src/cli/commands/bundle-serve.js';
 import { bundleVerify } from '../../src/cli/commands/bundle-verify.js';
 import { chartImages } from '../../src/cli/commands/chart-images.js';
 import { completion } from '../../src/cli/commands/completion.js';
 import { keysGenerate } from '../../src/cli/commands/keys-generate.js';
 import { registryProbe } from '../../src/cli/commands/registry-probe.js';
+import { sitePrune } from '../../src/cli/commands/site-prune.js';
+import { siteRollback } from '../../src/cli/commands/site-rollback.js';
+import { siteStatus } from '../../src/cli/commands/site-status.js';
 import { version } from '../../src/cli/commands/version.js';
 import { GLOBAL_FLAGS } from '../../src/cli/flags.js';
 import { CLI_PATH, describeResult, runCli } from '../integration/harness/cli.js';
@@ -32,9 +36,13 @@ export const COMMANDS: Record<string, AirlockCommand> = {
   'bundle inspect': bundleInspect,
   'bundle diff': bundleDiff,
   'bundle serve': bundleServe,
+  'bundle repair': bundleRepair,
   'keys generate': keysGenerate,
   'registry probe': registryProbe,
   'chart images': chartImages,
+  'site status': siteStatus,
+  'site rollback': siteRollback,
+  'site prune': sitePrune,
   version,
   completion,
 };
@@ -90,6 +98,16 @@ describe('Examples', () => {
       for (const [i, l] of lines.entries()) {
         if (l.startsWith('  # ')) assert.match(lines[i + 1] ?? '', new RegExp(`\\bairlock ${name}\\b`), `example under "${l}"`);
       }
+    });
+  }
+});
+
+describe('Examples in the top-level and group help', () => {
+  for (const args of [[], ['bundle'], ['keys'], ['registry'], ['chart'], ['site']]) {
+    it(`\`airlock ${args.join(' ')} --help\` shows Examples`, async () => {
+      const r = await runCli([...args, '--help'], { env: { COLUMNS: '120' } });
+      assert.equal(r.code, 0, describeResult(r));
+      assert.match(r.stdout, /\nExamples:\n {2}# .+\n {2}(airlock|source <\(airlock) /);
     });
   }
 });
