@@ -26,6 +26,7 @@ import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
+import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from './pieces.js';
 import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
@@ -113,6 +114,11 @@ export interface ImportResult {
   readonly outDir?: string;
   /** Files written under out-dir (`files/NAME`, `files/charts/NAME.tgz`), each verified against its digest. */
   readonly files?: readonly string[];
+  /**
+   * Split bundles imported by several processes at once: pieces of cut blobs this run parked in the
+   * target, read back from it (parked by another run), and whole blobs it assembled from them.
+   */
+  readonly pieces?: { readonly parked: number; readonly fetched: number; readonly assembled: number };
   /** Harbor projects this import created (`--create-projects`). */
   readonly projectsCreated?: readonly string[];
   readonly durationMs: number;
@@ -264,6 +270,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       if (historyTag) await audit?.write({ action: 'history-tag', repository: t.repository, tag: historyTag, digest: before.digest, result: 'ok', detail: `kept before ${tag} moved` });
       tagMoves.set(`${t.repository}:${tag}`, { repository: t.repository, tag, previous: before.digest, digest: t.root.desc.digest, ...(historyTag ? { historyTag } : {}) });
     };
+    let shared: ShareCutBlobsReport | undefined;
     const copyFrom = async (rd: BundleReader): Promise<{ base: Awaited<ReturnType<typeof ensureBaseBlobs>>; report: Awaited<ReturnType<typeof executeCopy>> }> => {
       // 4. A delta's left-out blobs must already be in the target (or mountable from another of its
       // repositories) before anything is pushed: otherwise name the bases to import first.
@@ -296,29 +303,61 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         }
         return { kind: 'random', fetch: (desc, s) => source.fetch(desc, s ? { signal: s } : {}) };
       };
-      const report = await preflight.guard(() => executeCopy(plan.copyPlan, supply, targets, {
+      const copyOptions = {
         concurrency,
         ...(opts.dryRun ? {} : { beforeTag }),
-        ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
         ...(signal ? { signal } : {}),
         ...(journal ? { journal } : {}),
         memory: reader.metadata,
         dryRun: Boolean(opts.dryRun),
-        // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
-        // reads only the front); files to deliver are taken as their entries pass, so not then.
-        stopWhenComplete: deliveries.length === 0,
-        describeBlob: (d) => plan.describe(d),
-        onEvent: (e) => {
-          emit(e);
-          if (!audit) return;
-          if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
-          else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
-          else if (e.type === 'tag-done') {
-            const move = tagMoves.get(`${e.repository}:${e.tag}`);
-            void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, ...(move ? { previous: move.previous, ...(move.historyTag ? { historyTag: move.historyTag } : {}) } : {}), result: 'ok' });
-          }
-        },
-      }));
+        describeBlob: (d: Digest) => plan.describe(d),
+      };
+      const onCopyEvent = (e: CopyEvent): void => {
+        emit(e);
+        if (!audit) return;
+        if (e.type === 'blob-done') void audit.write({ action: e.how === 'mounted' ? 'mount' : e.how === 'copied' ? 'push' : 'skip', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: e.how === 'exists' ? 'exists' : 'ok' });
+        else if (e.type === 'manifest-done') void audit.write({ action: 'push-manifest', ...(e.repository ? { repository: e.repository } : {}), digest: e.digest, result: 'ok' });
+        else if (e.type === 'tag-done') {
+          const move = tagMoves.get(`${e.repository}:${e.tag}`);
+          void audit.write({ action: 'tag', repository: e.repository, tag: e.tag, digest: e.digest, ...(move ? { previous: move.previous, ...(move.historyTag ? { historyTag: move.historyTag } : {}) } : {}), result: 'ok' });
+        }
+      };
+      const report = await preflight.guard(async () => {
+        const first = await executeCopy(plan.copyPlan, supply, targets, {
+          ...copyOptions,
+          ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
+          // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
+          // reads only the front); files to deliver are taken as their entries pass, so not then.
+          stopWhenComplete: deliveries.length === 0,
+          // What waits is told by the second look below, not by this one.
+          onEvent: (e) => {
+            if (e.type !== 'root-waiting') onCopyEvent(e);
+          },
+        });
+        if (opts.dryRun || first.waiting.length === 0) return first;
+        // Volumes imported at once by several processes (docs/scale-out.md): what this run lacks
+        // may have arrived from the others meanwhile. Pieces of cut blobs are shared through the
+        // target (pieces.ts), then the target is asked once more, after all of this run's writes:
+        // the process whose writes end last sees everyone's, so it completes and tags what no
+        // other could, and nothing is ever tagged before its whole graph is there.
+        const cut = new Set(manifest.blobs.filter((b) => b.pieces).map((b) => b.digest));
+        const wanted = new Set(first.waiting.flatMap((w) => w.missing).filter((d) => cut.has(d)));
+        shared = wanted.size > 0
+          ? await shareCutBlobs({ manifest, plan, targets, wanted, repoFor, spoolDir, concurrency, logger, ...(journal ? { journal } : {}), ...(signal ? { signal } : {}) })
+          : undefined;
+        if (shared) logger.debug(`cut blobs: ${shared.piecesParked} piece(s) parked in the target, ${shared.piecesFetched} fetched from it, ${shared.blobsAssembled} blob(s) assembled`);
+        const second = await executeCopy(plan.copyPlan, { kind: 'sequential', blobs: noBlobs() }, targets, { ...copyOptions, stopWhenComplete: true, onEvent: onCopyEvent });
+        return {
+          ...second,
+          blobsPushed: first.blobsPushed + second.blobsPushed + (shared?.blobsAssembled ?? 0),
+          bytesPushed: first.bytesPushed + second.bytesPushed + (shared?.bytesPushed ?? 0),
+          blobsMounted: first.blobsMounted + second.blobsMounted,
+          blobsExisting: first.blobsExisting,
+          manifestsPushed: first.manifestsPushed + second.manifestsPushed,
+          tagsSet: first.tagsSet + second.tagsSet,
+          present: first.present,
+        };
+      });
       return { base, report };
     };
 
@@ -439,6 +478,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       ...(decision ? { policy: decision } : {}),
       ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),
       ...(tagMoves.size > 0 ? { tagMoves: [...tagMoves.values()] } : {}),
+      ...(shared ? { pieces: { parked: shared.piecesParked, fetched: shared.piecesFetched, assembled: shared.blobsAssembled } } : {}),
     };
   } catch (err) {
     await recordFailure(err, bundleIdForRecord);
@@ -617,7 +657,7 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
 async function* assemblePieces(reader: BundleReader, manifest: AirlockManifest, spoolDir: string, logger: Logger, signal?: AbortSignal): AsyncIterable<SequentialBlob> {
   const cut = new Map<Digest, BundleBlob>();
   for (const b of manifest.blobs) if (b.pieces) cut.set(b.digest, b);
-  const pieceFile = (d: Digest, offset: number): string => join(spoolDir, `${d.slice(7)}.${offset}`);
+  const pieceFile = (d: Digest, offset: number): string => spoolFile(spoolDir, d, offset);
   /** Pieces this run wrote (verified on their way in). */
   const fresh = new Set<string>();
   // The spool is state on disk, a hint like the journal: a piece an earlier run left is checked
@@ -748,3 +788,7 @@ function remainingVolumes(manifest: AirlockManifest, missing: readonly Digest[])
   return [...vols].sort((a, b) => a - b);
 }
 
+/** A supply with nothing in it: the second look of a split import reads no bundle. */
+async function* noBlobs(): AsyncIterable<SequentialBlob> {
+  // nothing
+}

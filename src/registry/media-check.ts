@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { CallOptions } from '../content/index.js';
 import {
@@ -7,8 +8,15 @@ import {
 import { RegistryError } from './errors.js';
 import type { RegistryRepository } from './types.js';
 
-/** The smallest image config a registry that reads configs (Harbor, Quay) still takes for one. */
-const TEST_CONFIG = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+/**
+ * The smallest image config a registry that reads configs (Harbor, Quay) still takes for one, made
+ * unique to this check by a label: importers running at once (volumes of one bundle on several
+ * hosts) must not delete the config or the documents another one's check is using.
+ */
+function testConfig(nonce: string): Buffer {
+  return Buffer.from(`{"architecture":"amd64","os":"linux","config":{"Labels":{"${PROBE_LABEL}":"${nonce}"}},"rootfs":{"type":"layers","diff_ids":[]}}`);
+}
+const PROBE_LABEL = 'org.airlock.media-check';
 
 export interface ManifestTypeCheck {
   readonly accepted: readonly string[];
@@ -32,10 +40,12 @@ export async function checkManifestMediaTypes(repo: RegistryRepository, mediaTyp
   const accepted: string[] = [];
   const refused: { mediaType: string; error: RegistryError }[] = [];
   const written: Descriptor[] = [];
+  const nonce = randomBytes(8).toString('hex');
+  const TEST_CONFIG = testConfig(nonce);
   const config: Descriptor = { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: digestOf(TEST_CONFIG), size: TEST_CONFIG.length };
   let haveConfig = false;
   for (const mediaType of mediaTypes) {
-    const doc = testDocument(mediaType, config);
+    const doc = testDocument(mediaType, config, nonce);
     if (!doc) continue;
     try {
       if (doc.needsConfig && !haveConfig) {
@@ -79,10 +89,13 @@ function isDocumentRefusal(err: unknown): err is RegistryError {
   return err.status === 415 || err.status === 400 || err.status === 405 || err.status === 422 || err.has('MANIFEST_INVALID') || err.has('UNSUPPORTED');
 }
 
-function testDocument(mediaType: string, config: Descriptor): { bytes: Buffer; needsConfig: boolean } | undefined {
+function testDocument(mediaType: string, config: Descriptor, nonce: string): { bytes: Buffer; needsConfig: boolean } | undefined {
   const json = (doc: unknown): Buffer => Buffer.from(JSON.stringify(doc));
   switch (mediaType) {
     case MEDIA_TYPE_OCI_INDEX:
+      return { bytes: json({ schemaVersion: 2, mediaType, manifests: [], annotations: { [PROBE_LABEL]: nonce } }), needsConfig: false };
+    // A Docker manifest list has no annotations: its test document is the same for everyone (a
+    // check running at the same time may find it there, or see it deleted under it: still taken).
     case MEDIA_TYPE_DOCKER_MANIFEST_LIST:
       return { bytes: json({ schemaVersion: 2, mediaType, manifests: [] }), needsConfig: false };
     case MEDIA_TYPE_OCI_MANIFEST:

@@ -18,6 +18,10 @@ import { filterArtifactType, referrerDescriptors, referrersTag, subjectOf } from
 import { header, readBodyStrict, type TransportResponse } from './transport.js';
 import type { RegistryRepository } from './types.js';
 import { cancelUpload, startUpload, uploadBlob, type UploadContext } from './upload.js';
+import { DEFAULT_RETRY_POLICY, backoffDelay, sleep } from './retry.js';
+
+/** Manifest PUTs answered DIGEST_INVALID for bytes known to match (see pushManifest): asked again this often. */
+const MANIFEST_DIGEST_RETRIES = 3;
 
 /** Attempts at reading a manifest whose body broke off after the headers. */
 const MANIFEST_BODY_ATTEMPTS = 4;
@@ -216,11 +220,25 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const actual = digestOf(bytes);
     if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, bytes.length, { where: this.#where });
     // The exact bytes, with the descriptor's media type (spec "Pushing Manifests").
-    const res = await this.#t.request({
+    const put = (): Promise<TransportResponse> => this.#t.request({
       method: 'PUT', url: `/v2/${this.name}/manifests/${reference}`, headers: { 'content-type': desc.mediaType }, body: bytes,
       scopes: this.#push(), ok: [200, 201, 202], where: this.#where, what: `manifest ${reference === desc.digest ? desc.digest : `${reference} (${desc.digest})`}`,
       push: true, signal: opts.signal,
     });
+    let res: TransportResponse;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await put();
+        break;
+      } catch (err) {
+        // The bytes were checked against the digest above, so DIGEST_INVALID is not about them.
+        // Distribution answers it for an index whose child manifest it failed to read: its
+        // filesystem driver rewrites a manifest's link file in place, and another importer
+        // (volumes imported at once, docs/scale-out.md) was pushing that same child. Ask again.
+        if (attempt >= MANIFEST_DIGEST_RETRIES || !(err instanceof RegistryError && err.has('DIGEST_INVALID')) || opts.signal?.aborted) throw err;
+        await sleep(backoffDelay(DEFAULT_RETRY_POLICY, attempt), opts.signal);
+      }
+    }
     await res.body.dump().catch(() => {});
     const echoed = header(res, HEADER_DOCKER_CONTENT_DIGEST);
     if (isDigest(echoed) && echoed !== desc.digest) {

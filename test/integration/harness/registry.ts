@@ -42,6 +42,13 @@ export interface StartRegistryOptions {
   readonly port?: number;
   /** Keep the registry's access log (one line per request, with the client's User-Agent) in `logPath`. */
   readonly accessLog?: boolean;
+  /**
+   * Serve this storage directory (another instance's) instead of a new one; stop() leaves it.
+   * With `secret`, the way Distribution scales out: instances over one storage, one http.secret.
+   */
+  readonly storageDir?: string;
+  /** http.secret (signs upload state): equal across instances that share storage. */
+  readonly secret?: string;
 }
 
 export interface TestRegistry {
@@ -119,7 +126,7 @@ export async function makeTestCa(dir?: string, opts: { dnsNames?: readonly strin
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
   assertBinary();
   const dir = await mkdtemp(join(tmpdir(), 'airlock-registry-'));
-  const storageDir = join(dir, 'storage');
+  const storageDir = opts.storageDir ?? join(dir, 'storage');
   await mkdir(storageDir, { recursive: true });
   const tls = Boolean(opts.tls || opts.mtls);
   const ca = tls ? (opts.ca ?? (await makeTestCa(join(dir, 'ca')))) : undefined;
@@ -145,7 +152,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       '      enabled: false',
       'http:',
       `  addr: 127.0.0.1:${port}`,
-      `  secret: airlock-test-${port}`,
+      `  secret: ${opts.secret ?? `airlock-test-${port}`}`,
     ];
     if (ca) {
       lines.push('  tls:', `    certificate: ${join(ca.dir, 'server.crt')}`, `    key: ${join(ca.dir, 'server.key')}`);
@@ -374,4 +381,39 @@ export async function writeOciLayout(dir: string, entries: readonly { readonly t
     manifests: entries.map((e) => ({ mediaType: e.content.root.desc.mediaType, digest: e.content.root.desc.digest, size: e.content.root.desc.size, annotations: { 'org.opencontainers.image.ref.name': e.tag } })),
   }));
   return dir;
+}
+
+export interface RegistryCluster {
+  /** The instances, each on its own 127.0.0.1 port, all serving `storageDir`. */
+  readonly instances: readonly TestRegistry[];
+  readonly storageDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Distribution scaled out as its documentation describes ("Load balancing considerations"): several
+ * instances with the same filesystem `rootdirectory` and the same `http.secret`, so an upload
+ * started on one instance could be finished on another. No blob descriptor cache is configured
+ * (none is the default), so no instance answers from stale memory what another has since stored.
+ */
+export async function startRegistryCluster(count: number, opts: Omit<StartRegistryOptions, 'storageDir' | 'secret' | 'port'> = {}): Promise<RegistryCluster> {
+  const root = await mkdtemp(join(tmpdir(), 'airlock-cluster-'));
+  const storageDir = join(root, 'storage');
+  const secret = `airlock-cluster-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const instances: TestRegistry[] = [];
+  try {
+    for (let i = 0; i < count; i++) instances.push(await startRegistry({ ...opts, storageDir, secret, ...(instances[0]?.ca ? { ca: instances[0].ca } : {}) }));
+  } catch (err) {
+    await Promise.all(instances.map((r) => r.stop()));
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    instances,
+    storageDir,
+    async stop() {
+      await Promise.all(instances.map((r) => r.stop()));
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }
