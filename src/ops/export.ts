@@ -219,6 +219,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     /** airlock.json fields only the mirror entry knows (archive, given tag, release manifest), by artifact key. */
     const details = new Map<string, Partial<BundleArtifact>>();
     const walkLimit = new Semaphore(concurrency);
+    const tagsOf = createTagLists();
     // allSettled, not all: on a failure the other walks still finish before the pool closes below,
     // instead of running on against closed clients.
     await settleAll(resolved.map((r) => walkLimit.run(async () => {
@@ -237,7 +238,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       if (detail) details.set(artifactKey('image', formatRepository(r.ref), r.tag, w.root.digest), detail);
       if (r.referrers && !r.local) {
         const repo = repoOf(r.ref.registry, r.ref.repository);
-        for (const ref of await findReferrers(repo, w.root, r.desc, logger, signal)) {
+        for (const ref of await findReferrers(repo, w.root, r.desc, tagsOf, logger, signal)) {
           const rw = await walkGraph(repo, ref.desc, nodes, { where: `${where} referrer ${ref.desc.digest}`, origin: formatRepository(r.ref), ...(signal ? { signal } : {}) });
           roots.push({
             kind: 'referrer', repository: formatRepository(r.ref), registry: r.ref.registry, repositoryPath: r.ref.repository,
@@ -580,6 +581,19 @@ async function resolveRoots(
   return out.sort((a, b) => a.entryIndex - b.entryIndex || (a.tag ?? '').localeCompare(b.tag ?? ''));
 }
 
+/** A repository's tags, listed once per export (undefined when the registry would not list them). */
+type TagLists = (repo: RegistryRepository, signal?: AbortSignal) => Promise<ReadonlySet<string> | undefined>;
+
+function createTagLists(): TagLists {
+  const lists = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  return (repo, signal) => {
+    const k = `${repo.client.registry}/${repo.name}`;
+    let p = lists.get(k);
+    if (!p) lists.set(k, (p = repo.tags(signal ? { signal } : {}).then((t) => new Set(t), () => undefined)));
+    return p;
+  };
+}
+
 interface FoundReferrer {
   readonly desc: Descriptor;
   readonly subject: Digest;
@@ -589,12 +603,13 @@ interface FoundReferrer {
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 
 /** OCI referrers (API or tag schema) and cosign's `sha256-<hex>.sig/.att/.sbom` tags of a root. */
-async function findReferrers(repo: RegistryRepository, root: Descriptor, upstream: Descriptor, logger: Logger, signal?: AbortSignal): Promise<FoundReferrer[]> {
+async function findReferrers(repo: RegistryRepository, root: Descriptor, upstream: Descriptor, tagsOf: TagLists, logger: Logger, signal?: AbortSignal): Promise<FoundReferrer[]> {
   const out: FoundReferrer[] = [];
   const subjects = root.digest === upstream.digest ? [root] : [root, upstream];
-  const tags = new Set(await repo.tags(signal ? { signal } : {}).catch(() => [] as string[]));
+  const listed = await tagsOf(repo, signal);
+  const tags = listed ?? new Set<string>();
   for (const subject of subjects) {
-    for (const r of await repo.referrers(subject, signal ? { signal } : {}).catch((err: unknown) => {
+    for (const r of await repo.referrers(subject, { ...(signal ? { signal } : {}), ...(listed ? { knownTags: listed } : {}) }).catch((err: unknown) => {
       logger.warn(`could not list referrers of ${repo.client.registry}/${repo.name}@${subject.digest}: ${(err as Error).message}`);
       return [] as Descriptor[];
     })) {

@@ -324,9 +324,11 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     }
   }
 
-  async referrers(subject: Descriptor, opts: CallOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
+  async referrers(subject: Descriptor, opts: CallOptions & { artifactType?: string; knownTags?: ReadonlySet<string> } = {}): Promise<Descriptor[]> {
     const viaApi = await this.client.decideReferrers(() => this.#referrersApi(subject, opts));
-    return viaApi ?? this.#referrersFallback(subject, opts);
+    if (viaApi) return viaApi;
+    if (opts.knownTags && !opts.knownTags.has(referrersTag(subject.digest))) return [];
+    return this.#referrersFallback(subject, opts);
   }
 
   /** The referrers API (spec "Listing Referrers"), and whether its answer shows the registry has it. */

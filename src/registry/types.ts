@@ -155,7 +155,12 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
   tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void>;
   tagPointsAt(desc: Descriptor, tag: string, opts?: CallOptions): Promise<boolean>;
   tags(opts?: CallOptions): Promise<string[]>;
-  referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string }): Promise<Descriptor[]>;
+  /**
+   * `knownTags`: the repository's tags as the caller listed them in this run. Without the referrers
+   * API, the tag-schema index is then fetched only when its `sha256-<hex>` tag is among them (one
+   * tag list per repository instead of one GET per subject: planning thousands of images).
+   */
+  referrers(subject: Descriptor, opts?: CallOptions & { artifactType?: string; knownTags?: ReadonlySet<string> }): Promise<Descriptor[]>;
   mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;
   /** DELETE a manifest or blob (probe clean-up, tests). False when the registry does not allow it. */
   delete(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
