@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { AirlockError, ioError } from '../errors.js';
 
 export interface CertDirContents {
@@ -87,4 +88,25 @@ export async function findDefaultCertDir(registry: string, env: Readonly<Record<
     }
   }
   return undefined;
+}
+
+/**
+ * One TLS context for every connection to the registry, made once from its certs.d directory.
+ * Given `ca`, `cert` and `key` as connect options instead, Node builds a new context for each
+ * connection (tls.connect → createSecureContext), parsing the ~140 system roots plus the site's
+ * CA every time: that made `--dest-cert-dir` imports several times slower than imports without it.
+ */
+export function certDirContext(dir: CertDirContents, where = 'the certificate directory'): SecureContext | undefined {
+  if (dir.ca.length === 0 && !(dir.cert && dir.key)) return undefined;
+  try {
+    return createSecureContext({
+      // `ca` replaces the system store (docs/ARCHITECTURE.md "undici 7"); keep both.
+      ...(dir.ca.length > 0 ? { ca: [...rootCertificates, ...dir.ca.map((b) => b.toString('utf8'))] } : {}),
+      ...(dir.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
+    });
+  } catch (err) {
+    throw new AirlockError('USAGE', `cannot use the certificates in ${where}: ${(err as Error).message}`, {
+      where, hint: 'a certs.d directory holds PEM files: CA certificates as *.crt, a client certificate as NAME.cert with its key as NAME.key',
+    });
+  }
 }

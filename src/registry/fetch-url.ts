@@ -1,10 +1,9 @@
-import { rootCertificates } from 'node:tls';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { createDispatcher } from './proxy.js';
 import { AirlockError, abortError, isAirlockError } from '../errors.js';
 import { redactUrl } from '../util/index.js';
-import { loadCertDir } from './cert-dir.js';
+import { certDirContext, loadCertDir } from './cert-dir.js';
 import { errCode, isTlsFailure } from './errors.js';
 import { HEADER_LOCATION } from './headers.js';
 
@@ -41,6 +40,7 @@ const MAX_REDIRECTS = 5;
 /** GET `url`, following redirects; 2xx only. */
 export async function fetchUrl(url: string, opts: FetchUrlOptions): Promise<UrlResponse> {
   const dir = opts.certDir ? await loadCertDir(opts.certDir) : undefined;
+  const secureContext = dir ? certDirContext(dir, opts.certDir) : undefined;
   const timeout = opts.timeoutMs ?? 120_000;
   // Export only: HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply (proxy.ts).
   const agent = createDispatcher({
@@ -48,9 +48,7 @@ export async function fetchUrl(url: string, opts: FetchUrlOptions): Promise<UrlR
     headersTimeout: timeout,
     bodyTimeout: timeout,
     connect: {
-      // undici: `ca` replaces the system store (docs/ARCHITECTURE.md "undici 7"); keep both.
-      ...(dir && dir.ca.length > 0 ? { ca: [...rootCertificates, ...dir.ca.map((b) => b.toString('utf8'))] } : {}),
-      ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
+      ...(secureContext ? { secureContext } : {}),
       rejectUnauthorized: (opts.tls ?? 'verify') === 'verify',
     },
   }, true);

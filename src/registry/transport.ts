@@ -1,4 +1,3 @@
-import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { createDispatcher } from './proxy.js';
@@ -8,7 +7,7 @@ import { NOOP_LOGGER } from '../log.js';
 import { registryApiHost } from '../reference/index.js';
 import { redactUrl } from '../util/index.js';
 import { Authenticator, basicHeader, parseTokenResponse, type TokenRequest, type TokenResponse } from './auth.js';
-import { findDefaultCertDir, loadCertDir } from './cert-dir.js';
+import { certDirContext, findDefaultCertDir, loadCertDir } from './cert-dir.js';
 import { resolveCredentials, type Credentials } from './credentials.js';
 import {
   RegistryError, errCode, isRetryableStatus, isTlsFailure, registryErrorFrom, transportErrorFrom, type RegistrySide,
@@ -170,6 +169,7 @@ export class Transport {
       if (certDir && !this.config.certDir) this.#logger.debug(`${this.registry}: certificates from ${certDir}`);
       const dir = certDir ? await loadCertDir(certDir) : undefined;
       this.#hasClientCert = Boolean(dir?.cert);
+      const secureContext = dir ? certDirContext(dir, certDir) : undefined;
       const timeout = this.#opts.timeoutMs ?? 120_000;
       return createDispatcher({
         connections: this.#opts.connections ?? 16,
@@ -178,9 +178,7 @@ export class Transport {
         headersTimeout: timeout,
         bodyTimeout: timeout,
         connect: {
-          // undici: `ca` replaces the system store (docs/ARCHITECTURE.md "undici 7"); keep both.
-          ...(dir && dir.ca.length > 0 ? { ca: [...rootCertificates, ...dir.ca.map((b) => b.toString('utf8'))] } : {}),
-          ...(dir?.cert && dir.key ? { cert: dir.cert, key: dir.key } : {}),
+          ...(secureContext ? { secureContext } : {}),
           rejectUnauthorized: this.config.tls === 'verify',
         },
       }, this.#opts.proxy === 'env');
