@@ -11,9 +11,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
+import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
 import { seedRegistry, type SeedResult } from './harness/fixtures.js';
 import { endpointOf } from './harness/oci-http.js';
+import { startFaultProxy } from './harness/fault-proxy.js';
 import { startRegistry, startRegistryCluster, type RegistryCluster, type TestRegistry } from './harness/registry.js';
 import { skopeoInspectRaw } from './harness/skopeo.js';
 import { listRepositories, listTar, sha256Of, validateRegistry } from './harness/validate.js';
@@ -58,6 +59,36 @@ describe('split bundle imported by N processes at once into two Distribution ins
   after(async () => {
     await Promise.all([upstream?.stop(), cluster?.stop()]);
     if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('a manifest PUT answered DIGEST_INVALID for bytes that match is asked again (Distribution, a child manifest being rewritten); a lasting refusal still stops with exit 3', async () => {
+    const dir = join(work, 'digest-invalid');
+    ok(await runCli(['bundle', 'export', '-f', mirror, '-o', join(dir, 'site.tar.zst'), '--sign-key', join(work, 'dmz.key'), '--cache', join(work, 'cache')]));
+    const proxy = await startFaultProxy({ upstream: cluster.instances[0]!.host });
+    try {
+      const refusal = {
+        kind: 'status' as const, status: 400, headers: { 'content-type': 'application/json' },
+        body: '{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}',
+      };
+      const run = (prefix: string): Promise<CliResult> => runCli(['bundle', 'import', join(dir, 'site.tar.zst'), '--to', `${proxy.host}/${prefix}`,
+        '--verify-key', join(work, 'dmz.pub'), '--dest-tls-verify=false', '--state-dir', join(dir, `state-${prefix}`), '--out-dir', join(dir, `out-${prefix}`), '--json']);
+      // The first two tag PUTs are refused (after the preflight and the manifests by digest,
+      // which the proxy lets through): the import asks again and completes.
+      proxy.setRules([{ method: 'PUT', path: /\/manifests\/(?!sha256:)[^/]+$/, nth: [1, 2], action: refusal }]);
+      const r = await run('retried');
+      ok(r);
+      assert.ok(proxy.counters.faults >= 2, 'no refusal was injected');
+      const state = await validateRegistry(endpointOf(cluster.instances[1]!), { repositories: (await listRepositories(endpointOf(cluster.instances[1]!))).filter((x) => x.startsWith('retried/')) });
+      assert.ok(state.tags.size > 0);
+      // Every tag PUT refused (after the preflight and the manifests by digest): not retried for
+      // ever, and reported as the digest error it claims to be.
+      proxy.setRules([{ method: 'PUT', path: /\/manifests\/(?!sha256:)[^/]+$/, action: refusal }]);
+      const failed = await run('refused');
+      assert.equal(failed.code, 3, describeResult(failed));
+      assert.equal(jsonErrorCode(failed), 'DIGEST_MISMATCH');
+    } finally {
+      await proxy.stop();
+    }
   });
 
   // 2 MiB: two volumes, every layer whole. 700 KiB: four volumes, the 1.4 MB base layer cut into
