@@ -11,7 +11,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
+import { describeResult, jsonErrorCode, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from './harness/cli.js';
 import { seedRegistry, type SeedResult } from './harness/fixtures.js';
 import { endpointOf } from './harness/oci-http.js';
 import { startFaultProxy } from './harness/fault-proxy.js';
@@ -86,6 +86,50 @@ describe('split bundle imported by N processes at once into two Distribution ins
       const failed = await run('refused');
       assert.equal(failed.code, 3, describeResult(failed));
       assert.equal(jsonErrorCode(failed), 'DIGEST_MISMATCH');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('N=4 with one importer killed (SIGKILL) at its first upload: the others leave its tags waiting, never half-made; its re-run completes and tags everything', async () => {
+    const dir = join(work, 'kill');
+    ok(await runCli(['bundle', 'export', '-f', mirror, '-o', join(dir, 'site.tar.zst'), '--sign-key', join(work, 'dmz.key'),
+      '--cache', join(work, 'cache'), '--split-size', '700KiB']));
+    const volumes = (await readdir(dir)).filter((f) => /\.vol\d{3}\.tar\.zst$/.test(f)).sort().map((f) => join(dir, f));
+    assert.equal(volumes.length, 4);
+    const airlock = JSON.parse((await listTar(volumes[0]!))[0]!.body.toString('utf8')) as AirlockJson;
+    // The victim carries a piece of a cut blob: without it, that blob cannot be assembled.
+    const victim = airlock.blobs.find((b) => new Set(b.pieces?.map((p) => p.volume)).size > 1)!.pieces![0]!.volume - 1;
+    const proxy = await startFaultProxy({ upstream: cluster.instances[0]!.host });
+    const prefix = 'scalekill';
+    const args = (i: number, host: string): string[] => ['bundle', 'import', volumes[i]!, '--to', `${host}/${prefix}`,
+      '--verify-key', join(work, 'dmz.pub'), '--dest-tls-verify=false', '--state-dir', join(dir, `state-${i}`), '--out-dir', join(dir, `out-${i}`), '--json'];
+    const eps = cluster.instances.map((r) => endpointOf(r));
+    const ours = async (): Promise<string[]> => (await listRepositories(eps[1]!)).filter((r) => r.startsWith(`${prefix}/`));
+    const expected = new Map(airlock.artifacts
+      .filter((a) => a.kind !== 'file' && a.tag !== undefined)
+      .map((a) => [`${prefix}/${a.repository.slice(upstream.host.length + 1)}:${a.tag}`, a.digest]));
+    const tagsNow = async (): Promise<Map<string, string>> =>
+      new Map([...(await validateRegistry(eps[1]!, { repositories: await ours() })).tags].filter(([k]) => !/:sha256-[a-f0-9]{64}$/.test(k)));
+    try {
+      proxy.setRules([{ method: 'PUT', path: /\/blobs\/uploads\//, nth: [1], action: { kind: 'stall', ms: 60_000 } }]);
+      const [killed, ...others] = await Promise.all([
+        runCliKillWhen(args(victim, proxy.host), { when: () => proxy.counters.faults > 0 }),
+        ...volumes.map((_, i) => i).filter((i) => i !== victim).map((i) => runCli(args(i, cluster.instances[(i + 1) % 2]!.host), { timeoutMs: 300_000 })),
+      ]);
+      assert.equal(killed!.killed, true, describeResult(killed!));
+      for (const r of others) ok(r);
+      // Whatever the survivors tagged is whole (validateRegistry hashes it); what needs the victim waits.
+      const partial = await tagsNow();
+      for (const [k, v] of partial) assert.equal(v, expected.get(k), k);
+      assert.ok(partial.size < expected.size, 'everything was tagged without the killed importer\'s volume');
+      proxy.setRules([]);
+      const rerun = await runCli(args(victim, proxy.host), { timeoutMs: 300_000 });
+      ok(rerun);
+      assert.deepEqual(await tagsNow(), expected);
+      const res = parseJsonOutput<ImportJson>(rerun);
+      assert.deepEqual(res.volumesRemaining, []);
+      assert.ok((res.pieces?.assembled ?? 0) > 0, JSON.stringify(res.pieces));
     } finally {
       await proxy.stop();
     }
