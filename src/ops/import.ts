@@ -411,7 +411,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       });
     }
     if (volumesRemaining.length > 0 && !opts.dryRun) {
-      logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too`);
+      logger.warn(`${report.waiting.length} artifact(s) wait for volume(s) ${volumesRemaining.join(', ')} of this bundle; import those too (an import of them running elsewhere right now tags these when it finishes)`);
     }
 
     if (!opts.dryRun && undelivered.length > 0 && volumesRemaining.length === 0) {
