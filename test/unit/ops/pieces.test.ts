@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -89,6 +89,20 @@ describe('shareCutBlobs (split volumes on several hosts)', () => {
     // Run again (a re-run of any host): nothing is parked or pushed twice.
     const again = await shareCutBlobs({ ...common, spoolDir: join(dir, 'host1') });
     assert.deepEqual(again, { piecesParked: 0, piecesFetched: 0, blobsAssembled: 0, bytesPushed: 0 });
+  });
+
+  it('a spooled piece damaged since an earlier run is removed and counts as absent (its volume is to be imported again), with a warning', async (t) => {
+    const dir = await tempDir(t);
+    const reg = memoryRegistry();
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (m: string) => warnings.push(m), error: () => {} };
+    const host = await spool(join(dir, 'host1'), [0, 1]);
+    await writeFile(pieceFile(host, blob.digest, pieces[1]!.offset), Buffer.alloc(pieces[1]!.size, 0x41));
+    const r = await shareCutBlobs({ manifest, plan, targets: targetsIn(['mirror/app']), wanted: new Set([blob.digest]), repoFor: reg.repoFor, concurrency: 4, spoolDir: host, logger: logger as never });
+    assert.deepEqual(r, { piecesParked: 1, piecesFetched: 0, blobsAssembled: 0, bytesPushed: 0 });
+    assert.equal(reg.blobs.get('mirror/app')!.has(pieces[1]!.digest), false);
+    assert.match(warnings.join('\n'), /damaged: removed; import volume 2 again/);
+    await assert.rejects(stat(pieceFile(host, blob.digest, pieces[1]!.offset)));
   });
 
   it('a parked piece that does not match its digest stops the assembly with DIGEST_MISMATCH and pushes nothing', async (t) => {
