@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBundleFront } from '../../src/bundle/index.js';
 import { startFaultProxy } from './harness/fault-proxy.js';
+import { endpointOf } from './harness/oci-http.js';
+import { listRepositories as listCatalog, registryRequest } from './harness/validate.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
 import {
   checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
@@ -169,6 +171,15 @@ describe('the journal and the caches are hints (issue 17.1)', { concurrency: 1 }
     assert.equal(first.code, 0, describeRun(first));
     const spooled = join(state, 'spool', front.id.slice(7, 39), `${cutBlob.digest.slice(7)}.${piece.offset}`);
     assert.ok(existsSync(spooled), 'the piece waits in the spool');
+    // The run also parked the piece in the target, for importers on other hosts (docs/scale-out.md):
+    // that copy alone would complete the blob. Delete it there, so the spool holds the only copy.
+    assert.ok(((JSON.parse(first.stdout) as { pieces?: { parked: number } }).pieces?.parked ?? 0) >= 1, 'the piece was parked in the target');
+    const ep = endpointOf(target);
+    let unparked = 0;
+    for (const repo of await listCatalog(ep)) {
+      if ((await registryRequest(ep, 'DELETE', `/v2/${repo}/blobs/${piece.digest}`)).status === 202) unparked++;
+    }
+    assert.equal(unparked, 1, 'the parked piece was in one repository');
     const bytes = readFileSync(spooled);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     writeFileSync(spooled, bytes);
