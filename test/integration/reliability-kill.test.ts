@@ -40,8 +40,14 @@ function journalLines(dir: string): number {
     if (!existsSync(d)) return;
     for (const name of readdirSync(d)) {
       const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.jsonl')) n += readFileSync(p, 'utf8').split('\n').filter(Boolean).length;
+      // The import being watched renames its temporary files meanwhile: one gone between the
+      // listing and the stat is simply not counted.
+      try {
+        if (statSync(p).isDirectory()) walk(p);
+        else if (name.endsWith('.jsonl')) n += readFileSync(p, 'utf8').split('\n').filter(Boolean).length;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   };
   walk(dir);
