@@ -20,3 +20,4 @@ export { locateEntries, type EntryPlace } from './locate.js';
 export {
   openTarTree, openDirTree, removeStaleUnpacked, resolveLinkTarget, type FileTree, type OpenTarTreeOptions,
 } from './file-tree.js';
+export { SyncTarFile } from './sync-tar.js';

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import {
-  createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, locateEntries, parseVolumeName, readTarEntries, type BundleForm,
-  type TarEntry, type ZstdFileStream,
+  createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, locateEntries, parseVolumeName, readTarEntries, SyncTarFile,
+  type BundleForm, type TarEntry, type ZstdFileStream,
 } from '../archive/index.js';
-import { SyncTarFile } from '../archive/sync-tar.js';
 import { readVerified, type ContentSource } from '../content/index.js';
 import { hexOf, type Descriptor, type Digest } from '../oci/index.js';
 import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BlobPiece, type BundleBlob } from './types.js';

@@ -7,7 +7,8 @@ import { HEADER_LINK, MAX_LIST_BODY_BYTES } from './headers.js';
 import { parseLinkNext } from './link.js';
 import { HarborApi } from './harbor.js';
 import { probeRegistry } from './probe.js';
-import { RegistryRepositoryImpl, type ReferrersAttempt } from './repository.js';
+import type { ReferrersAttempt, RegistryHost } from './host.js';
+import { RegistryRepositoryImpl } from './repository.js';
 import { Transport, header, readBodyStrict } from './transport.js';
 import type { AuthScheme, HarborProjects, ProbeResult, RegistryClient, RegistryClientOptions, RegistryHostConfig, RegistryRepository } from './types.js';
 
@@ -22,7 +23,7 @@ export function createRegistryClient(registry: string, config: RegistryHostConfi
   return new RegistryClientImpl(registry, config, opts);
 }
 
-export class RegistryClientImpl implements RegistryClient {
+export class RegistryClientImpl implements RegistryClient, RegistryHost {
   readonly registry: string;
   readonly transport: Transport;
   readonly chunkSize: number;

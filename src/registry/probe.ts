@@ -8,7 +8,7 @@ import {
   MEDIA_TYPE_OCI_EMPTY, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_MANIFEST, digestOf, type Descriptor,
 } from '../oci/index.js';
 import { repositoryScope } from './auth.js';
-import type { RegistryClientImpl } from './client.js';
+import type { RegistryHost } from './host.js';
 import { referrersTag } from './referrers.js';
 import type { ProbeResult } from './types.js';
 import { uploadBlob } from './upload.js';
@@ -33,7 +33,7 @@ function json(mediaType: string, doc: unknown): { desc: Descriptor; data: Buffer
  * levels (docs: "Naming convention for your container images").
  */
 async function probePathDepth(
-  client: RegistryClientImpl, scratch: string, result: { maxPathDepth?: number; pathDepthTried: number }, notes: string[], opts: CallOptions,
+  client: RegistryHost, scratch: string, result: { maxPathDepth?: number; pathDepthTried: number }, notes: string[], opts: CallOptions,
 ): Promise<void> {
   const base = scratch.split('/').length;
   for (let depth = base + 1; depth <= PROBE_MAX_DEPTH; depth++) {
@@ -58,7 +58,7 @@ async function probePathDepth(
  * Find out what a registry supports by doing it on a scratch repository under `prefix`
  * (`PREFIX/airlock-probe-<random>`), then deleting what was written where the registry allows.
  */
-export async function probeRegistry(client: RegistryClientImpl, prefix: string, opts: CallOptions = {}): Promise<ProbeResult> {
+export async function probeRegistry(client: RegistryHost, prefix: string, opts: CallOptions = {}): Promise<ProbeResult> {
   const notes: string[] = [];
   await client.ping(opts);
   const t = client.transport;

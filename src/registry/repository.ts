@@ -6,7 +6,7 @@ import {
   digestOf, isDigest, isManifestMediaType, isSchema1MediaType, parseManifest, type Descriptor, type Digest,
 } from '../oci/index.js';
 import { repositoryScope } from './auth.js';
-import type { RegistryClientImpl } from './client.js';
+import type { ReferrersAttempt, RegistryHost } from './host.js';
 import { RegistryError } from './errors.js';
 import { BLOB_HIGH_WATER_MARK, resumableBody } from './download.js';
 import {
@@ -39,11 +39,11 @@ function mediaTypeOf(res: TransportResponse): string | undefined {
 
 /** One repository of a registry: a ContentSource and ContentSink speaking the distribution spec. */
 export class RegistryRepositoryImpl implements RegistryRepository {
-  readonly client: RegistryClientImpl;
+  readonly client: RegistryHost;
   readonly name: string;
   readonly #where: string;
 
-  constructor(client: RegistryClientImpl, name: string) {
+  constructor(client: RegistryHost, name: string) {
     this.client = client;
     this.name = name;
     this.#where = `${client.registry}/${name}`;
@@ -432,11 +432,6 @@ export class RegistryRepositoryImpl implements RegistryRepository {
  * One referrers API call: `api` shows the registry has the API, `unsupported` that it does not,
  * `unknown` (NAME_UNKNOWN) decides nothing.
  */
-export type ReferrersAttempt =
-  | { readonly kind: 'api'; readonly descs: Descriptor[] }
-  | { readonly kind: 'unsupported' }
-  | { readonly kind: 'unknown'; readonly descs: Descriptor[] };
-
 async function readManifestBody(body: Readable, desc: Descriptor, where: string): Promise<Buffer> {
   if (desc.size > MAX_MANIFEST_BYTES) {
     body.destroy();

@@ -8,7 +8,7 @@ import { bundleToJSON, type Bundle } from '@sigstore/bundle';
 // @sigstore/sign is loaded only when signing: it costs ~0.1 CPU-s to load, and verify, inspect
 // and import never sign airlock.json (docs/BENCHMARKS.md "verify and startup").
 import type { Signer } from '@sigstore/sign';
-import { AIRLOCK_JSON, AIRLOCK_SIGNATURE } from '../bundle/types.js';
+import { AIRLOCK_JSON, AIRLOCK_SIGNATURE } from '../bundle/index.js';
 import { AirlockError, isAirlockError } from '../errors.js';
 import { MEDIA_TYPE_IN_TOTO } from '../oci/index.js';
 import type { SigningKey, VerificationKey } from './keys.js';

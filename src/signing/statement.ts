@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AIRLOCK_JSON } from '../bundle/types.js';
+import { AIRLOCK_JSON } from '../bundle/index.js';
 
 /** in-toto Statement v1: https://github.com/in-toto/attestation/blob/main/spec/v1/statement.md */
 export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';

@@ -3,6 +3,8 @@
  * - dependency direction: cli → ops → {copy, bundle, mirror, signing, deploy, charts, files, cache}
  *   → {registry, layout, archive, content} → {oci, reference} → {errors, log, util}; lower layers
  *   never import upper ones, and modules never import each other in a cycle;
+ * - no two files import each other, directly or around a loop (type-only imports count too: a type
+ *   cycle is a design cycle), and a module is entered only through its index.ts;
  * - one module per dependency: only registry/ imports undici, only signing/ imports @sigstore/* and tweetnacl, only serve/ imports bcryptjs,
  *   only archive/ imports tar and zstd-napi, only mirror/ imports yaml and jsonpath-rfc9535, only cli/ imports yargs;
  * - every declared runtime dependency is imported somewhere under src/ (none carried for nothing);
@@ -98,11 +100,18 @@ function targetModule(imp: ImportLine): string | undefined {
   return moduleOf(abs);
 }
 
+/** The src/ file an import line names, or undefined for a package or a file outside src/. */
+function targetFile(imp: ImportLine): string | undefined {
+  if (!imp.specifier.startsWith('.')) return undefined;
+  const abs = resolve(dirname(imp.file), imp.specifier.replace(/\.js$/, '.ts'));
+  return abs.startsWith(SRC) ? abs : undefined;
+}
+
 const FILES = sourceFiles(SRC);
 const IMPORTS = FILES.flatMap(importsOf);
 const where = (i: ImportLine): string => `${relative(ROOT, i.file)}:${i.line} imports ${i.specifier}`;
 
-describe('architecture (docs/ARCHITECTURE.md "Where each dependency lives")', () => {
+describe('architecture (docs/ARCHITECTURE.md)', () => {
   it('finds the source tree and its import lines', () => {
     assert.ok(FILES.length > 50, `only ${FILES.length} files under ${SRC}`);
     assert.ok(IMPORTS.length > 200);
@@ -143,6 +152,19 @@ describe('architecture (docs/ARCHITECTURE.md "Where each dependency lives")', ()
     };
     for (const m of edges.keys()) visit(m, []);
     assert.deepEqual(cycles, []);
+  });
+
+  it('another module is entered only through its index.ts', () => {
+    const bad: string[] = [];
+    for (const i of IMPORTS) {
+      const to = targetFile(i);
+      if (to === undefined) continue;
+      const from = moduleOf(i.file);
+      const target = moduleOf(to);
+      if (target === from || relative(SRC, to).split('/').length === 1) continue;
+      if (relative(join(SRC, target), to) !== 'index.ts') bad.push(`${where(i)} (use ../${target}/index.js)`);
+    }
+    assert.deepEqual(bad, []);
   });
 
   it('each third-party dependency is imported by its one module only', () => {
