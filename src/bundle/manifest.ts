@@ -191,6 +191,28 @@ export function parseAirlockManifest(raw: Uint8Array, where = 'airlock.json'): A
         str(a.fromFile, 'selector', `${p}.fromFile`);
       }
     }
+    if (a.fileSignature !== undefined) {
+      const f = a.fileSignature;
+      const fp = `${p}.fileSignature`;
+      if (!isObject(f)) bad(fp, 'must be an object');
+      else {
+        if (!SIGNATURE_METHODS.has(f.method as string)) bad(`${fp}.method`, 'is not a known method');
+        str(f, 'signer', fp);
+        str(f, 'signatureName', fp);
+        if (typeof f.signatureName === 'string' && !isSafeFileName(f.signatureName)) bad(`${fp}.signatureName`, 'must be a plain file name');
+        for (const k of ['issuer', 'signature', 'bundle', 'publicKeyPem', 'trustedRootJson', 'identity', 'identityRegexp']) str(f, k, fp, true);
+        if ((f.method === 'cosign-key') !== (typeof f.signature === 'string')) bad(fp, 'a cosign-key record has a signature, a bundle record none');
+        if (f.method !== 'cosign-key' && typeof f.bundle !== 'string') bad(`${fp}.bundle`, 'must be a string');
+      }
+    }
+    if (a.checksums !== undefined) {
+      const c = a.checksums;
+      const cp = `${p}.checksums`;
+      if (!isObject(c)) bad(cp, 'must be an object');
+      else for (const k of ['verified', 'missing', 'unlisted']) {
+        if (!(Array.isArray(c[k]) && (c[k] as unknown[]).every((x) => typeof x === 'string'))) bad(`${cp}.${k}`, 'must be an array of strings');
+      }
+    }
     if (isDigest(a.digest) && !blobDigests.has(a.digest)) bad(`${p}.digest`, `${a.digest} is not listed in $.blobs`);
   });
 

@@ -54,6 +54,38 @@ export interface BundleArtifact {
   readonly tagGiven?: boolean;
   /** The reference came out of a release manifest (`fromFile:`): that file's name and the selector. */
   readonly fromFile?: FromFileRecord;
+  /** Files: the vendor's signature over the file, checked at export, with what the site needs to check it again offline. */
+  readonly fileSignature?: FileSignatureRecord;
+  /** Files: this is the release set's checksums file (`checksums:`), and what it was found to cover at export. */
+  readonly checksums?: ChecksumsRecord;
+}
+
+export interface FileSignatureRecord {
+  /** `cosign-key`: cosign sign-blob's base64 signature with a key; `sigstore-bundle-*`: a Sigstore bundle. */
+  readonly method: 'cosign-key' | 'sigstore-bundle-key' | 'sigstore-bundle-keyless';
+  /** Key fingerprint (sha256 of the SPKI DER) or the certificate identity (SAN). */
+  readonly signer: string;
+  readonly issuer?: string;
+  /** The signature file's name as published (`checksums.txt.sig`, `x.sigstore.json`); import writes it beside the file. */
+  readonly signatureName: string;
+  /** cosign-key: the signature file's content (base64 text). */
+  readonly signature?: string;
+  /** sigstore-bundle-*: the bundle's JSON text. */
+  readonly bundle?: string;
+  /** Trust material, inside the signed airlock.json so the site checks again with exactly what export used. */
+  readonly publicKeyPem?: string;
+  readonly trustedRootJson?: string;
+  readonly identity?: string;
+  readonly identityRegexp?: string;
+}
+
+export interface ChecksumsRecord {
+  /** Files of the release set whose sha256 matched the checksums file. */
+  readonly verified: readonly string[];
+  /** Names the checksums file lists that the release set does not carry. */
+  readonly missing: readonly string[];
+  /** Files of the release set the checksums file does not list (checked by their own sha256 only). */
+  readonly unlisted: readonly string[];
 }
 
 export interface ArchiveRecord {

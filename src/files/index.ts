@@ -6,3 +6,4 @@ export {
 export { ingestUrl, ingestPath, type IngestedBlob, type IngestUrlOptions } from './ingest.js';
 export { resolveFileEntry, type HostSettings, type ResolveFileOptions } from './resolve.js';
 export { planDeliveries, deliverBlobs, writeDeliveryChecksums, type Delivery, type DeliveryTracker } from './deliver.js';
+export { parseChecksums, checkReleaseSet, MAX_CHECKSUMS_BYTES, type ChecksumLine, type ParsedChecksums, type ReleaseFile, type ReleaseSetCheck } from './checksums.js';

@@ -74,6 +74,11 @@ export function collapseEntries(images: readonly ImageEntry[], charts: readonly 
     if (first) {
       if (!sameFile(first, entry)) {
         problems.push(conflict(entry.where, first.where, `two different files would be delivered as \`${entry.name}\``, 'give one of them another `name:`'));
+      } else if ((entry.signature && !first.signature) || (entry.checksums && !first.checksums)) {
+        // The same file listed twice: what either entry asks to check is checked.
+        const merged: FileEntry = { ...first, ...(first.signature ?? entry.signature ? { signature: (first.signature ?? entry.signature)! } : {}), ...(first.checksums || entry.checksums ? { checksums: true } : {}) };
+        fileByName.set(entry.name, merged);
+        outFiles[outFiles.indexOf(first)] = merged;
       }
       continue;
     }

@@ -8,7 +8,7 @@ export { readMirrorLists, mergeMirrorLists } from './read.js';
 export { selectTags } from './tags.js';
 export { createLockFile, readLockFile, writeLockFile, parseLockFile, compareLock } from './lock.js';
 export { parseYamlData, type ParseYamlDataOptions } from './yaml-data.js';
-export { type ImageArchiveEntry, type ImageFromFileEntry } from './types.js';
+export { type ImageArchiveEntry, type ImageFromFileEntry, type FileSignaturePolicy, type SignatureSource } from './types.js';
 export { expandFromFiles, MAX_RELEASE_MANIFEST_BYTES } from './from-file.js';
 export {
   type ImportPolicy, type PolicyRule, type PolicyRuleKind, type PolicyKeyless,

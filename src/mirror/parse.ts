@@ -7,7 +7,7 @@ import { formatReference, isValidTag, normaliseRegistry, parseReference, type Re
 import { collapseEntries } from './collapse.js';
 import { readArchiveImage, readFromFileImage, readTargetTag, sourceKeyOf } from './parse-sources.js';
 import {
-  TLS_MODES, type ChartEntry, type FileEntry, type ImageEntry, type MirrorDefaults, type MirrorList,
+  TLS_MODES, type ChartEntry, type FileEntry, type FileSignaturePolicy, type SignatureSource, type ImageEntry, type MirrorDefaults, type MirrorList,
   type RegistrySettings, type TagSelector, type TlsMode, type VerifyPolicy,
 } from './types.js';
 import { describe, YamlReader, type Field } from './yaml-reader.js';
@@ -20,7 +20,7 @@ const TAGS_KEYS = ['semver', 'regex'] as const;
 const VERIFY_KEYS = ['key', 'keyless'] as const;
 const KEYLESS_KEYS = ['issuer', 'issuerRegexp', 'identity', 'identityRegexp', 'trustedRoot'] as const;
 const CHART_KEYS = ['ref', 'repo', 'name', 'version', 'includeImages'] as const;
-const FILE_KEYS = ['path', 'url', 'sha256', 'name'] as const;
+const FILE_KEYS = ['path', 'url', 'checksums', 'sha256', 'name', 'signature', 'bundle', 'key', 'keyless'] as const;
 
 /** A mirror list is a short hand-written file; anything this large is a mistake, not a list. */
 export const MAX_MIRROR_LIST_BYTES = 4 * 1024 * 1024;
@@ -433,6 +433,12 @@ export function readVerify(ctx: Ctx, field: Field): VerifyPolicy | undefined {
     if (m.lacks('key') && m.lacks('keyless')) r.problem(r.whereOf(field.value, field.where), '`verify` needs `key` or `keyless`', 'verify: { key: ./cosign.pub } or verify: { keyless: { issuer: URL, identity: SIGNER } }');
     return undefined;
   }
+  return readKeyless(ctx, keylessField);
+}
+
+/** `keyless: { issuer, identity | identityRegexp, trustedRoot }`. */
+export function readKeyless(ctx: Ctx, keylessField: Field): Extract<VerifyPolicy, { kind: 'keyless' }> | undefined {
+  const { r } = ctx;
   const k = r.map(keylessField.value, '`keyless`', KEYLESS_KEYS, keylessField.where);
   if (!k) return undefined;
   let ok = true;
@@ -586,16 +592,27 @@ function readFile(ctx: Ctx, item: unknown, where: string): FileEntry | undefined
   const { r } = ctx;
   const m = r.map(item, 'a file entry', FILE_KEYS, where);
   if (!m) return undefined;
-  const pathField = m.get('path');
-  const urlField = m.get('url');
+  // `checksums: X` is `path: X` (or `url: X`) that is also the release set's checksums file.
+  const checksumsField = m.get('checksums');
+  let pathField = m.get('path');
+  let urlField = m.get('url');
   const shaField = m.get('sha256');
   const nameField = m.get('name');
   let ok = true;
+  if (checksumsField && (pathField || urlField)) {
+    r.problem(checksumsField.where, 'a file entry has `checksums` (the file itself) or `path`/`url`, not both', 'e.g. - checksums: ./checksums.txt');
+    ok = false;
+  } else if (checksumsField) {
+    const text = r.string(checksumsField.value, '`checksums`', checksumsField.where);
+    if (text === undefined) return undefined;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) urlField = checksumsField;
+    else pathField = checksumsField;
+  }
   if (pathField && urlField) {
     r.problem(urlField.where, 'a file entry has either `path` or `url`, not both', 'use two entries with different names');
     ok = false;
-  } else if (m.lacks('path') && m.lacks('url')) {
-    r.problem(where, 'a file entry needs `path` or `url`', 'path: ./local-file, or url: https://... with sha256: HEX');
+  } else if (m.lacks('path') && m.lacks('url') && m.lacks('checksums')) {
+    r.problem(where, 'a file entry needs `path`, `url` or `checksums`', 'path: ./local-file, or url: https://... with sha256: HEX');
     ok = false;
   }
   if (pathField && shaField) {
@@ -612,11 +629,14 @@ function readFile(ctx: Ctx, item: unknown, where: string): FileEntry | undefined
     }
     if (name === undefined) ok = false;
   }
+  const signature = readFileSignature(ctx, m);
+  if (signature === null) ok = false;
+  const common = { ...(checksumsField ? { checksums: true } : {}), ...(signature ? { signature } : {}) };
 
   if (pathField) {
-    const path = readPath(ctx, pathField, '`path`');
+    const path = readPath(ctx, pathField, pathField === checksumsField ? '`checksums`' : '`path`');
     if (path === undefined || !ok) return undefined;
-    return { kind: 'path', path, name: name ?? basename(path), where };
+    return { kind: 'path', path, name: name ?? basename(path), where, ...common };
   }
   if (urlField) {
     const urlWhere = r.whereOf(urlField.value, urlField.where);
@@ -651,9 +671,86 @@ function readFile(ctx: Ctx, item: unknown, where: string): FileEntry | undefined
       }
     }
     if (!ok || sha256 === undefined || name === undefined) return undefined;
-    return { kind: 'url', url: url.toString(), sha256, name, where };
+    return { kind: 'url', url: url.toString(), sha256, name, where, ...common };
   }
   return undefined;
+}
+
+/**
+ * A file entry's `signature:` + `key:` (cosign sign-blob) or `bundle:` + `key:`/`keyless:` (a
+ * Sigstore bundle). undefined: none asked for; null: asked for, with problems (already reported).
+ */
+function readFileSignature(ctx: Ctx, m: NonNullable<ReturnType<YamlReader["map"]>>): FileSignaturePolicy | undefined | null {
+  const { r } = ctx;
+  const sigField = m.get('signature');
+  const bundleField = m.get('bundle');
+  const keyField = m.get('key');
+  const keylessField = m.get('keyless');
+  if (!sigField && !bundleField) {
+    const stray = keyField ?? keylessField;
+    if (stray) {
+      r.problem(stray.where, `\`${stray === keyField ? 'key' : 'keyless'}\` verifies a \`signature\` or \`bundle\`, and the entry has neither`, 'add signature: ./FILE.sig (cosign sign-blob) or bundle: ./FILE.sigstore.json');
+      return null;
+    }
+    return m.lacks('signature') && m.lacks('bundle') && m.lacks('key') && m.lacks('keyless') ? undefined : null;
+  }
+  if (sigField && bundleField) {
+    r.problem(bundleField.where, 'a file entry has either `signature` (cosign sign-blob) or `bundle` (a Sigstore bundle), not both', 'keep the one the vendor publishes');
+    return null;
+  }
+  if (keyField && keylessField) {
+    r.problem(keylessField.where, 'a signature is checked with either `key` or `keyless`, not both', 'keep the one the vendor signs with');
+    return null;
+  }
+  const sourceField = (sigField ?? bundleField)!;
+  const source = readSignatureSource(ctx, sourceField, sigField ? '`signature`' : '`bundle`');
+  const keyPath = keyField ? readPath(ctx, keyField, '`key`') : undefined;
+  if (sigField) {
+    if (keylessField) {
+      r.problem(keylessField.where, 'a cosign `signature` is checked with `key`; keyless signatures come as a Sigstore `bundle`', 'use bundle: FILE.sigstore.json with keyless:, or signature: with key:');
+      return null;
+    }
+    if (!keyField) {
+      if (m.lacks('key')) r.problem(sigField.where, '`signature` needs `key`: the vendor\'s public key (cosign.pub)', 'add key: ./cosign.pub');
+      return null;
+    }
+    if (!source || keyPath === undefined) return null;
+    return { kind: 'cosign', signature: source, keyPath, where: r.whereOf(sigField.value, sigField.where) };
+  }
+  if (!keyField && !keylessField) {
+    if (m.lacks('key') && m.lacks('keyless')) r.problem(bundleField!.where, '`bundle` needs `key` or `keyless` (who must have signed it)', 'keyless: { issuer: URL, identity: SIGNER, trustedRoot: ./trusted_root.json }');
+    return null;
+  }
+  let keyless: Extract<VerifyPolicy, { kind: 'keyless' }> | undefined;
+  if (keylessField) {
+    const policy = readKeyless(ctx, keylessField);
+    if (!policy) return null;
+    if (!policy.trustedRoot) {
+      r.problem(keylessField.where, '`keyless` needs `trustedRoot`: signatures are checked offline, at export and at the site', 'add trustedRoot: ./trusted_root.json (the Sigstore instance\'s root)');
+      return null;
+    }
+    keyless = policy;
+  }
+  if (!source || (keyField && keyPath === undefined)) return null;
+  return {
+    kind: 'bundle', bundle: source, where: r.whereOf(bundleField!.value, bundleField!.where),
+    ...(keyPath !== undefined ? { keyPath } : {}), ...(keyless ? { keyless } : {}),
+  };
+}
+
+function readSignatureSource(ctx: Ctx, field: Field, what: string): SignatureSource | undefined {
+  const text = ctx.r.string(field.value, what, field.where);
+  if (text === undefined) return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    const url = httpUrl(text);
+    if (!url || url.username || url.password) {
+      ctx.r.problem(ctx.r.whereOf(field.value, field.where), `${what} \`${text}\` is not an http(s) URL without credentials`, 'a path beside the mirror list, or https://...');
+      return undefined;
+    }
+    return { kind: 'url', url: url.toString() };
+  }
+  const path = readPath(ctx, field, what);
+  return path === undefined ? undefined : { kind: 'path', path };
 }
 
 // ---------------------------------------------------------------------------------------------

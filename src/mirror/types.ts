@@ -163,9 +163,37 @@ export type ChartEntry =
       readonly where: string;
     };
 
+interface FileCommon {
+  readonly name: string;
+  readonly where: string;
+  /**
+   * `checksums:` instead of `path:`/`url:`: a `sha256sum` file (seed 004's checksums.txt). Every
+   * other file of the release set (the `files:` entries) that it lists is checked against it, at
+   * export and again at import; what it lists that the set lacks is reported.
+   */
+  readonly checksums?: boolean;
+  /** A vendor signature over the file's bytes, checked at export and again, offline, at import. */
+  readonly signature?: FileSignaturePolicy;
+}
+
+/** Where a signature (or Sigstore bundle) file is: beside the mirror list, or at a URL. */
+export type SignatureSource = { readonly kind: 'path'; readonly path: string } | { readonly kind: 'url'; readonly url: string };
+
+export type FileSignaturePolicy =
+  /** `cosign sign-blob --key`: base64 of an ECDSA (or RSA) signature over the file, SHA-256; checked with `key:`. */
+  | { readonly kind: 'cosign'; readonly signature: SignatureSource; readonly keyPath: string; readonly where: string }
+  /** `cosign sign-blob --bundle`: a Sigstore bundle, key-signed (`key:`) or keyless (`keyless:`). */
+  | {
+      readonly kind: 'bundle';
+      readonly bundle: SignatureSource;
+      readonly keyPath?: string;
+      readonly keyless?: Extract<VerifyPolicy, { kind: 'keyless' }>;
+      readonly where: string;
+    };
+
 export type FileEntry =
-  | { readonly kind: 'path'; readonly path: string /* absolute */; readonly name: string; readonly where: string }
-  | { readonly kind: 'url'; readonly url: string; readonly sha256: string /* 64 lowercase hex */; readonly name: string; readonly where: string };
+  | (FileCommon & { readonly kind: 'path'; readonly path: string /* absolute */ })
+  | (FileCommon & { readonly kind: 'url'; readonly url: string; readonly sha256: string /* 64 lowercase hex */ });
 
 /** `--lock FILE`: the resolved tag → digest set, JSON with a version field (JSON output carries a version field). */
 export interface LockFile {

@@ -8,6 +8,7 @@ import type { MirrorList } from '../mirror/index.js';
 import type { Digest } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryRepository } from '../registry/index.js';
+import type { ReleaseFileDetails } from './release-files.js';
 
 /**
  * Export's share of issue 8: content that is not a registry graph (files, charts from classic
@@ -25,10 +26,12 @@ export interface CarryContext {
   readonly chartImages: Map<string, readonly ChartImage[]>;
   /** Blobs the site writes under files/: always carried in the bundle, never left to a base. */
   deliveredBlobs?: Set<Digest>;
+  /** Release files' checked signatures and checksums (release-files.ts), by file name. */
+  releaseFiles?: ReadonlyMap<string, ReleaseFileDetails>;
 }
 
 /** The mirror list's `registries:` settings apply to file and chart-repository hosts too. */
-function hostSettingsOf(mirror: MirrorList): (host: string) => HostSettings | undefined {
+export function hostSettingsOf(mirror: MirrorList): (host: string) => HostSettings | undefined {
   return (host) => {
     const s = mirror.registries.get(host.toLowerCase());
     return s ? { ...(s.tls ? { tls: s.tls } : {}), ...(s.certDir ? { certDir: s.certDir } : {}) } : undefined;
@@ -98,6 +101,7 @@ export function withCarriedDetails(carry: CarryContext, a: BundleArtifact): Bund
   return {
     ...a,
     ...(carried ? { origin: carried.origin } : {}),
+    ...(a.kind === 'file' && a.fileName ? carry.releaseFiles?.get(a.fileName) : {}),
     ...(images && images.length > 0 ? { chartImages: images.map((i) => ({ ref: i.ref, ...(i.valuesPath !== undefined ? { valuesPath: i.valuesPath } : {}) })) } : {}),
   };
 }

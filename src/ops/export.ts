@@ -25,7 +25,8 @@ import { forEachConcurrent, Semaphore, writeFileAtomic } from '../util/index.js'
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
-import { resolveCarried, addCarriedRoots, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
+import { resolveCarried, addCarriedRoots, hostSettingsOf, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
+import { checkReleaseFilesAtExport } from './release-files.js';
 import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from './tool.js';
 import { LocalSources, type LocalImage } from './local-sources.js';
 
@@ -199,6 +200,11 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     cleanups.push(() => locals.close());
     const carry: CarryContext = { cache, mirror, logger, carried: [], chartImages: new Map(), ...(signal ? { signal } : {}) };
     const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal, carry, locals);
+    // Vendor signatures over release files and the release set's checksums file: checked on the
+    // bytes now in the cache, before anything is written (release-files.ts).
+    carry.releaseFiles = await checkReleaseFilesAtExport({
+      mirror, carried: carry.carried, blobPath: (d) => cache.blobPath(d), hostSettings: hostSettingsOf(mirror), logger, ...(signal ? { signal } : {}),
+    });
     const lockMap = new Map<string, string>();
     // The lock pins registry tags; an archive's names and a `tag:` the list gives are not looked up anywhere.
     for (const r of resolved) if (r.tag !== undefined && !r.local && !r.tagGiven) lockMap.set(`${formatRepository(r.ref)}:${r.tag}`, r.desc.digest);

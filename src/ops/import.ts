@@ -29,6 +29,7 @@ import { reverifyUpstream } from './upstream.js';
 import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from './pieces.js';
 import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';
+import { recheckReleaseFiles, type ReleaseFilesCheck } from './release-files.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
 import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
@@ -119,6 +120,8 @@ export interface ImportResult {
    * target, read back from it (parked by another run), and whole blobs it assembled from them.
    */
   readonly pieces?: { readonly parked: number; readonly fetched: number; readonly assembled: number };
+  /** Release files whose vendor signature or checksums file was checked again on the delivered bytes. */
+  readonly releaseFiles?: ReleaseFilesCheck;
   /** Harbor projects this import created (`--create-projects`). */
   readonly projectsCreated?: readonly string[];
   readonly durationMs: number;
@@ -419,7 +422,15 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         where: undelivered[0]!.digest, hint: 'the bundle is truncated or incomplete: copy it again and run `airlock bundle verify`',
       });
     }
-    if (!opts.dryRun && deliveries.length > 0 && undelivered.length === 0) await writeDeliveryChecksums(outDir, deliveries);
+    let releaseFiles: ReleaseFilesCheck | undefined;
+    if (!opts.dryRun && deliveries.length > 0 && undelivered.length === 0) {
+      await writeDeliveryChecksums(outDir, deliveries);
+      // Vendor signatures and the checksums file, checked again offline on the delivered bytes.
+      releaseFiles = await recheckReleaseFiles(outDir, manifest.artifacts, deliveries, logger);
+      if (releaseFiles.signed.length + releaseFiles.checksums.length > 0) {
+        logger.info(`release files checked again: ${releaseFiles.signed.length} signature(s), ${releaseFiles.checksums.length} checksums file(s)`);
+      }
+    }
 
     if (!opts.dryRun) {
       const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => {
@@ -473,7 +484,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       } : {}),
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
-      ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}), durationMs: Date.now() - started.getTime(),
+      ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}),
+      ...(releaseFiles && releaseFiles.signed.length + releaseFiles.checksums.length > 0 ? { releaseFiles } : {}), durationMs: Date.now() - started.getTime(),
       ...(tool ? { tool } : {}),
       ...(decision ? { policy: decision } : {}),
       ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),

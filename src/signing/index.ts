@@ -54,3 +54,4 @@ export {
   verifyCosignSimpleSigning,
   verifySigstoreBundleForDigest,
 } from './upstream.js';
+export { type BlobSigner, type VerifyCosignBlobOptions, type VerifySigstoreBlobOptions, MAX_IN_MEMORY_SIGNED_FILE, verifyCosignBlob, verifySigstoreBlob } from './blob.js';
