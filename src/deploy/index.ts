@@ -5,3 +5,5 @@ export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOpt
 export { type TagMove } from './receipt.js';
 export { SiteState, tagMovesOf, type ImportRecord, type SiteReceipt } from './site-state.js';
 export { computeSiteStatus, prometheusText, parseDuration, formatAge, type SiteStatus } from './site-status.js';
+export { rewriteValues, rewriteCompose, parseEnvFile, type MirroredRepository, type RewriteChange, type RewriteResult } from './rewrite.js';
+export { pullSecretYaml, type PullSecretOptions, type ReleaseRecord, type ReleaseRecordFile, type ReleaseRecordArtifact } from './site-files.js';

@@ -30,6 +30,8 @@ import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from 
 import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';
 import { recheckReleaseFiles, type ReleaseFilesCheck } from './release-files.js';
+import { readDeployInputs, writePullSecret, writeReleaseRecord, writeRewrittenFiles, type RewrittenFile } from './site-outputs.js';
+import { resolveCredentials } from '../registry/index.js';
 import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
 import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
@@ -72,6 +74,16 @@ export interface ImportOptions {
    * recorded (receipt, audit log), the previous digest is left untagged.
    */
   readonly keepPreviousTags?: boolean;
+  /** `--values FILE` (repeatable): vendor Helm values rewritten to the mirror as out-dir/NAME.mirrored.yaml. */
+  readonly values?: readonly string[];
+  /** `--compose FILE` (repeatable): Compose files (and the `.env` beside each) rewritten likewise. */
+  readonly compose?: readonly string[];
+  /**
+   * Write out-dir/pull-secret.yaml (mode 0600) for the target. Set only when the password came
+   * from stdin or an authfile, never from argv (the CLI decides). Credentials: `dest.credentials`,
+   * else the authfile's entry for the target.
+   */
+  readonly pullSecret?: { readonly name: string; readonly namespace?: string };
   readonly logger?: Logger;
   readonly onEvent?: (e: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -122,6 +134,10 @@ export interface ImportResult {
   readonly pieces?: { readonly parked: number; readonly fetched: number; readonly assembled: number };
   /** Release files whose vendor signature or checksums file was checked again on the delivered bytes. */
   readonly releaseFiles?: ReleaseFilesCheck;
+  /** `--values` / `--compose` files rewritten to the mirror. */
+  readonly rewritten?: readonly RewrittenFile[];
+  /** Other files written to out-dir: pull-secret.yaml, release-record.json. */
+  readonly written?: readonly string[];
   /** Harbor projects this import created (`--create-projects`). */
   readonly projectsCreated?: readonly string[];
   readonly durationMs: number;
@@ -144,6 +160,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const target = parseTarget(opts.to);
   // The policy is bad input or not before the target hears from us.
   const policy = opts.policyPath !== undefined ? await readPolicyFile(opts.policyPath) : undefined;
+  // Files to rewrite are read (and parsed) before anything else: a wrong path is exit 2, not a failure after the push.
+  const deployInputs = await readDeployInputs(opts.values ?? [], opts.compose ?? []);
 
   // The target's connection is set up while the bundle is opened and checked: a GET of its API
   // root, which learns the scheme (skip-verify: TLS or plain HTTP) and the auth it asks for.
@@ -432,6 +450,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       }
     }
 
+    let rewritten: RewrittenFile[] | undefined;
+    const written: string[] = [];
     if (!opts.dryRun) {
       const mappedArtifacts: MappedArtifact[] = targets.map((t, i) => {
         const chartImages = t.root.kind === 'chart'
@@ -460,6 +480,22 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         outDir, target, layout, artifacts: mappedArtifacts, receipt,
         access: await targetAccess(client, opts.dest),
       });
+      // Deploy-ready files (site-outputs.ts): vendor values and Compose files pointed at the mirror,
+      // the pull secret, and the release record.
+      rewritten = await writeRewrittenFiles(outDir, target.host, deployInputs, mappedArtifacts, logger);
+      if (opts.pullSecret) {
+        const creds = opts.dest.credentials ?? await resolveCredentials(target.host, opts.dest);
+        if (creds && creds.password) {
+          written.push(await writePullSecret(outDir, { ...opts.pullSecret, registry: target.host, username: creds.username, password: creds.password }));
+        } else {
+          logger.warn(`pull-secret.yaml is not written: no password for ${target.host} was found in the authfile`);
+        }
+      }
+      written.push(await writeReleaseRecord({
+        outDir, bundleId, ...(status.signer ? { bundleSigner: status.signer } : {}), bundleCreated: manifest.created,
+        target: receipt.target, host: target.host, artifacts: manifest.artifacts, mapped: mappedArtifacts, deliveries,
+        ...(releaseFiles ? { releaseFiles } : {}),
+      }));
       const receiptPath = join(outDir, 'receipt.json');
       if (receiptKey) await writeReceiptSignature(receiptPath, receiptKey, { bundleId, target: receipt.target });
       else await removeReceiptSignature(receiptPath);
@@ -485,7 +521,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
       ...(tracker.delivered.size > 0 ? { files: [...tracker.delivered].sort() } : {}),
-      ...(releaseFiles && releaseFiles.signed.length + releaseFiles.checksums.length > 0 ? { releaseFiles } : {}), durationMs: Date.now() - started.getTime(),
+      ...(releaseFiles && releaseFiles.signed.length + releaseFiles.checksums.length > 0 ? { releaseFiles } : {}),
+      ...(rewritten && rewritten.length > 0 ? { rewritten } : {}), ...(written.length > 0 ? { written } : {}), durationMs: Date.now() - started.getTime(),
       ...(tool ? { tool } : {}),
       ...(decision ? { policy: decision } : {}),
       ...(preflight.createdProjects.length > 0 ? { projectsCreated: [...preflight.createdProjects] } : {}),

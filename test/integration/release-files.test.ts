@@ -137,6 +137,13 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       assert.match(stdout, /release-manifest\.json: OK/);
       await execFileP('sh', ['-c', `base64 -d checksums.txt.sig > sig.der && openssl dgst -sha256 -verify "${join(work, 'cosign.pub')}" -signature sig.der checksums.txt && rm sig.der`], { cwd: files });
       assert.equal(await readFile(join(files, 'release-manifest.json.sigstore.json'), 'utf8'), await readFile(join(work, 'release-manifest.json.sigstore.json'), 'utf8'));
+      // The release record says who signed what, and which checksums file vouches for which file.
+      const record = JSON.parse(await readFile(join(work, 'out', 'release', 'release-record.json'), 'utf8')) as { files: { path: string; signature?: { signer: string; checkedAtImport: boolean }; listedIn?: string[]; checksums?: { missing: string[] } }[] };
+      const byPath = new Map(record.files.map((f) => [f.path, f]));
+      assert.equal(byPath.get('files/release-manifest.json')?.signature?.signer, IDENTITY);
+      assert.equal(byPath.get('files/release-manifest.json')?.signature?.checkedAtImport, true);
+      assert.deepEqual(byPath.get('files/app_1.0.0_linux_amd64.zip')?.listedIn, ['files/checksums.txt']);
+      assert.deepEqual(byPath.get('files/checksums.txt')?.checksums?.missing, ['app_1.0.0_darwin_arm64.zip']);
     });
 
     it('refuses at import a file whose carried signature does not verify, and removes it from out-dir', async () => {

@@ -24,6 +24,10 @@ export const bundleImport: AirlockCommand = {
       .option('require-upstream-signatures', { type: 'boolean', default: false, describe: 're-verify every vendor signature offline before pushing' })
       .option('sign-key', { type: 'string', describe: 'sign the receipt.json with this private key' })
       .option('push-files', { type: 'boolean', default: false, describe: 'also push delivered files to the target as OCI artifacts' })
+      .option('values', { type: 'string', array: true, describe: 'a vendor Helm values file to rewrite to the mirror: out-dir/NAME.mirrored.yaml (repeatable)' })
+      .option('compose', { type: 'string', array: true, describe: 'a Compose file (and the .env beside it) to rewrite to the mirror: out-dir/NAME.mirrored.yml (repeatable)' })
+      .option('pull-secret-name', { type: 'string', default: 'airlock-mirror', describe: 'name of the Secret in out-dir/pull-secret.yaml (written when the password came from stdin or --authfile)' })
+      .option('pull-secret-namespace', { type: 'string', describe: 'namespace of that Secret' })
       .option('create-projects', { type: 'boolean', default: false, describe: 'Harbor: create missing projects through its API with the destination credentials' })
       .options(CONCURRENCY_FLAG),
   run: async (args, ctx) => (await import('./impl/bundle-import.js')).runImport(args, ctx),

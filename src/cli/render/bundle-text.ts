@@ -140,6 +140,12 @@ export function formatImportSummary(r: ImportResult): string {
   if (r.volumesRemaining.length > 0) lines.push(field('waiting', `for volume(s) ${r.volumesRemaining.join(', ')}: import them to finish`));
   if (r.outDir) lines.push(field('outputs', `${r.outDir}`), field('', 'image map, mirror configs, receipt'));
   if (r.files && r.files.length > 0) lines.push(field('files', `${r.files.length} delivered under ${r.outDir ?? '.'}/files`), field('', 'checksums in files/SHA256SUMS'));
+  if (r.releaseFiles) {
+    for (const f of r.releaseFiles.signed) lines.push(field('signed', `${f.file}: ${f.signer}${f.issuer ? ` (${f.issuer})` : ''}, checked again here`));
+    for (const c of r.releaseFiles.checksums) lines.push(field('checksums', `${c.file}: ${c.verified.length} file(s) match${c.missing.length ? `; lists ${c.missing.length} not carried` : ''}`));
+  }
+  for (const w of r.rewritten ?? []) lines.push(field('rewritten', `${w.file} → ${w.written}${w.env ? ` and ${w.env}` : ''} (${w.changes.length} change(s)${w.notMirrored.length ? `, ${w.notMirrored.length} image(s) not mirrored` : ''})`));
+  for (const w of r.written ?? []) lines.push(field('wrote', w));
   if (r.tool) lines.push(...toolLines(r.tool));
   return lines.join('\n');
 }

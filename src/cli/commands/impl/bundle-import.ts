@@ -1,4 +1,5 @@
 import { bundlePaths } from '../../bundle-paths.js';
+import { AirlockError } from '../../../errors.js';
 import { importBundle } from '../../../ops/index.js';
 import type { RepositoryLayout } from '../../../reference/index.js';
 import type { CliContext } from '../../context.js';
@@ -33,6 +34,9 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
       pushFiles: Boolean(args['push-files']),
       createProjects: Boolean(args['create-projects']),
       keepPreviousTags: Boolean(args['keep-previous-tags']),
+      ...(Array.isArray(args.values) ? { values: (args.values as unknown[]).map(String) } : {}),
+      ...(Array.isArray(args.compose) ? { compose: (args.compose as unknown[]).map(String) } : {}),
+      ...pullSecretOption(args, ctx),
       logger: ctx.logger,
       onEvent: (e) => progress.onEvent(e),
       signal: ctx.signal,
@@ -43,4 +47,26 @@ export async function runImport(args: Record<string, unknown>, ctx: CliContext):
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * pull-secret.yaml holds the target password, so it is written only when that password did not
+ * pass through argv (where `ps` and shell history see it): from --dest-password-stdin or --authfile.
+ */
+function pullSecretOption(args: Record<string, unknown>, ctx: CliContext): { pullSecret?: { name: string; namespace?: string } } {
+  const fromStdin = args['dest-password-stdin'] === true;
+  const fromFile = typeof args.authfile === 'string' && args.authfile !== '' && !args['dest-creds'];
+  if (!fromStdin && !fromFile) {
+    if (args['dest-creds']) ctx.logger.info('pull-secret.yaml is not written: the password came from --dest-creds (argv); use --dest-password-stdin or --authfile');
+    return {};
+  }
+  const name = typeof args['pull-secret-name'] === 'string' && args['pull-secret-name'] ? args['pull-secret-name'] : 'airlock-mirror';
+  const namespace = typeof args['pull-secret-namespace'] === 'string' && args['pull-secret-namespace'] ? args['pull-secret-namespace'] : undefined;
+  // Kubernetes object names and namespaces: RFC 1123 (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
+  for (const [flag, v] of [['--pull-secret-name', name], ['--pull-secret-namespace', namespace]] as const) {
+    if (v !== undefined && !(v.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v))) {
+      throw new AirlockError('USAGE', `${flag} ${v} is not a Kubernetes name`, { hint: 'lower-case letters, digits, - and .; starting and ending with a letter or digit' });
+    }
+  }
+  return { pullSecret: { name, ...(namespace ? { namespace } : {}) } };
 }

@@ -1,0 +1,153 @@
+/**
+ * Import's deploy-ready outputs beyond the mirror configs (issue 19): vendor values and Compose
+ * files rewritten to the mirror (`--values`, `--compose`), the pull secret, and the release record.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { AirlockError, ioError, isAirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BundleArtifact } from '../bundle/index.js';
+import {
+  pullSecretYaml, rewriteCompose, rewriteValues, type MappedArtifact, type MirroredRepository, type ReleaseRecord, type ReleaseRecordFile, type RewriteChange,
+} from '../deploy/index.js';
+import type { Delivery } from '../files/index.js';
+import { hexOf } from '../oci/index.js';
+import { writeFileAtomic } from '../util/index.js';
+import type { ReleaseFilesCheck } from './release-files.js';
+
+/** A values or Compose file is a hand-sized text file. */
+const MAX_DEPLOY_FILE = 4 * 1024 * 1024;
+
+export interface DeployInput {
+  readonly kind: 'values' | 'compose';
+  readonly path: string;
+  readonly text: string;
+  /** Compose: the `.env` beside the file, when there is one. */
+  readonly env?: string;
+  /** `NAME.mirrored.EXT` under out-dir. */
+  readonly outName: string;
+}
+
+/**
+ * Read every `--values` and `--compose` file before anything is pushed, and check that it is YAML:
+ * a missing or broken file stops the import with exit 2 instead of after the push.
+ */
+export async function readDeployInputs(values: readonly string[], compose: readonly string[]): Promise<DeployInput[]> {
+  const out: DeployInput[] = [];
+  const names = new Map<string, string>();
+  for (const [kind, paths] of [['values', values], ['compose', compose]] as const) {
+    for (const path of paths) {
+      const text = await readText(path, `--${kind}`);
+      if (kind === 'values') rewriteValues(text, [], path);
+      else rewriteCompose(text, undefined, [], path);
+      const env = kind === 'compose' ? await readFile(join(dirname(path), '.env'), 'utf8').catch(() => undefined) : undefined;
+      const ext = extname(path) || '.yaml';
+      const outName = `${basename(path, ext)}.mirrored${ext}`;
+      const earlier = names.get(outName);
+      if (earlier) throw new AirlockError('USAGE', `${path} and ${earlier} would both be written as ${outName}`, { hint: 'rename one of them' });
+      names.set(outName, path);
+      out.push({ kind, path, text, outName, ...(env !== undefined ? { env } : {}) });
+    }
+  }
+  return out;
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new AirlockError('USAGE', `${flag} ${path} is not a file`, { where: path });
+    if (s.size > MAX_DEPLOY_FILE) throw new AirlockError('USAGE', `${flag} ${path} is ${s.size} bytes; a values or Compose file is at most ${MAX_DEPLOY_FILE}`, { where: path });
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (isAirlockError(err)) throw err;
+    throw new AirlockError('USAGE', `${flag} ${path} cannot be read: ${(err as Error).message}`, { where: path, cause: err, hint: 'name an existing file' });
+  }
+}
+
+export interface RewrittenFile {
+  readonly kind: 'values' | 'compose';
+  readonly file: string;
+  /** Under out-dir. */
+  readonly written: string;
+  readonly env?: string;
+  readonly changes: readonly RewriteChange[];
+  readonly notMirrored: readonly { readonly path: string; readonly ref: string }[];
+}
+
+/** Rewrite each input to where its images landed and write `NAME.mirrored.EXT` (and `NAME.mirrored.env`). */
+export async function writeRewrittenFiles(outDir: string, host: string, inputs: readonly DeployInput[], mapped: readonly MappedArtifact[], logger: Logger): Promise<RewrittenFile[]> {
+  const mirrored: MirroredRepository[] = mapped.filter((a) => a.kind === 'image' || a.kind === 'chart').map((a) => ({
+    sourceRegistry: a.sourceRegistry, sourceRepository: a.sourceRepository, targetHost: host, targetRepository: a.targetRepository,
+  }));
+  const out: RewrittenFile[] = [];
+  for (const input of inputs) {
+    const r = input.kind === 'values' ? rewriteValues(input.text, mirrored, input.path) : rewriteCompose(input.text, input.env, mirrored, input.path);
+    await writeFileAtomic(join(outDir, input.outName), r.text);
+    let envName: string | undefined;
+    if (r.env !== undefined) {
+      envName = `${basename(input.outName, extname(input.outName))}.env`;
+      await writeFileAtomic(join(outDir, envName), r.env);
+    }
+    for (const n of r.notMirrored) logger.warn(`${input.path}: ${n.path} names ${n.ref}, which this import did not mirror; left as it was`);
+    out.push({ kind: input.kind, file: input.path, written: input.outName, ...(envName ? { env: envName } : {}), changes: r.changes, notMirrored: r.notMirrored });
+  }
+  return out;
+}
+
+/** `pull-secret.yaml`, mode 0600. */
+export async function writePullSecret(outDir: string, o: Parameters<typeof pullSecretYaml>[0]): Promise<string> {
+  const path = join(outDir, 'pull-secret.yaml');
+  try {
+    await writeFileAtomic(path, pullSecretYaml(o), 0o600);
+  } catch (err) {
+    throw ioError(err, 'write', path);
+  }
+  return 'pull-secret.yaml';
+}
+
+export interface ReleaseRecordInput {
+  readonly outDir: string;
+  readonly bundleId: string;
+  readonly bundleSigner?: string;
+  readonly bundleCreated: string;
+  readonly target: string;
+  readonly host: string;
+  readonly artifacts: readonly BundleArtifact[];
+  readonly mapped: readonly MappedArtifact[];
+  readonly deliveries: readonly Delivery[];
+  readonly releaseFiles?: ReleaseFilesCheck;
+}
+
+/** `release-record.json`: the delivered files with what vouches for each, and every artifact upstream → mirror. */
+export async function writeReleaseRecord(i: ReleaseRecordInput): Promise<string> {
+  const files: ReleaseRecordFile[] = [];
+  const seen = new Set<string>();
+  for (const d of [...i.deliveries].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    if (seen.has(d.path)) continue;
+    seen.add(d.path);
+    const a = i.artifacts.find((x) => x.source === d.source);
+    const signed = i.releaseFiles?.signed.find((s) => s.file === d.path);
+    const sums = i.releaseFiles?.checksums.find((c) => c.file === d.path);
+    const listedIn = i.releaseFiles?.checksums.filter((c) => c.verified.includes(basename(d.path))).map((c) => c.file) ?? [];
+    files.push({
+      path: d.path, sha256: hexOf(d.digest), size: d.size, ...(a?.origin ? { origin: a.origin } : {}),
+      ...(signed ? { signature: { method: signed.method, signer: signed.signer, ...(signed.issuer ? { issuer: signed.issuer } : {}), ...(signed.signatureFile ? { signatureFile: signed.signatureFile } : {}), checkedAtImport: true } } : {}),
+      ...(sums ? { checksums: { verified: sums.verified, missing: sums.missing, unlisted: sums.unlisted } } : {}),
+      ...(listedIn.length > 0 ? { listedIn } : {}),
+    });
+  }
+  const record: ReleaseRecord = {
+    version: 1, kind: 'airlock-release-record', bundleId: i.bundleId, ...(i.bundleSigner ? { bundleSigner: i.bundleSigner } : {}),
+    bundleCreated: i.bundleCreated, imported: new Date().toISOString(), target: i.target, files,
+    artifacts: i.mapped.filter((m) => m.kind === 'image' || m.kind === 'chart').map((m) => {
+      const a = i.artifacts.find((x) => x.kind === m.kind && x.digest === m.digest && x.repository === `${m.sourceRegistry}/${m.sourceRepository}`);
+      const sig = a?.upstreamSignature;
+      return {
+        kind: m.kind, source: m.source, mirror: `${i.host}/${m.targetRepository}${m.tag !== undefined ? `:${m.tag}` : ''}@${m.digest}`, digest: m.digest, status: m.status,
+        ...(sig?.verified ? { vendorSignature: { method: sig.method, signer: sig.signer, ...(sig.issuer ? { issuer: sig.issuer } : {}) } } : {}),
+      };
+    }),
+  };
+  await writeFileAtomic(join(i.outDir, 'release-record.json'), `${JSON.stringify(record, null, 2)}\n`);
+  return 'release-record.json';
+}
