@@ -20,6 +20,8 @@ export interface ChartFiles {
   readonly values: ReadonlyMap<string, string>;
   /** Everything under a `templates/` directory, keyed by path. */
   readonly templates: ReadonlyMap<string, string>;
+  /** The chart's own Chart.lock (`helm dependency update` writes it), when it has one. */
+  readonly chartLock?: string;
 }
 
 /** One text file larger than this is not a chart file anyone writes by hand: skip it. */
@@ -123,7 +125,7 @@ async function readChartDir(dir: string): Promise<ChartFiles> {
 }
 
 function isWanted(rel: string): boolean {
-  return rel === 'Chart.yaml' || /(?:^|\/)charts\/[^/]+\/Chart\.yaml$/.test(rel) || /(?:^|\/)values\.yaml$/.test(rel) || /(?:^|\/)templates\//.test(rel);
+  return rel === 'Chart.yaml' || rel === 'Chart.lock' || /(?:^|\/)charts\/[^/]+\/Chart\.yaml$/.test(rel) || /(?:^|\/)values\.yaml$/.test(rel) || /(?:^|\/)templates\//.test(rel);
 }
 
 function toChartFiles(root: string, files: ReadonlyMap<string, string>): ChartFiles {
@@ -136,7 +138,8 @@ function toChartFiles(root: string, files: ReadonlyMap<string, string>): ChartFi
     else if (/(?:^|\/)values\.yaml$/.test(k)) values.set(k, v);
   }
   const chartYaml = files.get('Chart.yaml');
-  return { root, ...(chartYaml !== undefined ? { chartYaml } : {}), chartYamls, values, templates };
+  const chartLock = files.get('Chart.lock');
+  return { root, ...(chartYaml !== undefined ? { chartYaml } : {}), chartYamls, values, templates, ...(chartLock !== undefined ? { chartLock } : {}) };
 }
 
 async function readAll(body: Readable): Promise<Buffer> {

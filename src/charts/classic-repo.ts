@@ -8,7 +8,7 @@ import { digestFromHex, isDigest, type Digest } from '../oci/index.js';
 import { readUrl } from '../registry/index.js';
 import { redactUrl } from '../util/index.js';
 import { ingestUrl, type CarriedArtifact, type HostSettings } from '../files/index.js';
-import { readChartArchive } from './archive.js';
+import { readChartArchive, type ChartFiles } from './archive.js';
 import { buildHelmArtifact } from './helm-oci.js';
 import { findChartImages, type ChartImage } from './images.js';
 
@@ -82,6 +82,8 @@ export interface ResolvedClassicChart {
   readonly images: readonly ChartImage[];
   /** The .tgz URL it came from. */
   readonly url: string;
+  /** The chart's text files (Chart.yaml, Chart.lock, values, templates). */
+  readonly files: ChartFiles;
 }
 
 /**
@@ -149,6 +151,7 @@ export async function resolveClassicChart(entry: ClassicChartEntry, o: ResolveCl
     },
     images: o.includeImages ? findChartImages(files, what) : [],
     url: redactUrl(tgzUrl),
+    files,
   };
 }
 

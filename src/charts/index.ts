@@ -7,3 +7,4 @@ export {
   type ChartIndexEntry, type ClassicChartEntry, type ResolveClassicChartOptions, type ResolvedClassicChart,
 } from './classic-repo.js';
 export { helmChartLayer, readOciChart } from './oci.js';
+export { chartDependencies, type ChartDependency } from './dependencies.js';

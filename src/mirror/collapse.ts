@@ -56,7 +56,7 @@ export function collapseEntries(images: readonly ImageEntry[], charts: readonly 
       continue;
     }
     const first = outCharts[at]!;
-    outCharts[at] = { ...first, includeImages: first.includeImages || entry.includeImages };
+    outCharts[at] = { ...first, includeImages: first.includeImages || entry.includeImages, includeDependencies: first.includeDependencies || entry.includeDependencies };
   }
 
   const fileByName = new Map<string, FileEntry>();

@@ -19,7 +19,7 @@ const IMAGE_KEYS = ['ref', 'repository', 'tags', 'tag', 'platforms', 'referrers'
 const TAGS_KEYS = ['semver', 'regex'] as const;
 const VERIFY_KEYS = ['key', 'keyless'] as const;
 const KEYLESS_KEYS = ['issuer', 'issuerRegexp', 'identity', 'identityRegexp', 'trustedRoot'] as const;
-const CHART_KEYS = ['ref', 'repo', 'name', 'version', 'includeImages'] as const;
+const CHART_KEYS = ['ref', 'repo', 'name', 'version', 'includeImages', 'includeDependencies'] as const;
 const FILE_KEYS = ['path', 'url', 'checksums', 'sha256', 'name', 'signature', 'bundle', 'key', 'keyless'] as const;
 
 /** A mirror list is a short hand-written file; anything this large is a mistake, not a list. */
@@ -547,6 +547,8 @@ function readChart(ctx: Ctx, item: unknown, where: string): ChartEntry | undefin
   }
   const includeField = m.get('includeImages');
   const includeImages = includeField ? r.boolean(includeField.value, '`includeImages`', includeField.where) : false;
+  const depsField = m.get('includeDependencies');
+  const includeDependencies = depsField ? r.boolean(depsField.value, '`includeDependencies`', depsField.where) : false;
 
   if (refField) {
     const valueWhere = r.whereOf(refField.value, refField.where);
@@ -562,8 +564,8 @@ function readChart(ctx: Ctx, item: unknown, where: string): ChartEntry | undefin
       r.problem(valueWhere, `chart \`ref: ${text}\` names a tag or digest`, 'put the chart version in `version:`');
       return undefined;
     }
-    if (!ok || version === undefined || includeImages === undefined) return undefined;
-    return { kind: 'oci', ref, version, includeImages, where };
+    if (!ok || version === undefined || includeImages === undefined || includeDependencies === undefined) return undefined;
+    return { kind: 'oci', ref, version, includeImages, includeDependencies, where };
   }
   if (repoField) {
     const text = r.string(repoField.value, '`repo`', repoField.where);
@@ -582,8 +584,8 @@ function readChart(ctx: Ctx, item: unknown, where: string): ChartEntry | undefin
       r.problem(r.whereOf(repoField.value, repoField.where), 'chart `repo` URL contains credentials', 'remove user:password from the URL');
       return undefined;
     }
-    if (!ok || name === undefined || version === undefined || includeImages === undefined) return undefined;
-    return { kind: 'repo', repoUrl: url.toString().replace(/\/+$/, ''), name, version, includeImages, where };
+    if (!ok || name === undefined || version === undefined || includeImages === undefined || includeDependencies === undefined) return undefined;
+    return { kind: 'repo', repoUrl: url.toString().replace(/\/+$/, ''), name, version, includeImages, includeDependencies, where };
   }
   return undefined;
 }

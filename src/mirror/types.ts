@@ -151,6 +151,8 @@ export type ChartEntry =
       /** Exact version or a semver range (`semver.validRange` accepts it). */
       readonly version: string;
       readonly includeImages: boolean;
+      /** Also the charts its Chart.yaml/Chart.lock `dependencies` name, recursively (with their images when includeImages). */
+      readonly includeDependencies: boolean;
       readonly where: string;
     }
   | {
@@ -160,6 +162,8 @@ export type ChartEntry =
       readonly name: string;
       readonly version: string;
       readonly includeImages: boolean;
+      /** Also the charts its Chart.yaml/Chart.lock `dependencies` name, recursively (with their images when includeImages). */
+      readonly includeDependencies: boolean;
       readonly where: string;
     };
 

@@ -1,10 +1,10 @@
 import type { Logger } from '../log.js';
 import type { BundleArtifact } from '../bundle/index.js';
-import { findChartImages, readOciChart, resolveClassicChart, type ChartImage } from '../charts/index.js';
+import { findChartImages, readOciChart, resolveClassicChart, type ChartFiles, type ChartImage } from '../charts/index.js';
 import type { PlanNode, PlannedRoot } from '../copy/index.js';
 import { resolveFileEntry, type CarriedArtifact, type HostSettings } from '../files/index.js';
 import type { LayoutStore } from '../layout/index.js';
-import type { MirrorList } from '../mirror/index.js';
+import type { ChartEntry, MirrorList } from '../mirror/index.js';
 import type { Digest } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryRepository } from '../registry/index.js';
@@ -38,39 +38,40 @@ export function hostSettingsOf(mirror: MirrorList): (host: string) => HostSettin
   };
 }
 
-/** Jobs resolving every `files:` entry and every `repo:` chart; chart images are handed to `addImage`. */
-export function resolveCarried(
-  carry: CarryContext,
-  addImage: (ref: Reference, where: string, index: number) => void,
-): Promise<void>[] {
+/** Jobs resolving every `files:` entry. */
+export function resolveCarried(carry: CarryContext): Promise<void>[] {
   const hostSettings = hostSettingsOf(carry.mirror);
   const sig = carry.signal ? { signal: carry.signal } : {};
-  const jobs: Promise<void>[] = [];
-  carry.mirror.files.forEach((f) => {
-    jobs.push(resolveFileEntry(f, { cache: carry.cache, hostSettings, ...sig }).then((a) => {
-      carry.carried.push(a);
-    }));
-  });
-  carry.mirror.charts.forEach((c, i) => {
-    if (c.kind !== 'repo') return;
-    jobs.push(resolveClassicChart(c, { cache: carry.cache, hostSettings, includeImages: c.includeImages, logger: carry.logger, ...sig }).then((r) => {
-      carry.carried.push(r.artifact);
-      if (c.includeImages) {
-        carry.chartImages.set(`${r.artifact.repository}:${r.artifact.tag}`, r.images);
-        for (const img of r.images) addImage(img.reference, c.where, 1000 + i);
-      }
-    }));
-  });
-  return jobs;
+  return carry.mirror.files.map((f) => resolveFileEntry(f, { cache: carry.cache, hostSettings, ...sig }).then((a) => {
+    carry.carried.push(a);
+  }));
 }
 
-/** An OCI chart's images (includeImages): fetch its chart layer (verified) and scan it. */
-export async function readOciChartImages(repo: RegistryRepository, key: string, tag: string, carry: CarryContext, signal?: AbortSignal): Promise<readonly ChartImage[]> {
+/** A `repo:` chart (from the list or a chart's dependencies): carried, its images handed to `addImage`; returns its files. */
+export async function resolveRepoChart(
+  carry: CarryContext,
+  c: Extract<ChartEntry, { kind: 'repo' }>,
+  addImage: (ref: Reference, where: string, index: number) => void,
+  index: number,
+): Promise<ChartFiles> {
+  const r = await resolveClassicChart(c, {
+    cache: carry.cache, hostSettings: hostSettingsOf(carry.mirror), includeImages: c.includeImages, logger: carry.logger, ...(carry.signal ? { signal: carry.signal } : {}),
+  });
+  carry.carried.push(r.artifact);
+  if (c.includeImages) {
+    carry.chartImages.set(`${r.artifact.repository}:${r.artifact.tag}`, r.images);
+    for (const img of r.images) addImage(img.reference, c.where, 1000 + index);
+  }
+  return r.files;
+}
+
+/** An OCI chart's files (its chart layer, verified) and, with includeImages, the images it names. */
+export async function readOciChartFiles(repo: RegistryRepository, key: string, tag: string, carry: CarryContext, includeImages: boolean, signal?: AbortSignal): Promise<{ files: ChartFiles; images: readonly ChartImage[] }> {
   const m = await repo.fetchManifest(tag, signal ? { signal } : {});
   const files = await readOciChart(repo, m.bytes, m.desc.mediaType, key, signal);
-  const images = findChartImages(files, key);
-  carry.chartImages.set(key, images);
-  return images;
+  const images = includeImages ? findChartImages(files, key) : [];
+  if (includeImages) carry.chartImages.set(key, images);
+  return { files, images };
 }
 
 /** Put every carried artifact into the plan: its manifest (bytes), config (into the cache) and layers (already cached). */

@@ -13,8 +13,8 @@ import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type Pl
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
 } from '../oci/index.js';
-import { formatReference, formatRepository, normaliseRegistry, type Reference } from '../reference/index.js';
-import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type MirrorList } from '../mirror/index.js';
+import { formatReference, formatRepository, normaliseRegistry, parseReference, type Reference } from '../reference/index.js';
+import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type ChartEntry, type MirrorList } from '../mirror/index.js';
 import { createRegistryPool, type RegistryHostConfig, type RegistryRepository, type ScopedCredentials } from '../registry/index.js';
 import {
   AIRLOCK_FORMAT_VERSION, writeParity, applyVolumePlan, bundleIdOf, planVolumes, computePieceDigests, placedInBundle, removeStaleTemporaries, stagingDirFor, writeBundle, writesInPlace,
@@ -25,7 +25,8 @@ import { forEachConcurrent, Semaphore, writeFileAtomic } from '../util/index.js'
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
 import { verifyUpstreamSignatures } from './upstream.js';
-import { resolveCarried, addCarriedRoots, hostSettingsOf, readOciChartImages, withCarriedDetails, type CarryContext } from './carried.js';
+import { resolveCarried, resolveRepoChart, addCarriedRoots, hostSettingsOf, readOciChartFiles, withCarriedDetails, type CarryContext } from './carried.js';
+import { chartDependencies, type ChartFiles } from '../charts/index.js';
 import { checkReleaseFilesAtExport } from './release-files.js';
 import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from './tool.js';
 import { LocalSources, type LocalImage } from './local-sources.js';
@@ -559,13 +560,19 @@ async function resolveRoots(
       })());
     }
   });
-  // Files, classic charts, and the images charts name (includeImages): src/ops/carried.ts.
+  // Files (src/ops/carried.ts), charts of both kinds with the images they name (includeImages)
+  // and the charts their Chart.yaml/Chart.lock depend on (includeDependencies), recursively.
   const addChartImage = (ref: Reference, where: string, i: number): void =>
     add('image', ref, ref.digest ? undefined : ref.tag, mirror.defaults.platforms, mirror.defaults.referrers, where, 200000 + i);
-  listJobs.push(...resolveCarried(carry, addChartImage));
-  mirror.charts.forEach((c, i) => {
-    if (c.kind !== 'oci') return;
-    listJobs.push((async () => {
+  listJobs.push(...resolveCarried(carry));
+  const seenCharts = new Set<string>();
+  const chartJob = async (c: ChartEntry, i: number, depth: number): Promise<void> => {
+    const key = c.kind === 'oci' ? `oci ${formatRepository(c.ref)} ${c.version}` : `repo ${c.repoUrl} ${c.name} ${c.version}`;
+    if (seenCharts.has(key)) return;
+    seenCharts.add(key);
+    let files: ChartFiles | undefined;
+    let label: string;
+    if (c.kind === 'oci') {
       let version = c.version;
       if (!/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
         const tags = await repoOf(c.ref.registry, c.ref.repository).tags(signal ? { signal } : {});
@@ -575,13 +582,46 @@ async function resolveRoots(
       }
       // Helm stores chart versions as tags, with + replaced by _ (OCI tags cannot hold +).
       const tag = version.replace(/\+/g, '_');
+      label = `${formatRepository(c.ref)}:${tag}`;
       add('chart', { ...c.ref, tag }, tag, undefined, mirror.defaults.referrers, c.where, 100000 + i);
-      if (c.includeImages) {
-        const repo = repoOf(c.ref.registry, c.ref.repository);
-        for (const img of await readOciChartImages(repo, `${formatRepository(c.ref)}:${tag}`, tag, carry, signal)) addChartImage(img.reference, c.where, i);
+      if (c.includeImages || c.includeDependencies) {
+        const read = await readOciChartFiles(repoOf(c.ref.registry, c.ref.repository), label, tag, carry, c.includeImages, signal);
+        files = read.files;
+        for (const img of read.images) addChartImage(img.reference, c.where, i);
       }
-    })());
-  });
+    } else {
+      label = `${c.repoUrl}/${c.name} ${c.version}`;
+      files = await resolveRepoChart(carry, c, addChartImage, i);
+    }
+    if (!c.includeDependencies || !files) return;
+    if (depth >= MAX_CHART_DEPENDENCY_DEPTH) {
+      logger.warn(`${c.where}: ${label}: dependencies deeper than ${MAX_CHART_DEPENDENCY_DEPTH} levels are not followed`);
+      return;
+    }
+    const deps: Promise<void>[] = [];
+    for (const d of chartDependencies(files, label)) {
+      const where = `${c.where} (dependency ${d.name} of ${label})`;
+      if (d.kind === 'skip') {
+        if (d.repository !== '' && !d.repository.startsWith('file://')) logger.warn(`${where}: not carried: ${d.repository} is ${d.why}`);
+        continue;
+      }
+      const flags = { includeImages: c.includeImages, includeDependencies: true, where };
+      if (d.kind === 'oci') {
+        let ref: Reference;
+        try {
+          ref = parseReference(`${d.repository.slice('oci://'.length)}/${d.name}`);
+        } catch (err) {
+          throw new AirlockError('MANIFEST_INVALID', `${label} depends on ${d.repository}/${d.name}, which is not an OCI chart reference`, { where, cause: err });
+        }
+        deps.push(chartJob({ kind: 'oci', ref, version: d.version, ...flags }, i, depth + 1));
+      } else {
+        deps.push(chartJob({ kind: 'repo', repoUrl: d.repository, name: d.name, version: d.version, ...flags }, i, depth + 1));
+      }
+      logger.info(`${c.where}: ${label} depends on ${d.name} ${d.version}${d.locked ? ' (Chart.lock)' : ''} from ${d.repository}: carried too`);
+    }
+    await settleAll(deps);
+  };
+  mirror.charts.forEach((c, i) => listJobs.push(chartJob(c, i, 0)));
   await settleAll(listJobs);
   await forEachConcurrent(jobs, concurrency, (j) => j(), signal);
   return out.sort((a, b) => a.entryIndex - b.entryIndex || (a.tag ?? '').localeCompare(b.tag ?? ''));
@@ -761,6 +801,9 @@ function volumeSummary(plan: VolumePlan): { volume: number; bytes: number; blobs
 function serialise(m: AirlockManifest): Buffer {
   return Buffer.from(`${JSON.stringify(m, null, 1)}\n`);
 }
+
+/** Chart dependencies are followed this many levels down (a chart that depends on itself through others stops at its key). */
+const MAX_CHART_DEPENDENCY_DEPTH = 8;
 
 /** A key-based Sigstore bundle is ~2 KiB; leave room for a keyless one with a certificate chain. */
 const SIGNATURE_RESERVE = 16 * 1024;

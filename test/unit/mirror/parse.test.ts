@@ -145,12 +145,12 @@ describe('parseMirrorList', () => {
       },
       {
         name: 'charts: oci with exact version and range, repo with name',
-        yaml: 'version: 1\ncharts:\n  - ref: oci://ghcr.io/cloudgrid-dev/charts/cloudgrid\n    version: 1.4.2\n  - ref: oci://ghcr.io/c/charts/g\n    version: ~1.4\n    includeImages: true\n  - repo: https://charts.example.com/stable/\n    name: redis\n    version: 18.6.1\n',
+        yaml: 'version: 1\ncharts:\n  - ref: oci://ghcr.io/cloudgrid-dev/charts/cloudgrid\n    version: 1.4.2\n  - ref: oci://ghcr.io/c/charts/g\n    version: ~1.4\n    includeImages: true\n    includeDependencies: true\n  - repo: https://charts.example.com/stable/\n    name: redis\n    version: 18.6.1\n',
         check: (l) => {
           assert.deepEqual(l.charts, [
-            { kind: 'oci', ref: { registry: 'ghcr.io', repository: 'cloudgrid-dev/charts/cloudgrid' }, version: '1.4.2', includeImages: false, where: `${F}:3:5` },
-            { kind: 'oci', ref: { registry: 'ghcr.io', repository: 'c/charts/g' }, version: '~1.4', includeImages: true, where: `${F}:5:5` },
-            { kind: 'repo', repoUrl: 'https://charts.example.com/stable', name: 'redis', version: '18.6.1', includeImages: false, where: `${F}:8:5` },
+            { kind: 'oci', ref: { registry: 'ghcr.io', repository: 'cloudgrid-dev/charts/cloudgrid' }, version: '1.4.2', includeImages: false, includeDependencies: false, where: `${F}:3:5` },
+            { kind: 'oci', ref: { registry: 'ghcr.io', repository: 'c/charts/g' }, version: '~1.4', includeImages: true, includeDependencies: true, where: `${F}:5:5` },
+            { kind: 'repo', repoUrl: 'https://charts.example.com/stable', name: 'redis', version: '18.6.1', includeImages: false, includeDependencies: false, where: `${F}:9:5` },
           ]);
         },
       },
