@@ -115,6 +115,13 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       assert.match(rm.fileSignature?.trustedRootJson ?? '', /trustedroot/);
     });
 
+    it('inspect shows who signed each file and what the checksums file covers', async () => {
+      const r = await runCli(['bundle', 'inspect', bundle, '--verify-key', join(work, 'dmz.pub')]);
+      ok(r);
+      assert.match(r.stdout, /vendor signature verified at export: sigstore-bundle-keyless, release-bot@vendor\.example\.com \(https:\/\/token\.actions\.example\.com\); release-manifest\.json\.sigstore\.json carried/);
+      assert.match(r.stdout, /checksums of the release set: 2 file\(s\) match; lists 1 not carried \(app_1\.0\.0_darwin_arm64\.zip\)/);
+    });
+
     it('checks every other file of the set against checksums.txt and reports what it lists that is not carried', () => {
       const sums = artifacts.find((a) => a.fileName === 'checksums.txt')!;
       assert.deepEqual(sums.checksums, { verified: ['app_1.0.0_linux_amd64.zip', 'release-manifest.json'], missing: ['app_1.0.0_darwin_arm64.zip'], unlisted: [] });

@@ -23,7 +23,7 @@ export function artifactName(a: Pick<BundleArtifact, 'source'> & Partial<Pick<Bu
 }
 
 /** Where an artifact came from when it was not simply pulled by name: an archive, a release manifest, a tag the list gave. */
-export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGiven' | 'tag' | 'fromFile'>>): string[] {
+export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGiven' | 'tag' | 'fromFile' | 'fileSignature' | 'checksums'>>): string[] {
   const notes: string[] = [];
   if (a.archive) {
     const r = a.archive;
@@ -32,6 +32,14 @@ export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGive
   }
   if (a.fromFile) notes.push(`from ${a.fromFile.name} (${a.fromFile.selector})`);
   if (a.tagGiven && a.tag !== undefined) notes.push(`tag ${a.tag} given by the mirror list (target only)`);
+  if (a.fileSignature) {
+    const f = a.fileSignature;
+    notes.push(`vendor signature verified at export: ${f.method}, ${shortenHexRuns(f.signer)}${f.issuer ? ` (${f.issuer})` : ''}; ${f.signatureName} carried`);
+  }
+  if (a.checksums) {
+    const c = a.checksums;
+    notes.push(`checksums of the release set: ${c.verified.length} file(s) match${c.missing.length ? `; lists ${c.missing.length} not carried (${c.missing.slice(0, 3).join(', ')}${c.missing.length > 3 ? ', ...' : ''})` : ''}${c.unlisted.length ? `; ${c.unlisted.length} not listed` : ''}`);
+  }
   return notes;
 }
 
