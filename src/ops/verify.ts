@@ -1,3 +1,7 @@
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, MultiError, isAirlockError } from '../errors.js';
@@ -11,6 +15,8 @@ import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from './upstream.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
+import { recheckReleaseFiles } from './release-files.js';
+import { planDeliveries, type Delivery } from '../files/index.js';
 
 export interface VerifyOptions {
   readonly bundles: readonly string[];
@@ -32,6 +38,8 @@ export interface VerifyResult {
   readonly blobsChecked: number;
   readonly bytesChecked: number;
   readonly upstreamSignaturesChecked: number;
+  /** With `upstream`: release files whose vendor signature or checksums file was checked again from the bundle's bytes. */
+  readonly releaseFilesChecked?: number;
   /** Split bundles: the volumes given, and how many the bundle has. */
   readonly volumes?: { readonly given: readonly number[]; readonly count: number };
   /** `export --include-tool`: the executable beside the bundle, checked against airlock.json. */
@@ -65,25 +73,59 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       opts.onStart?.({ blobs: todo.length, bytes: todo.reduce((s, b) => s + b.size, 0) });
     }
     const sink = (): Writable => new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
-    for await (const entry of reader.blobs()) {
-      opts.signal?.throwIfAborted();
-      const target = entry.piece ? { digest: entry.piece.digest, size: entry.piece.size } : entry.desc;
-      // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
-      const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
-      const label = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
-      emit({ type: 'blob-start', digest: entry.desc.digest, size: target.size });
-      try {
-        await pipeline(entry.body, verifyStream(target, { where: label, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }), sink());
-        bytes += target.size;
-        blobs++;
-      } catch (err) {
-        if (!isAirlockError(err)) throw err;
-        if (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH') throw err;
-        problems.push(err);
-        entry.body.resume();
+    // --upstream: signed release files and checksums files are written (verified) to a private
+    // temporary directory as they pass, and checked there once the bundle has been read.
+    const releaseDeliveries: Delivery[] = opts.upstream && manifest.artifacts.some((a) => a.fileSignature || a.checksums)
+      ? planDeliveries(manifest.artifacts, reader.metadata)
+      : [];
+    let releaseFilesChecked: number | undefined;
+    const releaseDir = releaseDeliveries.length > 0 ? await mkdtemp(join(tmpdir(), 'airlock-verify-files-')) : undefined;
+    const releaseByDigest = new Map<string, Delivery[]>();
+    for (const d of releaseDeliveries) releaseByDigest.set(d.digest, [...(releaseByDigest.get(d.digest) ?? []), d]);
+    const written = new Set<string>();
+    try {
+      for await (const entry of reader.blobs()) {
+        opts.signal?.throwIfAborted();
+        const target = entry.piece ? { digest: entry.piece.digest, size: entry.piece.size } : entry.desc;
+        // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
+        const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
+        const label = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
+        emit({ type: 'blob-start', digest: entry.desc.digest, size: target.size });
+        try {
+          const keep = releaseDir && !entry.piece ? releaseByDigest.get(entry.desc.digest) : undefined;
+          const first = keep ? join(releaseDir!, keep[0]!.path) : undefined;
+          if (first) await mkdir(dirname(first), { recursive: true });
+          await pipeline(entry.body, verifyStream(target, { where: label, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }), first ? createWriteStream(first, { mode: 0o600 }) : sink());
+          if (keep && first) {
+            for (const d of keep.slice(1)) {
+              await mkdir(dirname(join(releaseDir!, d.path)), { recursive: true });
+              await copyFile(first, join(releaseDir!, d.path));
+            }
+            for (const d of keep) written.add(d.path);
+          }
+          bytes += target.size;
+          blobs++;
+        } catch (err) {
+          if (!isAirlockError(err)) throw err;
+          if (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH') throw err;
+          problems.push(err);
+          entry.body.resume();
+        }
+        seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
+        emit({ type: 'blob-done', digest: entry.desc.digest, size: target.size, how: 'copied' });
       }
-      seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
-      emit({ type: 'blob-done', digest: entry.desc.digest, size: target.size, how: 'copied' });
+      if (releaseDir) {
+        const have = releaseDeliveries.filter((d) => written.has(d.path));
+        try {
+          const r = await recheckReleaseFiles(releaseDir, manifest.artifacts, have, logger);
+          releaseFilesChecked = r.signed.length + r.checksums.length;
+        } catch (err) {
+          if (!isAirlockError(err)) throw err;
+          problems.push(err);
+        }
+      }
+    } finally {
+      if (releaseDir) await rm(releaseDir, { recursive: true, force: true }).catch(() => {});
     }
     // The executable carried beside the bundle (export --include-tool), when it is there.
     let tool: ToolCheck | undefined;
@@ -108,7 +150,8 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       if (!seen.has(b.digest)) problems.push(new AirlockError('BUNDLE_INCOMPLETE', `blob ${b.digest} (${b.size} bytes) is listed in airlock.json but missing`, { ...(b.volume ? { where: `volume ${b.volume}` } : {}) }));
     }
     if (problems.length > 0) {
-      const code = problems.some((p) => p.code === 'DIGEST_MISMATCH' || p.code === 'SIZE_MISMATCH') ? 'DIGEST_MISMATCH' : 'BUNDLE_INCOMPLETE';
+      const code = problems.every((p) => p.code === 'UPSTREAM_SIGNATURE_INVALID') ? 'UPSTREAM_SIGNATURE_INVALID'
+        : problems.some((p) => p.code === 'DIGEST_MISMATCH' || p.code === 'SIZE_MISMATCH') ? 'DIGEST_MISMATCH' : 'BUNDLE_INCOMPLETE';
       throw new MultiError(code, `the bundle failed verification: ${problems.length} problem(s)`, problems, {
         where: opts.bundles.join(', '),
         hint: 'the bundle is damaged or was altered: copy it again from the source (only the named volumes, if split)',
@@ -116,7 +159,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     }
     return {
       version: 1, bundleId: reader.id, signature: status, artifacts: manifest.artifacts.length, blobsChecked: blobs,
-      bytesChecked: bytes, upstreamSignaturesChecked: upstreamChecked,
+      bytesChecked: bytes, upstreamSignaturesChecked: upstreamChecked, ...(releaseFilesChecked !== undefined ? { releaseFilesChecked } : {}),
       ...(manifest.volumes ? { volumes: { given: [...given].sort((a, b) => a - b), count: manifest.volumes.count } } : {}),
       ...(tool ? { tool } : {}),
     };

@@ -128,6 +128,12 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       assert.match(exported.stderr, /checksums\.txt lists app_1\.0\.0_darwin_arm64\.zip, which the release set does not carry/);
     });
 
+    it('bundle verify --upstream checks them again from the bundle alone', async () => {
+      const r = await runCli(['bundle', 'verify', bundle, '--verify-key', join(work, 'dmz.pub'), '--upstream', '--json']);
+      ok(r);
+      assert.equal((parseJsonOutput(r) as { releaseFilesChecked?: number }).releaseFilesChecked, 3);
+    });
+
     it('checks both again offline at import, and delivers files that sha256sum -c and openssl accept', async () => {
       const r = await importCli(bundle, 'release', '--verify-key', join(work, 'dmz.pub'));
       ok(r);
@@ -162,6 +168,10 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       const other = (await sh('openssl dgst -sha256 -sign cosign.key release-manifest.json | base64 -w0')).trim();
       for (const a of doc.artifacts as (Artifact & { fileSignature?: { signature?: string } })[]) if (a.fileName === 'checksums.txt' && a.fileSignature) a.fileSignature.signature = other;
       await writeFile(join(bad, 'airlock.json'), JSON.stringify(doc, null, 1));
+      // bundle verify --upstream finds it from the bundle alone, offline, before any import.
+      const v = await runCli(['bundle', 'verify', bad, '--insecure-skip-signature', '--upstream', '--json']);
+      assert.equal(v.code, 3, describeResult(v));
+      assert.equal((parseJsonOutput(v) as ErrorJson).error.code, 'UPSTREAM_SIGNATURE_INVALID');
       const r = await importCli(bad, 'tampered', '--insecure-skip-signature');
       assert.equal(r.code, 3, describeResult(r));
       assert.equal((parseJsonOutput(r) as ErrorJson).error.code, 'UPSTREAM_SIGNATURE_INVALID');
