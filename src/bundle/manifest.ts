@@ -191,6 +191,7 @@ export function parseAirlockManifest(raw: Uint8Array, where = 'airlock.json'): A
         str(a.fromFile, 'selector', `${p}.fromFile`);
       }
     }
+    str(a, 'dependencyOf', p, true);
     if (a.fileSignature !== undefined) {
       const f = a.fileSignature;
       const fp = `${p}.fileSignature`;

@@ -56,6 +56,8 @@ export interface BundleArtifact {
   readonly fromFile?: FromFileRecord;
   /** Files: the vendor's signature over the file, checked at export, with what the site needs to check it again offline. */
   readonly fileSignature?: FileSignatureRecord;
+  /** Charts carried because another chart depends on it (includeDependencies): that chart, `registry/repository:tag` or `URL/name version`. */
+  readonly dependencyOf?: string;
   /** Files: this is the release set's checksums file (`checksums:`), and what it was found to cover at export. */
   readonly checksums?: ChecksumsRecord;
 }

@@ -26,6 +26,8 @@ export interface CarryContext {
   readonly chartImages: Map<string, readonly ChartImage[]>;
   /** Blobs the site writes under files/: always carried in the bundle, never left to a base. */
   deliveredBlobs?: Set<Digest>;
+  /** Classic charts carried as another chart's dependency: `repository:tag` → that chart. */
+  readonly dependencyOf?: Map<string, string>;
   /** Release files' checked signatures and checksums (release-files.ts), by file name. */
   releaseFiles?: ReadonlyMap<string, ReleaseFileDetails>;
 }
@@ -53,16 +55,18 @@ export async function resolveRepoChart(
   c: Extract<ChartEntry, { kind: 'repo' }>,
   addImage: (ref: Reference, where: string, index: number) => void,
   index: number,
-): Promise<ChartFiles> {
+  parent?: string,
+): Promise<{ readonly files: ChartFiles; readonly label: string }> {
   const r = await resolveClassicChart(c, {
     cache: carry.cache, hostSettings: hostSettingsOf(carry.mirror), includeImages: c.includeImages, logger: carry.logger, ...(carry.signal ? { signal: carry.signal } : {}),
   });
   carry.carried.push(r.artifact);
+  if (parent) carry.dependencyOf?.set(`${r.artifact.repository}:${r.artifact.tag}`, parent);
   if (c.includeImages) {
     carry.chartImages.set(`${r.artifact.repository}:${r.artifact.tag}`, r.images);
     for (const img of r.images) addImage(img.reference, c.where, 1000 + index);
   }
-  return r.files;
+  return { files: r.files, label: `${r.artifact.repository}:${r.artifact.tag}` };
 }
 
 /** An OCI chart's files (its chart layer, verified) and, with includeImages, the images it names. */
@@ -103,6 +107,7 @@ export function withCarriedDetails(carry: CarryContext, a: BundleArtifact): Bund
     ...a,
     ...(carried ? { origin: carried.origin } : {}),
     ...(a.kind === 'file' && a.fileName ? carry.releaseFiles?.get(a.fileName) : {}),
+    ...(a.kind === 'chart' && a.tag !== undefined && carry.dependencyOf?.get(`${a.repository}:${a.tag}`) ? { dependencyOf: carry.dependencyOf.get(`${a.repository}:${a.tag}`)! } : {}),
     ...(images && images.length > 0 ? { chartImages: images.map((i) => ({ ref: i.ref, ...(i.valuesPath !== undefined ? { valuesPath: i.valuesPath } : {}) })) } : {}),
   };
 }

@@ -134,6 +134,8 @@ interface ResolvedRoot {
   readonly tagGiven?: boolean;
   /** The reference came from a `fromFile:` release manifest. */
   readonly fromFile?: { readonly path: string; readonly selector: string };
+  /** A chart carried because another chart depends on it (includeDependencies): that chart. */
+  readonly dependencyOf?: string;
 }
 
 /** `airlock bundle export`: mirror lists → pinned, deduplicated, signed bundle. */
@@ -199,7 +201,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // is read through an uncompressed copy beside the cache, removed when the export ends.
     const locals = new LocalSources({ tempDir: join(cache.root, 'unpacked'), logger, ...(signal ? { signal } : {}) });
     cleanups.push(() => locals.close());
-    const carry: CarryContext = { cache, mirror, logger, carried: [], chartImages: new Map(), ...(signal ? { signal } : {}) };
+    const carry: CarryContext = { cache, mirror, logger, carried: [], chartImages: new Map(), dependencyOf: new Map(), ...(signal ? { signal } : {}) };
     const resolved = await resolveRoots(mirror, opts, repoOf, emit, logger, concurrency, signal, carry, locals);
     // Vendor signatures over release files and the release set's checksums file: checked on the
     // bytes now in the cache, before anything is written (release-files.ts).
@@ -242,7 +244,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         ...(w.upstreamDigest ? { upstreamDigest: w.upstreamDigest } : {}), ...(w.platforms ? { platforms: w.platforms } : {}),
       });
       const detail = artifactDetail(r, formatRepository(r.ref));
-      if (detail) details.set(artifactKey('image', formatRepository(r.ref), r.tag, w.root.digest), detail);
+      if (detail) details.set(artifactKey(r.kind, formatRepository(r.ref), r.tag, w.root.digest), detail);
       if (r.referrers && !r.local) {
         const repo = repoOf(r.ref.registry, r.ref.repository);
         for (const ref of await findReferrers(repo, w.root, r.desc, tagsOf, logger, signal)) {
@@ -493,7 +495,7 @@ async function resolveRoots(
   const jobs: (() => Promise<void>)[] = [];
   const add = (
     kind: 'image' | 'chart', ref: Reference, tag: string | undefined, platforms: readonly Platform[] | undefined, referrers: boolean, where: string, entryIndex: number,
-    extra: Pick<ResolvedRoot, 'tagGiven' | 'fromFile'> = {},
+    extra: Pick<ResolvedRoot, 'tagGiven' | 'fromFile' | 'dependencyOf'> = {},
   ): void => {
     jobs.push(async () => {
       const repo = repoOf(ref.registry, ref.repository);
@@ -566,7 +568,7 @@ async function resolveRoots(
     add('image', ref, ref.digest ? undefined : ref.tag, mirror.defaults.platforms, mirror.defaults.referrers, where, 200000 + i);
   listJobs.push(...resolveCarried(carry));
   const seenCharts = new Set<string>();
-  const chartJob = async (c: ChartEntry, i: number, depth: number): Promise<void> => {
+  const chartJob = async (c: ChartEntry, i: number, depth: number, parent?: string): Promise<void> => {
     const key = c.kind === 'oci' ? `oci ${formatRepository(c.ref)} ${c.version}` : `repo ${c.repoUrl} ${c.name} ${c.version}`;
     if (seenCharts.has(key)) return;
     seenCharts.add(key);
@@ -583,15 +585,14 @@ async function resolveRoots(
       // Helm stores chart versions as tags, with + replaced by _ (OCI tags cannot hold +).
       const tag = version.replace(/\+/g, '_');
       label = `${formatRepository(c.ref)}:${tag}`;
-      add('chart', { ...c.ref, tag }, tag, undefined, mirror.defaults.referrers, c.where, 100000 + i);
+      add('chart', { ...c.ref, tag }, tag, undefined, mirror.defaults.referrers, c.where, 100000 + i, parent ? { dependencyOf: parent } : {});
       if (c.includeImages || c.includeDependencies) {
         const read = await readOciChartFiles(repoOf(c.ref.registry, c.ref.repository), label, tag, carry, c.includeImages, signal);
         files = read.files;
         for (const img of read.images) addChartImage(img.reference, c.where, i);
       }
     } else {
-      label = `${c.repoUrl}/${c.name} ${c.version}`;
-      files = await resolveRepoChart(carry, c, addChartImage, i);
+      ({ files, label } = await resolveRepoChart(carry, c, addChartImage, i, parent));
     }
     if (!c.includeDependencies || !files) return;
     if (depth >= MAX_CHART_DEPENDENCY_DEPTH) {
@@ -613,9 +614,9 @@ async function resolveRoots(
         } catch (err) {
           throw new AirlockError('MANIFEST_INVALID', `${label} depends on ${d.repository}/${d.name}, which is not an OCI chart reference`, { where, cause: err });
         }
-        deps.push(chartJob({ kind: 'oci', ref, version: d.version, ...flags }, i, depth + 1));
+        deps.push(chartJob({ kind: 'oci', ref, version: d.version, ...flags }, i, depth + 1, label));
       } else {
-        deps.push(chartJob({ kind: 'repo', repoUrl: d.repository, name: d.name, version: d.version, ...flags }, i, depth + 1));
+        deps.push(chartJob({ kind: 'repo', repoUrl: d.repository, name: d.name, version: d.version, ...flags }, i, depth + 1, label));
       }
       logger.info(`${c.where}: ${label} depends on ${d.name} ${d.version}${d.locked ? ' (Chart.lock)' : ''} from ${d.repository}: carried too`);
     }
@@ -759,12 +760,13 @@ function artifactKey(kind: string, repository: string, tag: string | undefined, 
 
 /** airlock.json fields for a root that came from an archive, a layout, a release manifest, or got its tag from the list. */
 function artifactDetail(r: ResolvedRoot, repository: string): Partial<BundleArtifact> | undefined {
-  if (!r.local && !r.tagGiven && !r.fromFile) return undefined;
+  if (!r.local && !r.tagGiven && !r.fromFile && !r.dependencyOf) return undefined;
   return {
     ...(r.local ? { archive: r.local.record, origin: `${r.local.record.format === 'oci-layout' ? 'layout' : 'archive'}:${r.local.record.name}` } : {}),
     // A tag that exists only in the target is not part of where the image came from.
     ...(r.tagGiven ? { tagGiven: true, source: `${repository}@${r.desc.digest}` } : {}),
     ...(r.fromFile ? { fromFile: { name: basename(r.fromFile.path), selector: r.fromFile.selector } } : {}),
+    ...(r.dependencyOf ? { dependencyOf: r.dependencyOf } : {}),
   };
 }
 

@@ -29,7 +29,7 @@ function ok(r: CliResult): void {
   assert.equal(r.code, 0, describeResult(r));
 }
 
-interface Artifact { kind: string; repository: string; tag?: string; digest: string; chartImages?: { ref: string }[] }
+interface Artifact { kind: string; repository: string; tag?: string; digest: string; chartImages?: { ref: string }[]; dependencyOf?: string }
 
 describe('chart dependencies (issue 19)', () => {
   let upstream: TestRegistry;
@@ -133,6 +133,12 @@ describe('chart dependencies (issue 19)', () => {
     assert.deepEqual(charts, [
       `${upstream.host}/charts/app:1.0.0`, `${upstream.host}/charts/common:2.1.0`, `${upstream.host}/charts/metrics:0.1.0`, `${new URL(http).host}/stable/redis:18.6.1`,
     ].sort());
+    // airlock.json records which chart each was carried for.
+    const dependencyOf = (repository: string): string | undefined => artifacts.find((a) => a.kind === 'chart' && a.repository === repository)?.dependencyOf;
+    assert.equal(dependencyOf(`${upstream.host}/charts/app`), undefined);
+    assert.equal(dependencyOf(`${upstream.host}/charts/common`), `${upstream.host}/charts/app:1.0.0`);
+    assert.equal(dependencyOf(`${new URL(http).host}/stable/redis`), `${upstream.host}/charts/app:1.0.0`);
+    assert.equal(dependencyOf(`${upstream.host}/charts/metrics`), `${new URL(http).host}/stable/redis:18.6.1`);
     for (const [nameVersion, digest] of [...ociDigests].filter(([k]) => k !== 'common:2.2.0')) {
       assert.equal(artifacts.find((a) => a.repository === `${upstream.host}/charts/${nameVersion.split(':')[0]}`)?.digest, digest, nameVersion);
     }

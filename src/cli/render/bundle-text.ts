@@ -23,7 +23,7 @@ export function artifactName(a: Pick<BundleArtifact, 'source'> & Partial<Pick<Bu
 }
 
 /** Where an artifact came from when it was not simply pulled by name: an archive, a release manifest, a tag the list gave. */
-export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGiven' | 'tag' | 'fromFile' | 'fileSignature' | 'checksums'>>): string[] {
+export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGiven' | 'tag' | 'fromFile' | 'fileSignature' | 'checksums' | 'dependencyOf'>>): string[] {
   const notes: string[] = [];
   if (a.archive) {
     const r = a.archive;
@@ -32,6 +32,7 @@ export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGive
   }
   if (a.fromFile) notes.push(`from ${a.fromFile.name} (${a.fromFile.selector})`);
   if (a.tagGiven && a.tag !== undefined) notes.push(`tag ${a.tag} given by the mirror list (target only)`);
+  if (a.dependencyOf) notes.push(`a dependency of ${shortenHexRuns(a.dependencyOf)}`);
   if (a.fileSignature) {
     const f = a.fileSignature;
     notes.push(`vendor signature verified at export: ${f.method}, ${shortenHexRuns(f.signer)}${f.issuer ? ` (${f.issuer})` : ''}; ${f.signatureName} carried`);
