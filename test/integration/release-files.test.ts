@@ -3,6 +3,7 @@
  * --signature checksums.txt.sig checksums.txt`), judged from outside:
  * - a checksums file made by coreutils' sha256sum, signed the way `cosign sign-blob --key` signs
  *   (base64 of an ECDSA P-256 signature over the file, SHA-256), made here by openssl;
+ * - an SBOM with a key-signed Sigstore bundle (cosign sign-blob --key --bundle, no log);
  * - a release manifest with a keyless Sigstore bundle from a private Sigstore instance
  *   (@sigstore/mock's Fulcio, Rekor and TSA, signed by @sigstore/sign), checked against its
  *   trusted_root.json with the signer identity and issuer;
@@ -19,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { describeResult, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
 import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startMockSigstore, type MockSigstore } from './harness/sigstore-mock.js';
+import { signBlobWithKey, startMockSigstore, type MockSigstore } from './harness/sigstore-mock.js';
 
 const execFileP = promisify(execFile);
 
@@ -64,6 +65,9 @@ describe('signed release files and the release set checksums (issue 19)', () => 
     '  - path: ./release-manifest.json',
     '    bundle: ./release-manifest.json.sigstore.json',
     `    keyless: { issuer: "${ISSUER}", identity: "${IDENTITY}", trustedRoot: ./trusted_root.json }`,
+    '  - path: ./app.spdx.json',
+    '    bundle: ./app.spdx.json.sigstore.json',
+    '    key: ./cosign.pub',
   ];
 
   before(async () => {
@@ -83,6 +87,9 @@ describe('signed release files and the release set checksums (issue 19)', () => 
     await sh('openssl ecparam -name prime256v1 -genkey -noout -out other.key && openssl ec -in other.key -pubout -out other.pub 2>/dev/null');
     await writeFile(join(work, 'release-manifest.json.sigstore.json'), await sigstore.sign(manifest, IDENTITY, ISSUER));
     await writeFile(join(work, 'trusted_root.json'), sigstore.trustedRoot);
+    // The SBOM carries a key-signed Sigstore bundle (cosign sign-blob --key --bundle, no tlog).
+    await writeFile(join(work, 'app.spdx.json'), '{"spdxVersion":"SPDX-2.3","name":"app"}\n');
+    await writeFile(join(work, 'app.spdx.json.sigstore.json'), await signBlobWithKey(await readFile(join(work, 'app.spdx.json')), await readFile(join(work, 'cosign.key'), 'utf8'), await readFile(join(work, 'cosign.pub'), 'utf8')));
   });
 
   after(async () => {
@@ -113,25 +120,28 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       assert.equal(rm.fileSignature?.signer, IDENTITY);
       assert.equal(rm.fileSignature?.issuer, ISSUER);
       assert.match(rm.fileSignature?.trustedRootJson ?? '', /trustedroot/);
+      const sbom = artifacts.find((a) => a.fileName === 'app.spdx.json')!;
+      assert.equal(sbom.fileSignature?.method, 'sigstore-bundle-key');
+      assert.equal(sbom.fileSignature?.signer, sums.fileSignature?.signer);
     });
 
     it('inspect shows who signed each file and what the checksums file covers', async () => {
       const r = await runCli(['bundle', 'inspect', bundle, '--verify-key', join(work, 'dmz.pub')]);
       ok(r);
       assert.match(r.stdout, /vendor signature verified at export: sigstore-bundle-keyless, release-bot@vendor\.example\.com \(https:\/\/token\.actions\.example\.com\); release-manifest\.json\.sigstore\.json carried/);
-      assert.match(r.stdout, /checksums of the release set: 2 file\(s\) match; lists 1 not carried \(app_1\.0\.0_darwin_arm64\.zip\)/);
+      assert.match(r.stdout, /checksums of the release set: 2 file\(s\) match; lists 1 not carried \(app_1\.0\.0_darwin_arm64\.zip\); 1 not listed/);
     });
 
     it('checks every other file of the set against checksums.txt and reports what it lists that is not carried', () => {
       const sums = artifacts.find((a) => a.fileName === 'checksums.txt')!;
-      assert.deepEqual(sums.checksums, { verified: ['app_1.0.0_linux_amd64.zip', 'release-manifest.json'], missing: ['app_1.0.0_darwin_arm64.zip'], unlisted: [] });
+      assert.deepEqual(sums.checksums, { verified: ['app_1.0.0_linux_amd64.zip', 'release-manifest.json'], missing: ['app_1.0.0_darwin_arm64.zip'], unlisted: ['app.spdx.json'] });
       assert.match(exported.stderr, /checksums\.txt lists app_1\.0\.0_darwin_arm64\.zip, which the release set does not carry/);
     });
 
     it('bundle verify --upstream checks them again from the bundle alone', async () => {
       const r = await runCli(['bundle', 'verify', bundle, '--verify-key', join(work, 'dmz.pub'), '--upstream', '--json']);
       ok(r);
-      assert.equal((parseJsonOutput(r) as { releaseFilesChecked?: number }).releaseFilesChecked, 3);
+      assert.equal((parseJsonOutput(r) as { releaseFilesChecked?: number }).releaseFilesChecked, 4);
     });
 
     it('checks both again offline at import, and delivers files that sha256sum -c and openssl accept', async () => {
@@ -139,6 +149,7 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       ok(r);
       const result = parseJsonOutput(r) as { releaseFiles?: { signed: { file: string; method: string; signer: string; signatureFile?: string }[]; checksums: { file: string; verified: string[]; missing: string[] }[] } };
       assert.deepEqual(result.releaseFiles?.signed.map((s) => [s.file, s.method, s.signatureFile]).sort(), [
+        ['files/app.spdx.json', 'sigstore-bundle-key', 'files/app.spdx.json.sigstore.json'],
         ['files/checksums.txt', 'cosign-key', 'files/checksums.txt.sig'],
         ['files/release-manifest.json', 'sigstore-bundle-keyless', 'files/release-manifest.json.sigstore.json'],
       ]);

@@ -8,7 +8,7 @@
  * Timestamps in the root are written with three fraction digits (toISOString):
  * @sigstore/core rejects RFC 3339 times with fewer.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bundleToJSON } from '@sigstore/bundle';
@@ -31,6 +31,21 @@ function keyPair(): { publicKey: import('node:crypto').KeyObject; privateKey: im
 
 function b64url(o: object): string {
   return Buffer.from(JSON.stringify(o)).toString('base64url');
+}
+
+/**
+ * A key-signed Sigstore bundle over `data` (what `cosign sign-blob --key K --bundle B` writes
+ * with no transparency log): a message signature by the PEM private key, no witnesses.
+ */
+export async function signBlobWithKey(data: Buffer, privateKeyPem: string, publicKeyPem: string): Promise<string> {
+  const signer = {
+    sign: (bytes: Buffer) => Promise.resolve({
+      signature: cryptoSign('sha256', bytes, createPrivateKey(privateKeyPem)),
+      key: { $case: 'publicKey' as const, publicKey: publicKeyPem, hint: '' },
+    }),
+  };
+  const bundle = await new MessageSignatureBundleBuilder({ signer, witnesses: [] }).create({ data });
+  return JSON.stringify(bundleToJSON(bundle));
 }
 
 export async function startMockSigstore(): Promise<MockSigstore> {
