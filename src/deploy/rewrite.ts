@@ -2,7 +2,9 @@
  * Vendor deployment files rewritten to the mirror (issue 19, seeds 000 and 004): a Helm values file
  * (`release-values.yaml` → `release-values.mirrored.yaml`) and a Compose file with its `.env`. Only
  * the registry location of images this import mirrored changes; tags and digests stay as the vendor
- * wrote them ("Do not replace digest pins with latest"). The edits are spliced into the original
+ * wrote them ("Do not replace digest pins with latest"), except a digest of an index that export
+ * filtered to some platforms, which becomes the filtered index's (seed 004: "update only the
+ * registry location and mirrored digests"). The edits are spliced into the original
  * text at the positions the yaml library's Document API reports, so comments, key order, quoting
  * and blank lines stay as they were.
  */
@@ -18,6 +20,11 @@ export interface MirroredRepository {
   readonly targetHost: string;
   /** Repository path in the target (prefix included). */
   readonly targetRepository: string;
+  /**
+   * Upstream digest → the digest in the target, where they differ: an index export filtered to
+   * some platforms (`--platform`) is a new index, and the vendor's pin names one the mirror lacks.
+   */
+  readonly digests?: ReadonlyMap<string, string>;
 }
 
 export interface RewriteChange {
@@ -49,7 +56,22 @@ class Rewriter {
   readonly #by = new Map<string, MirroredRepository>();
 
   constructor(mirrored: readonly MirroredRepository[]) {
-    for (const m of mirrored) this.#by.set(`${m.sourceRegistry}/${m.sourceRepository}`, m);
+    for (const m of mirrored) {
+      const key = `${m.sourceRegistry}/${m.sourceRepository}`;
+      const earlier = this.#by.get(key);
+      // One repository, several artifacts: one location, and every digest any of them replaced.
+      const digests = new Map([...(earlier?.digests ?? []), ...(m.digests ?? [])]);
+      this.#by.set(key, { ...(earlier ?? m), ...(digests.size > 0 ? { digests } : {}) });
+    }
+  }
+
+  /** A digest pin as the mirror holds it: the same, unless export filtered that index. */
+  digest(m: MirroredRepository, digest: string): string {
+    return m.digests?.get(digest) ?? digest;
+  }
+
+  suffix(ref: Reference, m: MirroredRepository): string {
+    return `${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${this.digest(m, ref.digest)}` : ''}`;
   }
 
   lookup(ref: Reference): MirroredRepository | undefined {
@@ -117,10 +139,6 @@ function tryReference(text: string): Reference | undefined {
   }
 }
 
-function suffixOf(ref: Reference): string {
-  return `${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
-}
-
 /** Does a first path component name a registry (`ghcr.io`, `localhost:5000`) rather than a namespace? */
 function hasRegistry(name: string): boolean {
   const first = name.split('/')[0] ?? '';
@@ -154,7 +172,11 @@ export function rewriteValues(text: string, mirrored: readonly MirroredRepositor
     }
     const repoNode = stringScalar(fields.get('repository'));
     const isImageBlock = repoNode !== undefined && (fields.has('tag') || fields.has('digest') || fields.has('registry') || /image$/i.test(key));
-    if (isImageBlock && repoNode) imageBlock(repoNode, stringScalar(fields.get('registry')), path);
+    if (isImageBlock && repoNode) {
+      const m = imageBlock(repoNode, stringScalar(fields.get('registry')), path);
+      const digestNode = stringScalar(fields.get('digest'));
+      if (m && digestNode) rw.set(digestNode, rw.digest(m, digestNode.value.trim()), `${path}.digest`);
+    }
     for (const [k, v] of fields) {
       const p = path ? `${path}.${k}` : k;
       const s = stringScalar(v);
@@ -163,7 +185,7 @@ export function rewriteValues(text: string, mirrored: readonly MirroredRepositor
     }
   };
 
-  const imageBlock = (repoNode: Scalar & { value: string }, regNode: (Scalar & { value: string }) | undefined, path: string): void => {
+  const imageBlock = (repoNode: Scalar & { value: string }, regNode: (Scalar & { value: string }) | undefined, path: string): MirroredRepository | undefined => {
     const repo = repoNode.value.trim();
     const reg = regNode?.value.trim();
     if (reg) {
@@ -171,19 +193,21 @@ export function rewriteValues(text: string, mirrored: readonly MirroredRepositor
       const m = ref && rw.lookup(ref);
       if (!ref || !m) return void rw.notMirrored.push({ path, ref: `${reg}/${repo}` });
       rw.set(regNode!, m.targetHost, `${path}.registry`);
-      rw.set(repoNode, `${m.targetRepository}${suffixOf(ref)}`, `${path}.repository`);
-      return;
+      rw.set(repoNode, `${m.targetRepository}${rw.suffix(ref, m)}`, `${path}.repository`);
+      return m;
     }
     if (!hasRegistry(repo) && globalValue) {
       const ref = tryReference(`${globalValue}/${repo}`);
-      if (!ref || !rw.lookup(ref)) return void rw.notMirrored.push({ path, ref: `${globalValue}/${repo}` });
+      const m = ref && rw.lookup(ref);
+      if (!m) return void rw.notMirrored.push({ path, ref: `${globalValue}/${repo}` });
       viaGlobal.push({ path, ref: `${globalValue}/${repo}`, registry: globalValue, repoNode });
-      return;
+      return m;
     }
     const ref = tryReference(repo);
     const m = ref && rw.lookup(ref);
     if (!ref || !m) return void rw.notMirrored.push({ path, ref: repo });
-    rw.set(repoNode, `${m.targetHost}/${m.targetRepository}${suffixOf(ref)}`, `${path}.repository`);
+    rw.set(repoNode, `${m.targetHost}/${m.targetRepository}${rw.suffix(ref, m)}`, `${path}.repository`);
+    return m;
   };
 
   const imageString = (node: Scalar & { value: string }, path: string): void => {
@@ -191,7 +215,7 @@ export function rewriteValues(text: string, mirrored: readonly MirroredRepositor
     if (!ref) return;
     const m = rw.lookup(ref);
     if (!m) return void rw.notMirrored.push({ path, ref: node.value.trim() });
-    rw.set(node, `${m.targetHost}/${m.targetRepository}${suffixOf(ref)}`, path);
+    rw.set(node, `${m.targetHost}/${m.targetRepository}${rw.suffix(ref, m)}`, path);
   };
 
   walk(doc.contents, '', '');
@@ -298,7 +322,7 @@ export function rewriteCompose(text: string, envText: string | undefined, mirror
         rw.set(node, `${m.targetHost}/${m.targetRepository}${raw.slice(name.length)}`, path);
         continue;
       }
-      rw.set(node, `${m.targetHost}/${m.targetRepository}${suffixOf(ref)}`, path);
+      rw.set(node, `${m.targetHost}/${m.targetRepository}${rw.suffix(ref, m)}`, path);
     }
   }
   const newValue = new Map<string, string>();

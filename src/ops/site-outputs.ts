@@ -76,9 +76,14 @@ export interface RewrittenFile {
 
 /** Rewrite each input to where its images landed and write `NAME.mirrored.EXT` (and `NAME.mirrored.env`). */
 export async function writeRewrittenFiles(outDir: string, host: string, inputs: readonly DeployInput[], mapped: readonly MappedArtifact[], logger: Logger): Promise<RewrittenFile[]> {
-  const mirrored: MirroredRepository[] = mapped.filter((a) => a.kind === 'image' || a.kind === 'chart').map((a) => ({
-    sourceRegistry: a.sourceRegistry, sourceRepository: a.sourceRepository, targetHost: host, targetRepository: a.targetRepository,
-  }));
+  const mirrored: MirroredRepository[] = mapped.filter((a) => a.kind === 'image' || a.kind === 'chart').map((a) => {
+    // `source` ends in the upstream digest; a platform-filtered index landed under another.
+    const upstream = a.source.slice(a.source.lastIndexOf('@') + 1);
+    return {
+      sourceRegistry: a.sourceRegistry, sourceRepository: a.sourceRepository, targetHost: host, targetRepository: a.targetRepository,
+      ...(upstream.startsWith('sha256:') && upstream !== a.digest ? { digests: new Map([[upstream, a.digest]]) } : {}),
+    };
+  });
   const out: RewrittenFile[] = [];
   for (const input of inputs) {
     const r = input.kind === 'values' ? rewriteValues(input.text, mirrored, input.path) : rewriteCompose(input.text, input.env, mirrored, input.path);

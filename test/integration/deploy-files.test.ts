@@ -32,6 +32,7 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
   let bff: RandomImage;
   let server: RandomImage;
   let redis: RandomImage;
+  let worker: RandomImage;
   let bundle: string;
   let out: string;
   let result: { rewritten?: { file: string; written: string; env?: string; changes: unknown[]; notMirrored: unknown[] }[]; written?: string[] };
@@ -46,7 +47,11 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'airlock-deploy-files-'));
     [upstream, site] = await Promise.all([startRegistry(), startRegistry({ auth: 'htpasswd' })]);
-    [bff, server, redis] = await Promise.all([randomImage({ layers: 1, size: 20_000 }), randomImage({ layers: 1, size: 20_000 }), randomImage({ layers: 1, size: 10_000 })]);
+    [bff, server, redis, worker] = await Promise.all([
+      randomImage({ layers: 1, size: 20_000 }), randomImage({ layers: 1, size: 20_000 }), randomImage({ layers: 1, size: 10_000 }),
+      randomImage({ layers: 1, size: 10_000, platforms: ['linux/amd64', 'linux/arm64'] }),
+    ]);
+    await skopeoCopy(worker.ociRef, `docker://${upstream.host}/cloudgrid-dev/cloudgrid-worker:v1.0.0-beta`, { dest: upstream });
     await skopeoCopy(bff.ociRef, `docker://${upstream.host}/cloudgrid-dev/cloudgrid-bff:v1.0.0-beta`, { dest: upstream });
     await skopeoCopy(server.ociRef, `docker://${upstream.host}/sentari-dev/sentari/server:1.0.0`, { dest: upstream });
     await skopeoCopy(redis.ociRef, `docker://${upstream.host}/library/redis:7.2-alpine`, { dest: upstream });
@@ -57,6 +62,8 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
       `  - ${upstream.host}/cloudgrid-dev/cloudgrid-bff@${bff.digest}`,
       `  - ${upstream.host}/sentari-dev/sentari/server:1.0.0`,
       `  - ${upstream.host}/library/redis:7.2-alpine`,
+      `  - ref: ${upstream.host}/cloudgrid-dev/cloudgrid-worker@${worker.digest}`,
+      '    platforms: [linux/amd64]',
       'files:', '  - path: ./release-values.yaml', '',
     ].join('\n'));
     // The vendor's files (seed 004's values, seed 000's Compose file and .env), naming the upstream.
@@ -72,6 +79,10 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
       '  image:',
       '    repository: cloudgrid-bff',
       `    digest: "${bff.digest}"   # do not replace digest pins with latest`,
+      'worker:',
+      '  image:',
+      '    repository: cloudgrid-worker',
+      `    digest: "${worker.digest}"`,
       '',
     ].join('\n'));
     const compose = join(work, 'sentari');
@@ -101,7 +112,7 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
   });
 
   after(async () => {
-    await Promise.allSettled([upstream?.stop(), site?.stop(), bff?.remove(), server?.remove(), redis?.remove()]);
+    await Promise.allSettled([upstream?.stop(), site?.stop(), bff?.remove(), server?.remove(), redis?.remove(), worker?.remove()]);
     await rm(work, { recursive: true, force: true });
   });
 
@@ -112,12 +123,16 @@ describe('deploy-ready outputs: values, Compose, pull secret, release record (is
     const a = before.split('\n');
     const b = text.split('\n');
     assert.equal(b.length, a.length);
-    assert.deepEqual(a.map((l, i) => (l === b[i] ? '' : i)).filter((x) => x !== ''), [2]);
+    assert.deepEqual(a.map((l, i) => (l === b[i] ? '' : i)).filter((x) => x !== ''), [2, 14]);
     assert.equal(b[2], `  imageRegistry: ${site.host}/mirror/cloudgrid-dev   # the vendor's registry`);
     const v = parseYaml(text) as { global: { imageRegistry: string }; bff: { image: { repository: string; digest: string } } };
     assert.equal(v.bff.image.digest, bff.digest);
     assert.equal(await siteDigest(`${v.global.imageRegistry}/${v.bff.image.repository}@${v.bff.image.digest}`), bff.digest);
     assert.equal(result.rewritten?.find((f) => f.written === 'release-values.mirrored.yaml')?.notMirrored.length, 0);
+    // The worker index was filtered to linux/amd64 at export: the pin becomes the index the mirror holds.
+    const w = (parseYaml(text) as { worker: { image: { repository: string; digest: string } } }).worker.image;
+    assert.notEqual(w.digest, worker.digest);
+    assert.equal(await siteDigest(`${v.global.imageRegistry}/${w.repository}@${w.digest}`), w.digest);
   });
 
   it('--compose: REGISTRY in .env and in the default, and literal image lines, point at the mirror', async () => {

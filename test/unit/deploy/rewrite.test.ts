@@ -47,6 +47,13 @@ describe('rewriteValues', () => {
     const r = rewriteValues(text, [M('ghcr.io', 'cloudgrid-dev/cloudgrid-bff', 'x/cloudgrid-bff')], 'v.yaml');
     assert.equal(r.text, 'global:\n  imageRegistry: registry.example.com/x\na:\n  image: { repository: cloudgrid-bff, tag: "1" }\n');
   });
+  it('replaces a digest pin only where export filtered the index to some platforms (the mirror holds the new one)', () => {
+    const F = `sha256:${'f'.repeat(64)}`;
+    const filtered: MirroredRepository = { ...M('ghcr.io', 'cloudgrid-dev/cloudgrid-bff', 'c/cloudgrid-bff'), digests: new Map([[D, F]]) };
+    const text = `bff:\n  image:\n    registry: ghcr.io\n    repository: cloudgrid-dev/cloudgrid-bff\n    digest: "${D}"\nsidecarImage: ghcr.io/cloudgrid-dev/cloudgrid-bff@${D}\nother:\n  image: { registry: docker.io, repository: library/redis, digest: "${D}" }\n`;
+    const r = rewriteValues(text, [filtered, M('docker.io', 'library/redis', 'c/library/redis')], 'v.yaml');
+    assert.equal(r.text, `bff:\n  image:\n    registry: registry.example.com\n    repository: c/cloudgrid-bff\n    digest: "${F}"\nsidecarImage: registry.example.com/c/cloudgrid-bff@${F}\nother:\n  image: { registry: registry.example.com, repository: c/library/redis, digest: "${D}" }\n`);
+  });
   it('reports bad YAML at its line (USAGE)', () => {
     assert.throws(() => rewriteValues('a: [\n', mirrored, 'v.yaml'), (e: Error & { code?: string; where?: string }) => e.code === 'USAGE' && /^v\.yaml:\d+:\d+$/.test(e.where ?? ''));
   });
