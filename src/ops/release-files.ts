@@ -191,7 +191,8 @@ export async function recheckReleaseFiles(outDir: string, artifacts: readonly Bu
       const signer = await verifyFileRecord(a.fileSignature, path, hexOf(d.digest), `files/${a.fileName}`);
       let signatureFile: string | undefined;
       const sigRel = `files/${a.fileSignature.signatureName}`;
-      if (!deliveredNames.has(sigRel)) {
+      // Never over a delivered file, nor over files/SHA256SUMS, the list of what was delivered.
+      if (!deliveredNames.has(sigRel) && a.fileSignature.signatureName !== 'SHA256SUMS') {
         await writeFileAtomic(join(outDir, sigRel), a.fileSignature.method === 'cosign-key' ? `${a.fileSignature.signature ?? ''}\n` : a.fileSignature.bundle ?? '');
         signatureFile = sigRel;
       }
