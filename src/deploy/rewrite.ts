@@ -70,6 +70,11 @@ class Rewriter {
     return m.digests?.get(digest) ?? digest;
   }
 
+  /** Every digest pin written literally in `text` (`...@sha256:<hex>`), as the mirror holds it. */
+  digestsIn(text: string, m: MirroredRepository): string {
+    return text.replace(/sha256:[a-f0-9]{64}/g, (d) => this.digest(m, d));
+  }
+
   suffix(ref: Reference, m: MirroredRepository): string {
     return `${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${this.digest(m, ref.digest)}` : ''}`;
   }
@@ -282,7 +287,7 @@ export function rewriteCompose(text: string, envText: string | undefined, mirror
   const env = parseEnvFile(envText ?? '');
   const varValues = new Map<string, Set<string>>();
   const services = doc.get('services', true);
-  const pending: { node: Scalar & { value: string }; path: string; variable: string; rest: string }[] = [];
+  const pending: { node: Scalar & { value: string }; path: string; variable: string; m: MirroredRepository }[] = [];
   if (isMap(services)) {
     for (const pair of services.items) {
       if (!isPair(pair) || !isScalar(pair.key) || !isMap(pair.value)) continue;
@@ -309,7 +314,7 @@ export function rewriteCompose(text: string, envText: string | undefined, mirror
         const value = target.slice(0, -(rest.length + 1));
         const variable = lead[1]!;
         varValues.set(variable, new Set([...(varValues.get(variable) ?? []), value]));
-        pending.push({ node, path, variable, rest });
+        pending.push({ node, path, variable, m });
         continue;
       }
       if (raw.includes('$')) {
@@ -319,7 +324,7 @@ export function rewriteCompose(text: string, envText: string | undefined, mirror
           rw.notMirrored.push({ path, ref: effective });
           continue;
         }
-        rw.set(node, `${m.targetHost}/${m.targetRepository}${raw.slice(name.length)}`, path);
+        rw.set(node, `${m.targetHost}/${m.targetRepository}${rw.digestsIn(raw.slice(name.length), m)}`, path);
         continue;
       }
       rw.set(node, `${m.targetHost}/${m.targetRepository}${rw.suffix(ref, m)}`, path);
@@ -336,7 +341,7 @@ export function rewriteCompose(text: string, envText: string | undefined, mirror
       continue;
     }
     // A default in the file (`${REGISTRY:-x}`) becomes the mirror too, so the file works without .env.
-    const replaced = p.node.value.replace(new RegExp(`^\\$\\{${p.variable}(:?-)[^}]*\\}`), (_m, op: string) => `\${${p.variable}${op}${v}}`);
+    const replaced = rw.digestsIn(p.node.value.replace(new RegExp(`^\\$\\{${p.variable}(:?-)[^}]*\\}`), (_m, op: string) => `\${${p.variable}${op}${v}}`), p.m);
     rw.set(p.node, replaced, p.path);
   }
   let envOut: string | undefined;

@@ -87,4 +87,11 @@ describe('rewriteCompose', () => {
     assert.equal(r.env, '# Sentari\nREGISTRY=registry.example.com/sentari/sentari-dev/sentari\nVERSION=1.0.0\n');
     assert.deepEqual(r.notMirrored, []);
   });
+  it('maps a digest pin of a filtered index in variable and literal image lines', () => {
+    const F = `sha256:${'f'.repeat(64)}`;
+    const w: MirroredRepository = { ...M('ghcr.io', 'sentari-dev/sentari/worker', 'sentari/sentari-dev/sentari/worker'), digests: new Map([[D, F]]) };
+    const compose = `services:\n  a:\n    image: \${REGISTRY:-ghcr.io/sentari-dev/sentari}/worker@${D}\n  b:\n    image: ghcr.io/sentari-dev/sentari/worker:\${V:-1}@${D}\n`;
+    const r = rewriteCompose(compose, undefined, [w], 'c.yml');
+    assert.equal(r.text, `services:\n  a:\n    image: \${REGISTRY:-registry.example.com/sentari/sentari-dev/sentari}/worker@${F}\n  b:\n    image: registry.example.com/sentari/sentari-dev/sentari/worker:\${V:-1}@${F}\n`);
+  });
 });
