@@ -201,7 +201,7 @@ export function parseAirlockManifest(raw: Uint8Array, where = 'airlock.json'): A
         str(f, 'signer', fp);
         str(f, 'signatureName', fp);
         if (typeof f.signatureName === 'string' && !isSafeFileName(f.signatureName)) bad(`${fp}.signatureName`, 'must be a plain file name');
-        for (const k of ['issuer', 'signature', 'bundle', 'publicKeyPem', 'trustedRootJson', 'identity', 'identityRegexp']) str(f, k, fp, true);
+        for (const k of ['issuer', 'issuerRegexp', 'signerIssuer', 'signature', 'bundle', 'publicKeyPem', 'trustedRootJson', 'identity', 'identityRegexp']) str(f, k, fp, true);
         if ((f.method === 'cosign-key') !== (typeof f.signature === 'string')) bad(fp, 'a cosign-key record has a signature, a bundle record none');
         if (f.method !== 'cosign-key' && typeof f.bundle !== 'string') bad(`${fp}.bundle`, 'must be a string');
       }

@@ -67,7 +67,8 @@ export interface FileSignatureRecord {
   readonly method: 'cosign-key' | 'sigstore-bundle-key' | 'sigstore-bundle-keyless';
   /** Key fingerprint (sha256 of the SPKI DER) or the certificate identity (SAN). */
   readonly signer: string;
-  readonly issuer?: string;
+  /** Keyless: the OIDC issuer the certificate names. */
+  readonly signerIssuer?: string;
   /** The signature file's name as published (`checksums.txt.sig`, `x.sigstore.json`); import writes it beside the file. */
   readonly signatureName: string;
   /** cosign-key: the signature file's content (base64 text). */
@@ -77,8 +78,12 @@ export interface FileSignatureRecord {
   /** Trust material, inside the signed airlock.json so the site checks again with exactly what export used. */
   readonly publicKeyPem?: string;
   readonly trustedRootJson?: string;
+  /** Keyless policy, as the mirror list gave it: exactly one of identity / identityRegexp, and of issuer / issuerRegexp. */
   readonly identity?: string;
   readonly identityRegexp?: string;
+  readonly issuer?: string;
+  /** Keyless: the OIDC issuer as an unanchored pattern, when the list gave `issuerRegexp` instead of `issuer`. */
+  readonly issuerRegexp?: string;
 }
 
 export interface ChecksumsRecord {

@@ -444,9 +444,12 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (!opts.dryRun && deliveries.length > 0 && undelivered.length === 0) {
       await writeDeliveryChecksums(outDir, deliveries);
       // Vendor signatures and the checksums file, checked again offline on the delivered bytes.
-      releaseFiles = await recheckReleaseFiles(outDir, manifest.artifacts, deliveries, logger);
+      releaseFiles = await recheckReleaseFiles(outDir, manifest.artifacts, deliveries, logger, opts.signature.keyless?.trustedRootPath);
       if (releaseFiles.signed.length + releaseFiles.checksums.length > 0) {
         logger.info(`release files checked again: ${releaseFiles.signed.length} signature(s), ${releaseFiles.checksums.length} checksums file(s)`);
+      }
+      if (releaseFiles.signed.length > 0 && !status.verified) {
+        logger.warn('the release files\' vendor signatures were checked with keys and roots from an unverified airlock.json: that proves nothing about who signed them');
       }
     }
 

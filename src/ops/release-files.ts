@@ -53,7 +53,8 @@ export async function checkReleaseFilesAtExport(o: ExportReleaseFilesOptions): P
     try {
       const record = await recordFor(entry.signature, entry, o);
       const signer = await verifyFileRecord(record, o.blobPath(layer.digest), hexOf(layer.digest), `${entry.name} (${entry.signature.where})`);
-      out.set(entry.name, { fileSignature: { ...record, signer: signer.signer, ...(signer.issuer ? { issuer: signer.issuer } : {}) } });
+      // The policy (issuer or issuerRegexp) stays as the list gave it, for the site to apply again; what the certificate said is beside it.
+      out.set(entry.name, { fileSignature: { ...record, signer: signer.signer, ...(signer.issuer ? { signerIssuer: signer.issuer } : {}) } });
       o.logger.info(`${entry.where}: ${entry.name}: vendor signature verified (${signer.signer}${signer.issuer ? `, issuer ${signer.issuer}` : ''})`);
     } catch (err) {
       if (!isAirlockError(err)) throw err;
@@ -111,7 +112,10 @@ async function recordFor(policy: FileSignaturePolicy, entry: FileEntry, o: Expor
     method: k ? 'sigstore-bundle-keyless' : 'sigstore-bundle-key', signer: '', signatureName, bundle: content,
     ...(keyPem !== undefined ? { publicKeyPem: keyPem } : {}),
     ...(root !== undefined ? { trustedRootJson: root } : {}),
-    ...(k ? { issuer: k.issuer, ...(k.identity !== undefined ? { identity: k.identity } : {}), ...(k.identityRegexp !== undefined ? { identityRegexp: k.identityRegexp } : {}) } : {}),
+    ...(k ? {
+      ...(k.issuer !== undefined ? { issuer: k.issuer } : {}), ...(k.issuerRegexp !== undefined ? { issuerRegexp: k.issuerRegexp } : {}),
+      ...(k.identity !== undefined ? { identity: k.identity } : {}), ...(k.identityRegexp !== undefined ? { identityRegexp: k.identityRegexp } : {}),
+    } : {}),
   };
 }
 
@@ -138,20 +142,23 @@ async function readSmall(path: string, max: number, where: string): Promise<stri
  * Check a file against a signature record: the same code at export (on the cached bytes) and at
  * import (on the delivered file), with only what the record carries.
  */
-export async function verifyFileRecord(record: FileSignatureRecord, path: string, sha256: string, where: string): Promise<BlobSigner> {
+export async function verifyFileRecord(record: FileSignatureRecord, path: string, sha256: string, where: string, siteRoot?: string): Promise<BlobSigner> {
   const key = record.publicKeyPem !== undefined ? parsePublicKey(record.publicKeyPem, `${where}: key`) : undefined;
   if (record.method === 'cosign-key') {
     if (!key || record.signature === undefined) throw new AirlockError('UPSTREAM_SIGNATURE_INVALID', `${where}: the signature record has no key or signature`, { where });
     return verifyCosignBlob({ path, signature: record.signature, key, where });
   }
   // The signing module reads trusted roots from files: the carried copy goes through a private temp file.
-  const dir = record.trustedRootJson !== undefined ? await mkdtemp(join(tmpdir(), 'airlock-root-')) : undefined;
+  // The site's own root (--trusted-root), when it gives one, instead of the carried copy.
+  const dir = !siteRoot && record.trustedRootJson !== undefined ? await mkdtemp(join(tmpdir(), 'airlock-root-')) : undefined;
   try {
     let keyless: KeylessPolicy | undefined;
-    if (dir) {
-      await writeFile(join(dir, 'trusted_root.json'), record.trustedRootJson!, { mode: 0o600 });
+    if (dir) await writeFile(join(dir, 'trusted_root.json'), record.trustedRootJson!, { mode: 0o600 });
+    const rootPath = siteRoot && record.trustedRootJson !== undefined ? siteRoot : dir ? join(dir, 'trusted_root.json') : undefined;
+    if (rootPath) {
       keyless = {
-        trustedRootPath: join(dir, 'trusted_root.json'), ...(record.issuer !== undefined ? { issuer: record.issuer } : {}),
+        trustedRootPath: rootPath, ...(record.issuer !== undefined ? { issuer: record.issuer } : {}),
+        ...(record.issuerRegexp !== undefined ? { issuerRegexp: record.issuerRegexp } : {}),
         ...(record.identity !== undefined ? { identity: record.identity } : {}), ...(record.identityRegexp !== undefined ? { identityRegexp: record.identityRegexp } : {}),
       };
     }
@@ -176,7 +183,11 @@ export interface ReleaseFilesCheck {
  * check the delivered files against each delivered checksums file. A failure is exit 3, and the
  * file that failed is removed from out-dir so that nothing unverified is left to be used.
  */
-export async function recheckReleaseFiles(outDir: string, artifacts: readonly BundleArtifact[], deliveries: readonly Delivery[], logger: Logger): Promise<ReleaseFilesCheck> {
+export async function recheckReleaseFiles(
+  outDir: string, artifacts: readonly BundleArtifact[], deliveries: readonly Delivery[], logger: Logger,
+  /** `--trusted-root`: keyless signatures are checked against the site's root instead of the carried one. */
+  siteRoot?: string,
+): Promise<ReleaseFilesCheck> {
   const problems: AirlockError[] = [];
   const signed: ReleaseFilesCheck['signed'][number][] = [];
   const checksums: ReleaseFilesCheck['checksums'][number][] = [];
@@ -188,7 +199,7 @@ export async function recheckReleaseFiles(outDir: string, artifacts: readonly Bu
     if (!d) continue;
     const path = join(outDir, d.path);
     try {
-      const signer = await verifyFileRecord(a.fileSignature, path, hexOf(d.digest), `files/${a.fileName}`);
+      const signer = await verifyFileRecord(a.fileSignature, path, hexOf(d.digest), `files/${a.fileName}`, siteRoot);
       let signatureFile: string | undefined;
       const sigRel = `files/${a.fileSignature.signatureName}`;
       // Never over a delivered file, nor over files/SHA256SUMS, the list of what was delivered.

@@ -117,7 +117,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       if (releaseDir) {
         const have = releaseDeliveries.filter((d) => written.has(d.path));
         try {
-          const r = await recheckReleaseFiles(releaseDir, manifest.artifacts, have, logger);
+          const r = await recheckReleaseFiles(releaseDir, manifest.artifacts, have, logger, opts.signature.keyless?.trustedRootPath);
           releaseFilesChecked = r.signed.length + r.checksums.length;
         } catch (err) {
           if (!isAirlockError(err)) throw err;

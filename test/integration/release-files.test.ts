@@ -170,6 +170,20 @@ describe('signed release files and the release set checksums (issue 19)', () => 
       assert.deepEqual(byPath.get('files/checksums.txt')?.checksums?.missing, ['app_1.0.0_darwin_arm64.zip']);
     });
 
+    it('checks keyless signatures against the site\'s own --trusted-root when it gives one, not the carried root', async () => {
+      const other = await startMockSigstore();
+      try {
+        await writeFile(join(work, 'site_root.json'), other.trustedRoot);
+      } finally {
+        await other.stop();
+      }
+      const r = await importCli(bundle, 'site-root', '--verify-key', join(work, 'dmz.pub'), '--trusted-root', join(work, 'site_root.json'));
+      assert.equal(r.code, 3, describeResult(r));
+      assert.equal((parseJsonOutput(r) as ErrorJson).error.code, 'UPSTREAM_SIGNATURE_INVALID');
+      await assert.rejects(stat(join(work, 'out', 'site-root', 'files', 'release-manifest.json')), { code: 'ENOENT' });
+      ok(await importCli(bundle, 'site-root-2', '--verify-key', join(work, 'dmz.pub'), '--trusted-root', join(work, 'trusted_root.json')));
+    });
+
     it('refuses at import a file whose carried signature does not verify, and removes it from out-dir', async () => {
       // A bundle whose (unsigned) airlock.json records a signature made over another file: the
       // site's own check, not the export's, must catch it.

@@ -35,7 +35,7 @@ export function originNotes(a: Partial<Pick<BundleArtifact, 'archive' | 'tagGive
   if (a.dependencyOf) notes.push(`a dependency of ${shortenHexRuns(a.dependencyOf)}`);
   if (a.fileSignature) {
     const f = a.fileSignature;
-    notes.push(`vendor signature verified at export: ${f.method}, ${shortenHexRuns(f.signer)}${f.issuer ? ` (${f.issuer})` : ''}; ${f.signatureName} carried`);
+    notes.push(`vendor signature verified at export: ${f.method}, ${shortenHexRuns(f.signer)}${f.signerIssuer ?? f.issuer ? ` (${f.signerIssuer ?? f.issuer})` : ''}; ${f.signatureName} carried`);
   }
   if (a.checksums) {
     const c = a.checksums;
