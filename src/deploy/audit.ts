@@ -1,5 +1,6 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { ioError } from '../errors.js';
 
 export interface AuditEntry {
   readonly action:
@@ -42,10 +43,23 @@ export class AuditLog {
     this.#base = base;
   }
   write(entry: AuditEntry): Promise<void> {
-    this.#ready ??= Promise.all(this.#paths.map((p) => mkdir(dirname(p), { recursive: true }))).then(() => {});
+    this.#ready ??= Promise.all(this.#paths.map(async (p) => {
+      try {
+        await mkdir(dirname(p), { recursive: true });
+      } catch (err) {
+        throw ioError(err, 'create the audit log directory', dirname(p));
+      }
+    })).then(() => {});
     const line = `${JSON.stringify({ time: new Date().toISOString(), ...this.#base, ...entry })}\n`;
     this.#chain = this.#chain.then(() => this.#ready!).then(async () => {
-      for (const p of this.#paths) await appendFile(p, line, { mode: 0o640 });
+      for (const p of this.#paths) {
+        try {
+          await appendFile(p, line, { mode: 0o640 });
+        } catch (err) {
+          // A full disk or a read-only state dir is the site's to fix: an IO error naming the file.
+          throw ioError(err, 'append to the audit log', p);
+        }
+      }
     });
     return this.#chain;
   }
