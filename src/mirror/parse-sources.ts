@@ -1,6 +1,6 @@
 import { isMap, isScalar } from 'yaml';
 import { isValidTag, type Reference } from '../reference/index.js';
-import { readPath, readPlatforms, readRef, readVerify, type Ctx } from './parse.js';
+import { readPath, readPlatforms, readRef, readVerify, type Ctx } from './parse-fields.js';
 import { checkSelector } from './select.js';
 import type { ImageArchiveEntry, ImageFromFileEntry, MirrorDefaults } from './types.js';
 import type { Field } from './yaml-reader.js';

@@ -155,6 +155,30 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     assert.deepEqual(cycles, []);
   });
 
+  it('files do not import each other in a cycle (type-only imports included)', () => {
+    const edges = new Map<string, Set<string>>();
+    for (const i of IMPORTS) {
+      const to = targetFile(i);
+      if (to === undefined) continue;
+      if (!edges.has(i.file)) edges.set(i.file, new Set());
+      edges.get(i.file)!.add(to);
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (f: string, path: string[]): void => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'open') {
+        cycles.push([...path.slice(path.indexOf(f)), f].map((x) => relative(SRC, x)).join(' → '));
+        return;
+      }
+      state.set(f, 'open');
+      for (const n of edges.get(f) ?? []) visit(n, [...path, f]);
+      state.set(f, 'done');
+    };
+    for (const f of edges.keys()) visit(f, []);
+    assert.deepEqual(cycles, []);
+  });
+
   it('another module is entered only through its index.ts', () => {
     const bad: string[] = [];
     for (const i of IMPORTS) {
