@@ -1,5 +1,5 @@
 /**
- * Regenerates docs/RELIABILITY.md (issues 11, 17.3): runs the reliability, hostile-bundle, security, personality,
+ * Regenerates docs/RELIABILITY.md (issues 11, 17): runs the reliability, hostile-bundle, security, personality, real-client,
  * fuzz and architecture suites with node's test runner (TAP), collects the outcome lines they
  * append to $AIRLOCK_RELIABILITY_LOG, and writes one table row per scenario and side: runs,
  * outcome, corrupt results, notes (error codes, peak RSS, kills that landed).
@@ -45,6 +45,9 @@ const REQUIRED: readonly (readonly [string, string])[] = [
   ['kill', 'SIGKILL during export, cache and output kept'], ['kill', 'SIGKILL during import, state dir kept'],
   ['stale-state', 'target wiped and restarted'], ['stale-state', 'a repository deleted'], ['stale-state', 'garbage-collect --delete-untagged'],
   ['stale-state', 'restored from an older backup'], ['stale-state', 'a loss the journal sample misses'],
+  // Issue 17.2: real clients (containerd, podman) pull through the configs import writes.
+  ['clients', 'plain HTTP (--dest-tls-verify=false)'], ['clients', 'plain HTTP, basic auth'], ['clients', 'TLS with a private CA (--dest-cert-dir)'],
+  ['clients', 'TLS with a private CA, basic auth'], ['clients', 'TLS not verified'], ['clients', 'Docker Hub names (docker.io'], ['clients', 'Docker Hub names, plain HTTP'],
   ['stale-state', 'download cache entries wrong'], ['stale-state', 'cache references into a bundle'], ['stale-state', 'a spooled piece of a split bundle'], ['stale-state', 'download cache: every file damaged'],
 ];
 
@@ -57,6 +60,7 @@ const GROUP_TITLES: Readonly<Record<string, string>> = {
   security: 'Security defaults',
   fuzz: 'Fuzzing (fast-check): never an unhandled exception, always a typed error',
   'stale-state': 'State on disk is a hint: the target lost content, the download cache is wrong (same --state-dir, same --cache)',
+  clients: 'Real clients through the configs import writes (containerd `ctr --hosts-dir` and podman in a loopback-only network namespace, the upstream registry stopped)',
   personalities: 'Registry personalities (a proxy in front of a real Distribution registry emulates what Harbor, Nexus, Quay, GitLab, zot and OCI 1.1 registries document)',
 };
 
@@ -70,7 +74,7 @@ function testFiles(): string[] {
       else if (re.test(relative(DIST_TEST, p))) out.push(p);
     }
   };
-  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security|personalities|stale-state)[^/]*\.test\.js$/);
+  pick(join(DIST_TEST, 'integration'), /^integration\/(reliability|hostile|security|personalities|stale-state|clients)[^/]*\.test\.js$/);
   pick(join(DIST_TEST, 'unit', 'fuzz'), /\.test\.js$/);
   pick(join(DIST_TEST, 'unit'), /^unit\/architecture\.test\.js$/);
   return out;

@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { checkK3sRegistries } from '../helpers/k3s-registries.js';
 import { CLIENTS_SCENARIO, SCENARIO_HOSTS, type ClientsVariant, type ScenarioReport } from './harness/clients-scenario.js';
 import { namespaceSupport, runInLoopbackNamespace } from './harness/netns.js';
+import { recordOutcome } from './harness/outcome.js';
 
 const VARIANTS: readonly ClientsVariant[] = [
   // The reproduction: --dest-tls-verify=false into a plain-HTTP registry wrote https:// and containerd failed.
@@ -52,6 +53,10 @@ function checkFiles(v: ClientsVariant, r: ScenarioReport): void {
 describe('deployment outputs with the real clients, in a loopback-only network namespace (issue 17.2)', () => {
   for (const v of VARIANTS) {
     it(`${v.name}: ctr and podman pull every name by tag and by digest from the mirror alone`, { timeout: 600_000 }, async (t) => {
+      // docs/RELIABILITY.md "Real clients": one row per variant, failed unless every check below held.
+      let held = false;
+      let pulled = '';
+      t.after(() => recordOutcome({ group: 'clients', scenario: v.name, side: 'import', outcome: held ? 'correct' : 'failed', corrupt: false, ...(pulled ? { detail: pulled } : {}) }));
       const unsupported = namespaceSupport();
       assert.equal(unsupported, undefined, `these tests run containerd and podman in a network namespace: ${unsupported}`);
       const { value: r } = await runInLoopbackNamespace<ScenarioReport>(
@@ -96,6 +101,8 @@ describe('deployment outputs with the real clients, in a loopback-only network n
       // Control: the mirror stopped too, empty stores: the same names cannot be pulled from anywhere.
       assert.equal(r.control.ctr.length + r.control.podman.length, 2);
       for (const p of [...r.control.ctr, ...r.control.podman]) assert.notEqual(p.code, 0, `pulled ${p.ref} with the mirror stopped`);
+      held = true;
+      pulled = `ctr ${r.containerd.pulls.filter((p) => p.code === 0).length}/5 and podman ${r.podman.pulls.filter((p) => p.code === 0).length}/5 pulls (tag and digest) + podman arm64 from the mirror alone; mirror stopped: ${r.control.ctr.length + r.control.podman.length} control pulls refused`;
       t.diagnostic(`stages (ms): ${JSON.stringify(r.timings)}`);
     });
   }
