@@ -6,13 +6,14 @@ import type { FileJournal } from './journal.js';
 
 /**
  * How many of the journal's claims a run checks before it trusts the rest: every tag up to
- * `tags` (one HEAD each, what a run without a journal asks per root anyway), and a few manifests
- * and blobs picked at random. A registry wiped, reinstalled at the same host:port or restored from
+ * `tags` (one HEAD each, what a run without a journal asks per root anyway), every untagged
+ * manifest up to `untagged` (what a garbage collection deletes), and a few more manifests and
+ * blobs picked at random. A registry wiped, reinstalled at the same host:port or restored from
  * an older backup fails nearly every claim, so a handful finds it; a loss the sample misses
  * (one repository deleted) is found by the registry itself when a push needs what it lost
  * (isStaleClaimError), and the run then checks everything again.
  */
-const SAMPLE = { tags: 32, manifests: 8, blobs: 8 } as const;
+const SAMPLE = { tags: 32, manifests: 8, blobs: 8, untagged: 64 } as const;
 
 export interface JournalCheckOptions {
   readonly journal: FileJournal;
@@ -59,9 +60,20 @@ function pick<T>(items: readonly T[], n: number): T[] {
  */
 export async function findStaleClaim(o: JournalCheckOptions): Promise<string | undefined> {
   const claims = [...o.journal.keys()].map(parseClaim).filter((c): c is Claim => c !== undefined && o.descriptorOf(c.digest) !== undefined);
+  // Untagged manifests (the children of an index, referrers listed by a fallback index) first:
+  // Distribution's `garbage-collect --delete-untagged`, a routine clean-up, deletes exactly those
+  // and nothing a tag names, and nothing later in the run would notice (the index and its tag are
+  // still there, so no push is refused). Up to `untagged` of them are always asked; the random
+  // share of the other manifests comes on top.
+  const tagged = new Set(claims.filter((c) => c.kind === 'tag').map((c) => `${c.repository}@${c.digest}`));
+  const manifests = claims.filter((c) => c.kind === 'manifest');
+  const untagged = manifests.filter((c) => !tagged.has(`${c.repository}@${c.digest}`));
+  const firstUntagged = pick(untagged, SAMPLE.untagged);
+  const asked = new Set(firstUntagged);
   const sample = [
     ...pick(claims.filter((c) => c.kind === 'tag'), SAMPLE.tags),
-    ...pick(claims.filter((c) => c.kind === 'manifest'), SAMPLE.manifests),
+    ...firstUntagged,
+    ...pick(manifests.filter((c) => !asked.has(c)), SAMPLE.manifests),
     ...pick(claims.filter((c) => c.kind === 'blob'), SAMPLE.blobs),
   ];
   let stale: string | undefined;
