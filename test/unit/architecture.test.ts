@@ -94,18 +94,34 @@ function moduleOf(file: string): string {
   return rel.length === 1 ? rel[0]!.replace(/\.ts$/, '') : rel[0]!;
 }
 
-function targetModule(imp: ImportLine): string | undefined {
-  if (!imp.specifier.startsWith('.')) return undefined;
-  const abs = resolve(dirname(imp.file), imp.specifier.replace(/\.js$/, '.ts'));
-  if (!abs.startsWith(SRC)) return undefined;
-  return moduleOf(abs);
-}
-
 /** The src/ file an import line names, or undefined for a package or a file outside src/. */
 function targetFile(imp: ImportLine): string | undefined {
   if (!imp.specifier.startsWith('.')) return undefined;
   const abs = resolve(dirname(imp.file), imp.specifier.replace(/\.js$/, '.ts'));
   return abs.startsWith(SRC) ? abs : undefined;
+}
+
+function targetModule(imp: ImportLine): string | undefined {
+  const file = targetFile(imp);
+  return file === undefined ? undefined : moduleOf(file);
+}
+
+/** Every cycle a depth-first walk of `edges` meets, each as `a → b → a`. */
+function cyclesOf(edges: ReadonlyMap<string, ReadonlySet<string>>, name: (node: string) => string = (n) => n): string[] {
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (node: string, path: string[]): void => {
+    if (state.get(node) === 'done') return;
+    if (state.get(node) === 'open') {
+      cycles.push([...path.slice(path.indexOf(node)), node].map(name).join(' → '));
+      return;
+    }
+    state.set(node, 'open');
+    for (const next of edges.get(node) ?? []) visit(next, [...path, node]);
+    state.set(node, 'done');
+  };
+  for (const node of edges.keys()) visit(node, []);
+  return cycles;
 }
 
 const FILES = sourceFiles(SRC);
@@ -139,20 +155,7 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
       if (!edges.has(from)) edges.set(from, new Set());
       edges.get(from)!.add(to);
     }
-    const cycles: string[] = [];
-    const state = new Map<string, 'open' | 'done'>();
-    const visit = (m: string, path: string[]): void => {
-      if (state.get(m) === 'done') return;
-      if (state.get(m) === 'open') {
-        cycles.push([...path.slice(path.indexOf(m)), m].join(' → '));
-        return;
-      }
-      state.set(m, 'open');
-      for (const n of edges.get(m) ?? []) visit(n, [...path, m]);
-      state.set(m, 'done');
-    };
-    for (const m of edges.keys()) visit(m, []);
-    assert.deepEqual(cycles, []);
+    assert.deepEqual(cyclesOf(edges), []);
   });
 
   it('files do not import each other in a cycle (type-only imports included)', () => {
@@ -163,20 +166,7 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
       if (!edges.has(i.file)) edges.set(i.file, new Set());
       edges.get(i.file)!.add(to);
     }
-    const cycles: string[] = [];
-    const state = new Map<string, 'open' | 'done'>();
-    const visit = (f: string, path: string[]): void => {
-      if (state.get(f) === 'done') return;
-      if (state.get(f) === 'open') {
-        cycles.push([...path.slice(path.indexOf(f)), f].map((x) => relative(SRC, x)).join(' → '));
-        return;
-      }
-      state.set(f, 'open');
-      for (const n of edges.get(f) ?? []) visit(n, [...path, f]);
-      state.set(f, 'done');
-    };
-    for (const f of edges.keys()) visit(f, []);
-    assert.deepEqual(cycles, []);
+    assert.deepEqual(cyclesOf(edges, (f) => relative(SRC, f)), []);
   });
 
   it('another module is entered only through its index.ts', () => {
@@ -228,6 +218,7 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     const fake = join(SRC, 'oci', 'fake.ts');
     assert.equal(targetModule({ file: fake, line: 1, specifier: '../registry/index.js' }), 'registry');
     assert.equal(moduleOf(join(SRC, 'errors.ts')), 'errors');
+    assert.deepEqual(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['a'])], ['c', new Set(['a'])]])), ['a → b → a']);
     assert.ok(PACKAGE_OWNER.some(([re]) => re.test('@sigstore/verify')));
     assert.match(stripComments('const a = 1; // console.log(x)\n/* process.stdout */'), /^const a = 1; \n/);
   });
