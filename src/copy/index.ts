@@ -1,3 +1,4 @@
 export * from './types.js';
 export { walkGraph, closure, fetchManifestBytes, type WalkOptions, type WalkResult } from './walk.js';
 export { executeCopy, type BlobSupply, type ExecuteOptions, type ExecuteReport } from './execute.js';
+export { planCopy, describePlan, formatSource, rootSource, blobOrder, PlanSource, type PlanCopyInput, type PlanDescription, type SourceOpeners } from './plan.js';

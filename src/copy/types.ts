@@ -12,9 +12,24 @@ export interface PlanNode {
   readonly bytes?: Buffer;
   /** Digests that must exist before this node (config + layers, or child manifests). */
   readonly children: readonly Digest[];
-  /** Where it can be fetched from: `registry/repository`. */
-  readonly origin?: string;
+  /** Where its bytes come from (NodeSource); absent for content already in the sink's store (export's carried files and charts). */
+  readonly origin?: NodeSource;
 }
+
+/**
+ * Where a node's bytes come from, parsed once when the plan is made and never re-derived:
+ * - `registry`: a repository of a registry (export's sources), fetched through the registry client;
+ * - `local`: an archive or OCI layout this run opened (`id` is the opener's handle, `name` how
+ *   people call it, e.g. `archive:app.tar`);
+ * - `bundle`: the bundle being imported or verified;
+ * - `base`: left out of a delta bundle because these base bundles (or receipts) hold it: the target
+ *   must hold it already.
+ */
+export type NodeSource =
+  | { readonly kind: 'registry'; readonly registry: string; readonly repository: string }
+  | { readonly kind: 'local'; readonly id: string; readonly name: string }
+  | { readonly kind: 'bundle' }
+  | { readonly kind: 'base'; readonly bases: readonly string[] };
 
 export type RootKind = 'image' | 'chart' | 'file' | 'referrer';
 
@@ -37,11 +52,26 @@ export interface PlannedRoot {
   readonly artifactType?: string;
   /** Files: the name to deliver. */
   readonly fileName?: string;
+  /** The reference airlock.json records it was taken from (BundleArtifact.source), when the plan was read from a bundle. */
+  readonly source?: string;
 }
 
+/** Where a root lands: the key of its target repository (`host/repo`, a bundle's name for it, `cache`). */
+export interface PlanTarget {
+  readonly root: PlannedRoot;
+  readonly repository: string;
+}
+
+/**
+ * The plan half of the copy engine (copy/plan.ts `planCopy`): every root, every node of their
+ * graphs (manifests with their bytes, blobs by descriptor), and where each root goes. Export,
+ * import and the cache fill all build one; `describePlan` prints it (`--dry-run`).
+ */
 export interface CopyPlan {
   readonly roots: readonly PlannedRoot[];
   readonly nodes: ReadonlyMap<Digest, PlanNode>;
+  /** The roots to copy, each with its target; a root without one (a file not pushed) is carried but not copied. */
+  readonly targets: readonly PlanTarget[];
 }
 
 export type CopyEvent =
@@ -55,11 +85,8 @@ export type CopyEvent =
   | { readonly type: 'root-done'; readonly root: PlannedRoot; readonly target?: string }
   | { readonly type: 'root-waiting'; readonly root: PlannedRoot; readonly missing: number };
 
-/** What the import/verify executor pushes into, per root. */
-export interface RootTarget {
-  readonly root: PlannedRoot;
-  /** Key of the sink's repository (`host/repo`), for dedup and mounting. */
-  readonly repository: string;
+/** What the executor pushes into, per root: a plan's target (`repository` is the sink's key, for dedup and mounting) bound to its sink. */
+export interface RootTarget extends PlanTarget {
   readonly sink: ContentSink;
 }
 

@@ -4,7 +4,7 @@ import {
   MAX_MANIFEST_BYTES, digestOf, formatPlatform, isIndexMediaType, isManifestMediaType, parseManifest, platformMatches,
   type Descriptor, type Digest, type Platform,
 } from '../oci/index.js';
-import type { PlanNode } from './types.js';
+import type { NodeSource, PlanNode } from './types.js';
 
 export interface WalkOptions {
   readonly signal?: AbortSignal;
@@ -12,7 +12,8 @@ export interface WalkOptions {
   readonly platforms?: readonly Platform[];
   /** Named in errors. */
   readonly where: string;
-  readonly origin: string;
+  /** Recorded on every node found: where its bytes are fetched from later. */
+  readonly origin: NodeSource;
 }
 
 export interface WalkResult {

@@ -1,13 +1,17 @@
 import { AirlockError } from '../errors.js';
-import { closure, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
+import { closure, planCopy, type CopyPlan, type NodeSource, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import { isManifestMediaType, parseManifest, parsePlatform, type Digest } from '../oci/index.js';
 import { parseReference } from '../reference/index.js';
 import type { AirlockManifest } from '../bundle/index.js';
 
 /** The copy plan of a bundle, made from its front (airlock.json and the manifests) alone. */
 export interface BundlePlan {
+  /** The bundle's roots and nodes with no targets yet: import adds them (planCopy) once it has mapped each root. */
   readonly copyPlan: CopyPlan;
+  /** Each root with its source as airlock.json records it (`source`), and the registry and repository parsed from it, once. */
   readonly roots: readonly PlannedRoot[];
+  /** Every blob airlock.json lists; its origin says whether the bundle carries it or a base does. */
+  readonly nodes: ReadonlyMap<Digest, PlanNode>;
   /** "layer sha256:… of docker.io/library/nginx:1.27" for error messages. */
   describe(digest: Digest): string;
   sourceOf(root: PlannedRoot): string;
@@ -21,6 +25,8 @@ export function buildBundlePlan(manifest: AirlockManifest, metadata: ReadonlyMap
   const blobs = new Map(manifest.blobs.map((b) => [b.digest, b]));
   const configs = new Set<Digest>();
   const where = `bundle ${bundleId}`;
+  const inBundle: NodeSource = { kind: 'bundle' };
+  const originOf = (b: (typeof manifest.blobs)[number]): NodeSource => (b.location === 'base' ? { kind: 'base', bases: b.bases ?? [] } : inBundle);
   for (const b of manifest.blobs) {
     if (!isManifestMediaType(b.mediaType)) continue;
     const bytes = metadata.get(b.digest);
@@ -39,13 +45,12 @@ export function buildBundlePlan(manifest: AirlockManifest, metadata: ReadonlyMap
         });
       }
     }
-    nodes.set(b.digest, { desc: { mediaType: b.mediaType, digest: b.digest, size: b.size }, kind: m.kind === 'index' ? 'index' : 'manifest', bytes, children });
+    nodes.set(b.digest, { desc: { mediaType: b.mediaType, digest: b.digest, size: b.size }, kind: m.kind === 'index' ? 'index' : 'manifest', bytes, children, origin: originOf(b) });
   }
   for (const b of manifest.blobs) {
     if (nodes.has(b.digest)) continue;
-    nodes.set(b.digest, { desc: { mediaType: b.mediaType, digest: b.digest, size: b.size }, kind: configs.has(b.digest) ? 'config' : 'layer', children: [] });
+    nodes.set(b.digest, { desc: { mediaType: b.mediaType, digest: b.digest, size: b.size }, kind: configs.has(b.digest) ? 'config' : 'layer', children: [], origin: originOf(b) });
   }
-  const sources = new Map<PlannedRoot, string>();
   const roots: PlannedRoot[] = manifest.artifacts.map((a) => {
     const node = nodes.get(a.digest);
     if (a.kind !== 'file' && !node?.bytes) {
@@ -65,19 +70,20 @@ export function buildBundlePlan(manifest: AirlockManifest, metadata: ReadonlyMap
       ...(a.referrerTag ? { referrerTag: a.referrerTag } : {}),
       ...(a.artifactType ? { artifactType: a.artifactType } : {}),
       ...(a.fileName ? { fileName: a.fileName } : {}),
+      source: a.source,
     };
-    sources.set(root, a.source);
     return root;
   });
   const owner = new Map<Digest, string>();
   for (const r of roots) {
-    for (const d of closure(nodes, r.desc.digest)) if (!owner.has(d)) owner.set(d, sources.get(r)!);
+    for (const d of closure(nodes, r.desc.digest)) if (!owner.has(d)) owner.set(d, r.source!);
   }
   return {
-    copyPlan: { roots, nodes },
+    copyPlan: planCopy({ roots, nodes, targetOf: () => undefined }),
     roots,
+    nodes,
     describe: (d) => `${nodes.get(d)?.kind ?? 'blob'} ${d}${owner.has(d) ? ` of ${owner.get(d)}` : ''}`,
-    sourceOf: (r) => sources.get(r) ?? r.repository,
+    sourceOf: (r) => r.source ?? r.repository,
     closureOf: (r) => closure(nodes, r.desc.digest),
     digestsHeldBy: (rs) => [...new Set(rs.flatMap((r) => closure(nodes, r.desc.digest)))].sort(),
   };

@@ -9,7 +9,10 @@ import { NOOP_LOGGER } from '../log.js';
 import { openCache, type DownloadCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
 import { readVerified, VerifyStream, verifyStream } from '../content/index.js';
-import { closure, executeCopy, walkGraph, type CopyEvent, type CopyPlan, type PlanNode, type PlannedRoot } from '../copy/index.js';
+import {
+  blobOrder, closure, describePlan, executeCopy, formatSource, planCopy, PlanSource, walkGraph,
+  type CopyEvent, type NodeSource, type PlanDescription, type PlanNode, type PlannedRoot,
+} from '../copy/index.js';
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
 } from '../oci/index.js';
@@ -107,6 +110,8 @@ export interface ExportResult {
   readonly bases: readonly Digest[];
   readonly signed: boolean;
   readonly dryRun: boolean;
+  /** Dry run: the copy plan itself (describePlan): each root with its name in the bundle, every blob and where it comes from. */
+  readonly plan?: PlanDescription;
   readonly durationMs: number;
   /** `--include-tool`: the executable written beside the bundle. */
   readonly tool?: CarriedTool;
@@ -233,9 +238,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // instead of running on against closed clients.
     await settleAll(resolved.map((r) => walkLimit.run(async () => {
       const src = r.local ? r.local.source : repoOf(r.ref.registry, r.ref.repository);
+      const origin: NodeSource = r.local ? r.local.origin : { kind: 'registry', registry: r.ref.registry, repository: r.ref.repository };
       const where = `${formatRepository(r.ref)}${r.tag !== undefined ? `:${r.tag}` : ''}@${r.desc.digest}${r.local ? ` (${r.local.record.format} ${r.local.record.name})` : ''}`;
       const w = await walkGraph(src, r.desc, nodes, {
-        where, origin: r.local ? r.local.origin : formatRepository(r.ref), ...(signal ? { signal } : {}), ...(r.platforms ? { platforms: r.platforms } : {}),
+        where, origin, ...(signal ? { signal } : {}), ...(r.platforms ? { platforms: r.platforms } : {}),
       }, r.rootBytes);
       if (w.upstreamDigest) logger.info(`${where}: kept ${w.platforms?.map(formatPlatform).join(', ')}; new index ${w.root.digest}`);
       roots.push({
@@ -248,7 +254,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       if (r.referrers && !r.local) {
         const repo = repoOf(r.ref.registry, r.ref.repository);
         for (const ref of await findReferrers(repo, w.root, r.desc, tagsOf, logger, signal)) {
-          const rw = await walkGraph(repo, ref.desc, nodes, { where: `${where} referrer ${ref.desc.digest}`, origin: formatRepository(r.ref), ...(signal ? { signal } : {}) });
+          const rw = await walkGraph(repo, ref.desc, nodes, { where: `${where} referrer ${ref.desc.digest}`, origin, ...(signal ? { signal } : {}) });
           roots.push({
             kind: 'referrer', repository: formatRepository(r.ref), registry: r.ref.registry, repositoryPath: r.ref.repository,
             desc: rw.root, subject: ref.subject, ...(ref.tag ? { tag: ref.tag, referrerTag: ref.tag } : {}),
@@ -273,9 +279,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const n = nodes.get(d)!;
       // Delivered files travel in every bundle: the site writes them from this bundle's own bytes.
       const baseIds = carry.deliveredBlobs?.has(d) ? [] : bases.holders(d);
-      return !travels(n.desc.mediaType, baseIds.length > 0)
-        ? { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds }
-        : { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
+      if (travels(n.desc.mediaType, baseIds.length > 0)) return { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'bundle' };
+      // Left to a base: the plan says so (it is never fetched).
+      nodes.set(d, { ...n, origin: { kind: 'base', bases: baseIds } });
+      return { digest: d, size: n.desc.size, mediaType: n.desc.mediaType, location: 'base', bases: baseIds };
     });
     const artifacts: BundleArtifact[] = uniqueRoots.map((r) => ({
       ...withCarriedDetails(carry, toArtifact(r, nodes, upstream.get(r.desc.digest))),
@@ -285,6 +292,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     const bytesIncluded = included.reduce((s, b) => s + b.size, 0);
     const bytesAfterDedup = blobs.reduce((s, b) => s + b.size, 0);
     const bytesBeforeDedup = artifacts.reduce((s, a) => s + (a.totalSize ?? 0), 0);
+    // The plan: each root named as airlock.json records it and as the bundle names it (its repository).
+    const plan = planCopy({ roots: uniqueRoots.map((r, i) => ({ ...r, source: artifacts[i]!.source })), nodes, targetOf: (r) => r.repository });
+    // Upstream (registry, archive, layout) as one source: each node is read from where the walk found it.
+    const upstreamSource = new PlanSource(nodes, { registry: repoOf, local: (id) => locals.source(id) });
     const form = opts.output ? bundleFormOf(opts.output) : 'tar.zst';
     const indexEntries: Descriptor[] = uniqueRoots.map((r) => ({
       mediaType: r.desc.mediaType, digest: r.desc.digest, size: r.desc.size,
@@ -312,7 +323,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       return {
         version: 1, files: [], artifacts, blobs: blobs.length, bytesBeforeDedup, bytesAfterDedup, bytesIncluded,
         bytesFromBases: bytesAfterDedup - bytesIncluded, bytesDownloaded: 0, bases: bases.ids,
-        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: signs, dryRun: true, durationMs: Date.now() - started,
+        ...(volumePlan ? { volumes: volumeSummary(volumePlan) } : {}), signed: signs, dryRun: true, plan: describePlan(plan), durationMs: Date.now() - started,
       };
     }
 
@@ -331,29 +342,25 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const inPlace = writesInPlace({ form, ...(volumePlan ? { volumes: volumePlan } : {}), ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}) });
       const direct = new Set(included.filter((b) => inPlace && nodes.get(b.digest)!.kind === 'layer' && placedInBundle(b, form)).map((b) => b.digest));
       const wanted = new Set(included.filter((b) => !direct.has(b.digest)).map((b) => b.digest));
-      const cachePlan: CopyPlan = { roots: uniqueRoots, nodes: filterNodes(nodes, wanted) };
+      // The download cache's plan: the same roots (untagged: a cache holds no tags), the blobs not written straight into the bundle.
+      const cachePlan = planCopy({ roots: uniqueRoots.map(stripTag), nodes: filterNodes(nodes, wanted), targetOf: () => 'cache' });
       let bytesDownloaded = 0;
-      const fetchUpstream = async (desc: Descriptor, s?: AbortSignal): Promise<Readable> => {
-        const origin = nodes.get(desc.digest)?.origin;
-        const local = locals.sourceFor(origin);
-        if (local) return local.fetch(desc, s ? { signal: s } : {});
-        const [registry, ...rest] = (origin ?? '').split('/');
-        return repoOf(registry!, rest.join('/')).fetch(desc, s ? { signal: s } : {});
-      };
-      await executeCopy(cachePlan, { kind: 'random', fetch: fetchUpstream }, uniqueRoots.map((r) => ({ root: stripTag(r), repository: 'cache', sink: cache })), {
+      const fetchUpstream = { kind: 'random' as const, fetch: (desc: Descriptor, s?: AbortSignal): Promise<Readable> => upstreamSource.fetch(desc, s ? { signal: s } : {}) };
+      await executeCopy(cachePlan, fetchUpstream, cachePlan.targets.map((t) => ({ ...t, sink: cache })), {
         concurrency,
         // A cached manifest does not mean its layers are cached: they may be in a bundle since moved.
         checkEveryBlob: true,
         ...(signal ? { signal } : {}),
         onEvent: (e) => {
           // Bytes read from an archive or layout on this host were not downloaded.
-          if (e.type === 'blob-done' && e.how === 'copied' && !locals.sourceFor(nodes.get(e.digest)?.origin)) bytesDownloaded += e.size;
+          if (e.type === 'blob-done' && e.how === 'copied' && !upstreamSource.isLocal(e.digest)) bytesDownloaded += e.size;
           emit(e);
         },
       });
       const openLayer = async (b: BundleBlob, s: AbortSignal): Promise<Readable> => {
         const desc = nodes.get(b.digest)!.desc;
-        const where = `blob ${desc.digest} (${nodes.get(b.digest)?.origin ?? 'upstream'})`;
+        const origin = nodes.get(b.digest)?.origin;
+        const where = `blob ${desc.digest} (${origin ? formatSource(origin) : 'upstream'})`;
         if (await cache.exists(desc)) {
           // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
           // out, as it is a file on disk.
@@ -366,9 +373,9 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         }
         // Not copied into the cache: once the bundle is whole, the cache records where in it the
         // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
-        const body = streamPipeline(await fetchUpstream(desc, s), verifyStream(desc, { where }), () => {});
+        const body = streamPipeline(await upstreamSource.fetch(desc, { signal: s }), verifyStream(desc, { where }), () => {});
         body.once('end', () => {
-          if (!locals.sourceFor(nodes.get(desc.digest)?.origin)) bytesDownloaded += desc.size;
+          if (!upstreamSource.isLocal(desc.digest)) bytesDownloaded += desc.size;
           emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
         });
         return body;
@@ -725,14 +732,6 @@ function dedupeRoots(roots: readonly PlannedRoot[]): PlannedRoot[] {
   }
   return [...seen.values()].sort((a, b) =>
     Number(a.kind === 'referrer') - Number(b.kind === 'referrer') || a.repository.localeCompare(b.repository) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.desc.digest.localeCompare(b.desc.digest));
-}
-
-/** Contract order: manifests (indexes last so children come first is irrelevant in a bundle), configs, then layers. */
-function blobOrder(nodes: ReadonlyMap<Digest, PlanNode>): Digest[] {
-  const rank = (n: PlanNode): number => (n.kind === 'index' || n.kind === 'manifest' ? 0 : n.kind === 'config' ? 1 : 2);
-  return [...nodes.values()]
-    .sort((a, b) => rank(a) - rank(b) || (rank(a) === 2 ? b.desc.size - a.desc.size : 0) || a.desc.digest.localeCompare(b.desc.digest))
-    .map((n) => n.desc.digest);
 }
 
 function filterNodes(nodes: ReadonlyMap<Digest, PlanNode>, keep: ReadonlySet<Digest>): Map<Digest, PlanNode> {

@@ -9,12 +9,12 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { executeCopy, type BlobSupply, type CopyEvent, type PendingWrites, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { describePlan, executeCopy, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import { mapRepository, parseReference, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
+import { mapRepository, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { targetAccess } from './target-access.js';
-import { bundleLabel, openBundle, type AirlockManifest, type BundleArtifact, type BundleBlob, type BundleReader } from '../bundle/index.js';
+import { bundleLabel, openBundle, type AirlockManifest, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { AuditLog, SiteState, writeDeployOutputs, type MappedArtifact, type Receipt, type TagMove } from '../deploy/index.js';
 import { currentDigest, keepPreviousTag } from './tag-history.js';
@@ -119,6 +119,8 @@ export interface ImportResult {
   readonly blobsToPush?: number;
   /** Dry run: what the target was found to support, read-only, and what that means for this bundle. */
   readonly targetSupport?: TargetSupport;
+  /** Dry run: the copy plan itself (describePlan): each root with its target repository, every blob and where it comes from. */
+  readonly plan?: PlanDescription;
   readonly bytesToPush?: number;
   readonly manifestsPushed: number;
   readonly tagsSet: number;
@@ -234,7 +236,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     }
 
     // 3. Where each artifact lands; two sources on one target repository is a usage error.
-    const mapped = mapArtifacts(manifest.artifacts, target, layout);
+    const mapped = mapArtifacts(plan.roots, target, layout);
     const repos = new Map<string, RegistryRepository>();
     const repoFor = (path: string): RegistryRepository => {
       let r = repos.get(path);
@@ -242,12 +244,11 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       return r;
     };
     const filesRepository = [target.prefix, FILES_REPOSITORY].filter((p) => p).join('/');
-    const targets: RootTarget[] = plan.roots
-      .filter((r) => r.kind !== 'file' || opts.pushFiles)
-      .map((root) => {
-        const repository = root.kind === 'file' ? filesRepository : mapped.get(root.repository)!;
-        return { root, repository, sink: repoFor(repository) };
-      });
+    const copyPlan = planCopy({
+      roots: plan.roots, nodes: plan.nodes,
+      targetOf: (root) => (root.kind !== 'file' ? mapped.get(root.repository)! : opts.pushFiles ? filesRepository : undefined),
+    });
+    const targets: RootTarget[] = copyPlan.targets.map((t) => ({ ...t, sink: repoFor(t.repository) }));
     const deliveries = planDeliveries(manifest.artifacts, reader.metadata);
     const tracker: DeliveryTracker = { delivered: new Set() };
 
@@ -344,7 +345,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
         }
       };
       const report = await preflight.guard(async () => {
-        const first = await executeCopy(plan.copyPlan, supply, targets, {
+        const first = await executeCopy(copyPlan, supply, targets, {
           ...copyOptions,
           ...(opts.dryRun ? {} : { beforeWrite: (pending: PendingWrites) => preflight.beforeWrite(pending) }),
           // Once the target holds everything, the rest of the bundle need not be read (a no-op re-import
@@ -367,7 +368,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
           ? await shareCutBlobs({ manifest, plan, targets, wanted, repoFor, spoolDir, concurrency, logger, ...(journal ? { journal } : {}), ...(signal ? { signal } : {}) })
           : undefined;
         if (shared) logger.debug(`cut blobs: ${shared.piecesParked} piece(s) parked in the target, ${shared.piecesFetched} fetched from it, ${shared.blobsAssembled} blob(s) assembled`);
-        const second = await executeCopy(plan.copyPlan, { kind: 'sequential', blobs: noBlobs() }, targets, { ...copyOptions, stopWhenComplete: true, onEvent: onCopyEvent });
+        const second = await executeCopy(copyPlan, { kind: 'sequential', blobs: noBlobs() }, targets, { ...copyOptions, stopWhenComplete: true, onEvent: onCopyEvent });
         return {
           ...second,
           blobsPushed: first.blobsPushed + second.blobsPushed + (shared?.blobsAssembled ?? 0),
@@ -520,6 +521,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       ...(opts.dryRun ? {
         blobsToPush: report.toPush.length, bytesToPush: report.toPush.reduce((s, b) => s + b.size, 0),
         targetSupport: await describeTargetSupport(client, targets, signal),
+        plan: describePlan(copyPlan),
       } : {}),
       manifestsPushed: report.manifestsPushed, tagsSet: report.tagsSet,
       volumesRemaining, ...(opts.dryRun ? {} : { outDir }),
@@ -548,7 +550,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 function descriptorLookup(plan: BundlePlan, manifest: AirlockManifest): (d: Digest) => Descriptor | undefined {
   let listed: Map<Digest, BundleBlob> | undefined;
   return (d) => {
-    const node = plan.copyPlan.nodes.get(d);
+    const node = plan.nodes.get(d);
     if (node) return node.desc;
     listed ??= new Map(manifest.blobs.map((b) => [b.digest, b]));
     const b = listed.get(d);
@@ -556,14 +558,16 @@ function descriptorLookup(plan: BundlePlan, manifest: AirlockManifest): (d: Dige
   };
 }
 
-/** Source repository (`registry/repo`) → target repository path; refuse two sources on one target. */
-export function mapArtifacts(artifacts: readonly BundleArtifact[], target: TargetRegistry, layout: RepositoryLayout): Map<string, string> {
+/**
+ * Source repository (`registry/repo`) → target repository path; refuse two sources on one target.
+ * The roots' registry and repository were parsed once, when the plan was read (bundle-plan.ts).
+ */
+export function mapArtifacts(roots: readonly PlannedRoot[], target: TargetRegistry, layout: RepositoryLayout): Map<string, string> {
   const out = new Map<string, string>();
   const owner = new Map<string, string>();
-  for (const a of artifacts) {
+  for (const a of roots) {
     if (a.kind === 'file' || out.has(a.repository)) continue;
-    const ref = parseReference(a.repository, { where: `airlock.json artifact ${a.source}` });
-    const path = mapRepository(ref, target, layout);
+    const path = mapRepository({ registry: a.registry, repository: a.repositoryPath }, target, layout);
     const other = owner.get(path);
     if (other && other !== a.repository) {
       throw new AirlockError('MAPPING_CONFLICT', `${other} and ${a.repository} would both land on ${target.host}/${path}`, {
@@ -791,7 +795,7 @@ async function updateReferrerFallbacks(
   for (const t of completed) {
     const root = t.root;
     if (root.kind !== 'referrer' || root.referrerTag || !root.subject) continue;
-    const bytes = plan.copyPlan.nodes.get(root.desc.digest)?.bytes;
+    const bytes = plan.nodes.get(root.desc.digest)?.bytes;
     if (!bytes) continue;
     await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
     logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);

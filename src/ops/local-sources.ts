@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { openDirTree, openTarTree, removeStaleUnpacked, type FileTree } from '../archive/index.js';
 import type { ArchiveRecord } from '../bundle/index.js';
 import type { ContentSource } from '../content/index.js';
+import type { NodeSource } from '../copy/index.js';
 import { AirlockError, DigestMismatchError, isAirlockError } from '../errors.js';
 import { OciLayoutSource } from '../layout/index.js';
 import type { Logger } from '../log.js';
@@ -11,9 +12,6 @@ import type { ImageArchiveEntry } from '../mirror/index.js';
 import { createDigester, type Descriptor } from '../oci/index.js';
 import { formatReference, formatRepository, isValidTag, parseReference, type Reference } from '../reference/index.js';
 import { DockerArchiveSource } from '../tarball/index.js';
-
-/** Nodes read from an archive or layout carry this origin prefix instead of `registry/repository`. */
-const LOCAL_ORIGIN = 'local:';
 
 /** One image of an `archive:` / `layout:` entry, named for the target and ready to walk. */
 export interface LocalImage {
@@ -24,8 +22,8 @@ export interface LocalImage {
   /** The root manifest's bytes when already read (a docker-archive's, made by airlock). */
   readonly rootBytes?: Buffer;
   readonly source: ContentSource;
-  /** PlanNode origin of everything read from this archive or layout (LocalSources.sourceFor). */
-  readonly origin: string;
+  /** PlanNode origin of everything read from this archive or layout (its id opens it again: LocalSources.source). */
+  readonly origin: NodeSource & { readonly kind: 'local' };
   readonly record: ArchiveRecord;
 }
 
@@ -40,7 +38,7 @@ interface Opened {
   readonly tree: FileTree;
   readonly source: DockerArchiveSource | OciLayoutSource;
   readonly format: ArchiveRecord['format'];
-  readonly origin: string;
+  readonly origin: NodeSource & { readonly kind: 'local' };
   readonly sha256?: string;
 }
 
@@ -52,16 +50,16 @@ interface Opened {
 export class LocalSources {
   readonly #opts: LocalSourcesOptions;
   readonly #opened = new Map<string, Promise<Opened>>();
-  readonly #byOrigin = new Map<string, ContentSource>();
+  readonly #byId = new Map<string, ContentSource>();
   #swept = false;
 
   constructor(opts: LocalSourcesOptions) {
     this.#opts = opts;
   }
 
-  /** The source of a PlanNode origin this class handed out, or undefined for a registry origin. */
-  sourceFor(origin: string | undefined): ContentSource | undefined {
-    return origin?.startsWith(LOCAL_ORIGIN) ? this.#byOrigin.get(origin) : undefined;
+  /** The archive or layout behind a local NodeSource id this class handed out. */
+  source(id: string): ContentSource | undefined {
+    return this.#byId.get(id);
   }
 
   /**
@@ -127,7 +125,7 @@ export class LocalSources {
   async #openNow(entry: ImageArchiveEntry): Promise<Opened> {
     const sig = this.#opts.signal ? { signal: this.#opts.signal } : {};
     const name = basename(entry.path);
-    const origin = `${LOCAL_ORIGIN}${this.#opened.size}:${entry.path}`;
+    const id = `${this.#opened.size}:${entry.path}`;
     try {
       if (entry.source === 'layout') {
         const tree = await openDirTree(entry.path);
@@ -137,7 +135,8 @@ export class LocalSources {
           });
         }
         const source = await OciLayoutSource.open(tree);
-        this.#byOrigin.set(origin, source);
+        const origin = { kind: 'local' as const, id, name: `layout:${name}` };
+        this.#byId.set(id, source);
         return { tree, source, format: 'oci-layout', origin };
       }
       const sha256 = entry.sha256 !== undefined ? await checkFileSha256(entry.path, entry.sha256, entry.where, this.#opts.signal) : undefined;
@@ -148,6 +147,7 @@ export class LocalSources {
       }
       const tree = await openTarTree(entry.path, { tempDir: this.#opts.tempDir, ...sig });
       if (tree.compression !== 'none') this.#opts.logger.debug(`${name}: ${tree.compression}-compressed; read through an uncompressed copy in ${this.#opts.tempDir}`);
+      const origin = { kind: 'local' as const, id, name: `archive:${name}` };
       let opened: Opened;
       try {
         // An OCI layout wins when a tar is both (`docker save` from Docker 25 on): its manifests
@@ -165,7 +165,7 @@ export class LocalSources {
         await tree.close().catch(() => {});
         throw err;
       }
-      this.#byOrigin.set(origin, opened.source);
+      this.#byId.set(id, opened.source);
       return opened;
     } catch (err) {
       throw asEntryError(err, entry, name);

@@ -168,7 +168,7 @@ export async function serveBundle(opts: ServeOptions): Promise<ServeHandle> {
  */
 export function buildCatalog(reader: Pick<BundleReader, 'manifest' | 'metadata' | 'id'>, host: string, layout: RepositoryLayout): ServeCatalog {
   const plan = buildBundlePlan(reader.manifest, reader.metadata, reader.id);
-  const mapped = mapArtifacts(reader.manifest.artifacts, parseTarget(host.includes(':') ? `[${host}]` : host, '--listen'), layout);
+  const mapped = mapArtifacts(plan.roots, parseTarget(host.includes(':') ? `[${host}]` : host, '--listen'), layout);
   const blobInfo = new Map(reader.manifest.blobs.map((b) => [b.digest, b]));
   type Building = { name: string; tags: Map<string, Descriptor>; manifests: Map<Digest, { desc: Descriptor; bytes: Buffer }>; blobs: Map<Digest, Descriptor>; referrers: Map<Digest, Descriptor[]> };
   const repos = new Map<string, Building>();

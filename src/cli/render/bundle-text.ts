@@ -1,4 +1,5 @@
 import type { BundleArtifact } from '../../bundle/index.js';
+import type { PlanDescription } from '../../copy/index.js';
 import { shortDigest } from '../../oci/index.js';
 import type { ExportResult, ImportResult, InspectResult, PolicyDecision, ToolCheck } from '../../ops/index.js';
 import type { SignatureStatus } from '../../signing/index.js';
@@ -111,7 +112,10 @@ export function artifactRow(a: Pick<BundleArtifact, 'kind' | 'source' | 'digest'
 export function formatExportSummary(r: ExportResult): string {
   const lines = r.artifacts.flatMap((a) => artifactRow(a));
   lines.push('');
-  if (r.dryRun) lines.push(field('plan', `${r.artifacts.length} artifacts, ${r.blobs} blobs (dry run: nothing written)`));
+  if (r.dryRun) {
+    lines.push(field('plan', `${r.artifacts.length} artifacts, ${r.blobs} blobs (dry run: nothing written)`));
+    if (r.plan) lines.push(...planLines(r.plan));
+  }
   else lines.push(field('bundle', r.bundleId ?? '?'), field('', `${r.signed ? 'signed' : 'UNSIGNED'}; ${r.artifacts.length} artifacts, ${r.blobs} blobs`));
   lines.push(field('size', `${formatBytes(r.bytesBeforeDedup)} before dedup, ${formatBytes(r.bytesAfterDedup)} after`));
   lines.push(field('', `${formatBytes(r.bytesIncluded)} carried${r.bases.length ? `, ${formatBytes(r.bytesFromBases)} left to ${r.bases.length} base(s)` : ''}`));
@@ -128,7 +132,8 @@ export function formatImportSummary(r: ImportResult): string {
   const lines = [field('bundle', r.bundleId), ...signatureLines(r.signature), ...(r.policy ? policyLines(r.policy) : [])];
   if (r.dryRun) {
     lines.push(field('plan', `for ${r.target}:`));
-    for (const a of r.artifacts) lines.push(`  ${a.kind.padEnd(LABEL - 2)}${shortenHexRuns(a.target)}`);
+    if (r.plan) lines.push(...planLines(r.plan));
+    else for (const a of r.artifacts) lines.push(`  ${a.kind.padEnd(LABEL - 2)}${shortenHexRuns(a.target)}`);
     lines.push(field('', `${r.blobsToPush ?? 0} blob(s) to push (${formatBytes(r.bytesToPush ?? 0)}), ${r.blobsAlreadyPresent} already present`), field('', 'nothing was pushed (--dry-run)'));
     const s = r.targetSupport;
     if (s) {
@@ -157,6 +162,27 @@ export function formatImportSummary(r: ImportResult): string {
   for (const w of r.written ?? []) lines.push(field('wrote', w));
   if (r.tool) lines.push(...toolLines(r.tool));
   return lines.join('\n');
+}
+
+/** Roots listed by `--dry-run` in text; `--json` carries the whole plan. */
+const PLAN_ROOTS_SHOWN = 50;
+
+/**
+ * `--dry-run`: the copy plan (describePlan), summarised: one line per root (source → target,
+ * digest), then the blobs and bytes by where they come from.
+ */
+export function planLines(p: PlanDescription): string[] {
+  const lines: string[] = [];
+  for (const r of p.roots.slice(0, PLAN_ROOTS_SHOWN)) {
+    const target = r.target !== undefined ? `${r.target}${r.tag !== undefined ? `:${r.tag}` : ''}` : '(carried, not copied)';
+    lines.push(`  ${r.kind.padEnd(LABEL - 2)}${shortDigest(r.digest).slice(7).padEnd(14)}${shortenHexRuns(r.source.replace(/@sha256:[a-f0-9]{64}$/, ''))} → ${shortenHexRuns(target)}`);
+  }
+  if (p.roots.length > PLAN_ROOTS_SHOWN) lines.push(`  … and ${p.roots.length - PLAN_ROOTS_SHOWN} more root(s) (--json lists them all)`);
+  lines.push(field('blobs', `${p.totals.blobs} (${formatBytes(p.totals.bytes)}) under ${p.totals.roots} root(s)`));
+  for (const [from, t] of Object.entries(p.totals.byOrigin).sort((a, b) => b[1].bytes - a[1].bytes || a[0].localeCompare(b[0]))) {
+    lines.push(field('', `${t.blobs} (${formatBytes(t.bytes)}) from ${shortenHexRuns(from)}`));
+  }
+  return lines;
 }
 
 /** `--policy`: the verdict, then one line per artifact and one per rule that applied to it. */

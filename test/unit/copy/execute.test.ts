@@ -41,8 +41,9 @@ class MemJournal implements Journal {
 
 async function planFor(src: MemoryStore, roots: Descriptor[]): Promise<CopyPlan> {
   const nodes = new Map<Digest, PlanNode>();
-  for (const r of roots) await walkGraph(src, r, nodes, { where: 'test', origin: 'example.com/app' });
-  return { roots: roots.map((r) => root(r)), nodes };
+  for (const r of roots) await walkGraph(src, r, nodes, { where: 'test', origin: { kind: 'registry', registry: 'example.com', repository: 'app' } });
+  // The tests bind their own targets to executeCopy; the plan names none.
+  return { roots: roots.map((r) => root(r)), nodes, targets: [] };
 }
 
 describe('executeCopy', () => {
@@ -235,12 +236,12 @@ describe('executeCopy', () => {
     }), MEDIA_TYPE_OCI_INDEX);
     src.put(idx.desc, idx.data);
     const nodes = new Map<Digest, PlanNode>();
-    const w = await walkGraph(src, idx.desc, nodes, { where: 't', origin: 'o', platforms: [{ os: 'linux', architecture: 'arm64' }] });
+    const w = await walkGraph(src, idx.desc, nodes, { where: 't', origin: { kind: 'registry', registry: 'o', repository: 'o' }, platforms: [{ os: 'linux', architecture: 'arm64' }] });
     assert.equal(w.upstreamDigest, idx.desc.digest);
     assert.notEqual(w.root.digest, idx.desc.digest);
     assert.ok(nodes.has(arm.desc.digest));
     assert.ok(!nodes.has(amd.desc.digest));
-    await assertRejectsCode(walkGraph(src, idx.desc, new Map(), { where: 't', origin: 'o', platforms: [{ os: 'linux', architecture: 's390x' }] }), 'PLATFORM_UNAVAILABLE');
+    await assertRejectsCode(walkGraph(src, idx.desc, new Map(), { where: 't', origin: { kind: 'registry', registry: 'o', repository: 'o' }, platforms: [{ os: 'linux', architecture: 's390x' }] }), 'PLATFORM_UNAVAILABLE');
   });
 });
 

@@ -59,8 +59,9 @@ describe('LocalSources', () => {
     assert.deepEqual(named(imgs), ['ghcr.io/sentari-dev/sentari/server:1.0.0', 'docker.io/library/redis:7.2-alpine', 'docker.io/library/redis:7.2']);
     assert.deepEqual(imgs[1]!.record, { format: 'docker-archive', name: 'a.tar.gz', ref: 'redis:7.2-alpine', manifest: 'airlock' });
     assert.ok(imgs[0]!.rootBytes && digestOf(imgs[0]!.rootBytes) === imgs[0]!.desc.digest);
-    assert.equal(locals.sourceFor(imgs[0]!.origin), imgs[0]!.source);
-    assert.equal(locals.sourceFor('ghcr.io/x'), undefined);
+    assert.equal(locals.source(imgs[0]!.origin.id), imgs[0]!.source);
+    assert.equal(imgs[0]!.origin.name, 'archive:a.tar.gz');
+    assert.equal(locals.source('ghcr.io/x'), undefined);
     // ref: picks one, written either way; to:/tag: rename it.
     const picked = await locals.resolveEntry(entry({ path: join(dir, 'a.tar.gz'), ref: 'docker.io/library/redis:7.2', to: { registry: 'harbor.local', repository: 'cache/redis' }, tag: 'pinned' }));
     assert.deepEqual(named(picked), ['harbor.local/cache/redis:pinned']);
