@@ -23,6 +23,12 @@ const execFileP = promisify(execFile);
 
 interface Artifact { kind: string; source: string; repository: string; tag?: string; digest: string; mediaType: string; upstreamDigest?: string; platforms?: string[]; subject?: string }
 interface AirlockJson { artifacts: Artifact[]; blobs: { digest: string; size: number; mediaType: string; location: string; volume?: number; pieces?: { volume: number; offset: number; size: number; digest: string }[] }[]; volumes?: { count: number; maxSize: number } }
+/** describePlan() as `--dry-run --json` prints it (copy/plan.ts). */
+interface PlanJson {
+  roots: { kind: string; source: string; target?: string; digest: string; tag?: string }[];
+  blobs: { digest: string; size: number; kind: string; from: string }[];
+  totals: { roots: number; blobs: number; bytes: number; byOrigin: Record<string, { blobs: number; bytes: number }> };
+}
 interface ExportJson { bundleId: string; artifacts: Artifact[]; blobs: number; files: { path: string; size: number }[]; volumes?: { volume: number; bytes: number }[]; dryRun: boolean }
 
 const RELEASE_NOTES = 'airlock 1.0: release notes carried as a file\n';
@@ -322,6 +328,28 @@ describe('bundle export (issue 4)', () => {
     const local = new Set([sha256Of(Buffer.from(RELEASE_NOTES)), sha256Of(Buffer.from('{}'))]);
     const cached = await readdir(join(work, 'dry-cache', 'blobs', 'sha256')).catch(() => [] as string[]);
     assert.deepEqual(cached.filter((n) => !local.has(`sha256:${n}`)), []);
+  });
+
+  it('--dry-run --json carries the copy plan: its roots and blobs are what the real run wrote', async () => {
+    const r = await runCli(exportArgs('-f', mirror, '--dry-run', '--cache', join(work, 'plan-cache'), '--json'));
+    ok(r);
+    const { plan } = parseJsonOutput<{ plan: PlanJson }>(r);
+    const airlock = JSON.parse((await listTar(bundle))[0]!.body.toString('utf8')) as AirlockJson;
+    // One root per artifact, named as airlock.json names it, each going to its repository in the bundle.
+    const key = (x: { kind: string; source: string; digest: string; tag?: string }): string => `${x.kind} ${x.source} ${x.digest} ${x.tag ?? ''}`;
+    assert.deepEqual(plan.roots.map(key), airlock.artifacts.map(key));
+    for (const [i, root] of plan.roots.entries()) assert.equal(root.target, airlock.artifacts[i]!.repository, root.source);
+    // Every blob, in airlock.json's order, with its size: from the source registry's repository, or
+    // (the file and its artifact's config, made from local bytes while resolving) from the cache.
+    assert.deepEqual(plan.blobs.map((b) => `${b.digest} ${b.size}`), airlock.blobs.map((b) => `${b.digest} ${b.size}`));
+    assert.ok(plan.blobs.every((b) => b.from === 'cache' || b.from.startsWith(`${proxy.host}/`)), JSON.stringify(plan.totals.byOrigin));
+    assert.equal(plan.totals.blobs, airlock.blobs.length);
+    assert.equal(plan.totals.bytes, airlock.blobs.reduce((s, b) => s + b.size, 0));
+    // The text form: one line per root (source → target) and the totals.
+    const text = await runCli(exportArgs('-f', mirror, '--dry-run', '--cache', join(work, 'plan-cache')));
+    ok(text);
+    assert.match(text.stdout, new RegExp(`demo/app-api:1\\.0 → ${proxy.host.replace(/[.]/g, '\\.')}/demo/app-api:1\\.0`));
+    assert.match(text.stdout, new RegExp(`blobs\\s+${airlock.blobs.length} \\(`));
   });
 
   it('survives SIGKILL at several moments, leaving no file under the output name, and a re-run completes', async () => {

@@ -20,7 +20,7 @@ import { endpointOf, fetchBlob, type RegistryEndpoint } from './harness/oci-http
 import { startRegistry, type TestRegistry } from './harness/registry.js';
 import { skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
 import {
-  MANIFEST_TYPES, getManifest, hasManifest, listRepositories, listTags, listTar, sha256Of, validateRegistry, type RawManifest,
+  MANIFEST_TYPES, getManifest, hasManifest, listRepositories, listTags, listTar, registryRequest, sha256Of, validateRegistry, type RawManifest,
 } from './harness/validate.js';
 
 const execFileP = promisify(execFile);
@@ -28,6 +28,12 @@ const execFileP = promisify(execFile);
 interface Artifact { kind: string; source: string; repository: string; tag?: string; digest: string; mediaType: string; artifactType?: string; subject?: string; referrerTag?: string }
 interface Blob { digest: string; size: number; mediaType: string; location: string; volume?: number; pieces?: { volume: number; offset: number }[] }
 interface AirlockJson { artifacts: Artifact[]; blobs: Blob[]; volumes?: { count: number } }
+/** describePlan() as `--dry-run --json` prints it (copy/plan.ts). */
+interface PlanJson {
+  roots: { kind: string; source: string; target?: string; digest: string; tag?: string }[];
+  blobs: { digest: string; size: number; kind: string; from: string }[];
+  totals: { roots: number; blobs: number; bytes: number; byOrigin: Record<string, { blobs: number; bytes: number }> };
+}
 interface ImportJson { bundleId: string; dryRun: boolean; targetSupport?: { auth: string; referrersApi: boolean; notes: string[] }; artifacts: { kind: string; source: string; target: string; digest: string; status: string }[]; blobsPushed: number; blobsToPush?: number; bytesToPush?: number; volumesRemaining: number[] }
 
 const RELEASE_NOTES = 'carried as a file, delivered under --out-dir/files/\n';
@@ -316,6 +322,40 @@ describe('bundle import (issue 5)', () => {
     assert.ok((plan.bytesToPush ?? 0) >= layers.reduce((s, d) => s + airlock.blobs.find((b) => b.digest === d)!.size, 0));
     assert.deepEqual((await listRepositories(plainEp)).filter((r) => r.startsWith('dry/')), []);
     assert.equal(existsSync(join(work, 'state', 'dry', 'imports')), false, 'a dry run wrote a journal');
+  });
+
+  it('--dry-run --json carries the copy plan, and the real run then writes exactly its roots and blobs', async () => {
+    const dry = await runCli(plainImport([bundle], 'planned', 'planned-dry', '--dry-run'));
+    ok(dry);
+    const { plan } = parseJsonOutput<{ plan: PlanJson }>(dry);
+    // JSON-safe and whole: one root per artifact (the file is carried, not pushed: no target).
+    assert.equal(plan.roots.length, airlock.artifacts.length);
+    const key = (x: { kind: string; source: string; digest: string; tag?: string }): string => `${x.kind} ${x.source} ${x.digest} ${x.tag ?? ''}`;
+    assert.deepEqual(plan.roots.map(key).sort(), airlock.artifacts.map(key).sort());
+    for (const root of plan.roots) {
+      const a = airlock.artifacts.find((x) => key(x) === key(root))!;
+      assert.equal(root.target, a.kind === 'file' ? undefined : `planned/${pathOf(a)}`, root.source);
+    }
+    // Every blob of airlock.json, from the bundle (a full bundle: nothing left to a base).
+    assert.deepEqual(plan.blobs.map((b) => `${b.digest} ${b.size}`).sort(), airlock.blobs.map((b) => `${b.digest} ${b.size}`).sort());
+    assert.ok(plan.blobs.every((b) => b.from === 'bundle'));
+    assert.equal(plan.totals.bytes, airlock.blobs.reduce((s, b) => s + b.size, 0));
+    assert.deepEqual((await listRepositories(plainEp)).filter((r) => r.startsWith('planned/')), [], 'the dry run pushed');
+
+    const real = await runCli(plainImport([bundle], 'planned'));
+    ok(real);
+    const planned = plan.roots.filter((r) => r.target !== undefined);
+    assert.deepEqual((await listRepositories(plainEp)).filter((r) => r.startsWith('planned/')).sort(), [...new Set(planned.map((r) => r.target!))].sort());
+    for (const root of planned) {
+      // The root in its planned repository, tagged as planned, with every blob under it.
+      assert.ok(await hasManifest(plainEp, root.target!, root.digest), `${root.source} in ${root.target}`);
+      if (root.tag !== undefined) assert.equal((await getManifest(plainEp, root.target!, root.tag))?.digest, root.digest, `${root.target}:${root.tag}`);
+      for (const d of closure(root.digest)) {
+        const head = await registryRequest(plainEp, 'HEAD', `/v2/${root.target!}/blobs/${d}`);
+        assert.equal(head.status, 200, `${d} of ${root.source} in ${root.target}`);
+        assert.ok(plan.blobs.some((b) => b.digest === d), `${d} is written but not planned`);
+      }
+    }
   });
 
   it('volumes imported in reverse order, one run each: only complete images are tagged, and the end state equals the unsplit import', async () => {
