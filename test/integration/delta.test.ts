@@ -185,6 +185,23 @@ describe('delta bundles (issue 7)', () => {
     t.diagnostic(`v2 blobs ${sum(v2)} B; new in v2 (skopeo) ${newInV2.size} blobs ${sum(newInV2)} B; delta blob bytes ${blobBytes} B; delta file ${d2.fileSize} B; metadata ${metadata} B; full v1 file ${full1.fileSize} B`);
   });
 
+  it('--dry-run plans of a delta say which blobs a base holds, export and import alike', async () => {
+    const d2 = await readTarBundle(bundles.d2);
+    const full1 = await readTarBundle(bundles.full1);
+    const fromBase = d2.manifest.blobs.filter((b) => b.location === 'base').map((b) => b.digest).sort();
+    assert.ok(fromBase.length > 0);
+    const exported = await exportTo('never.tar', 'set2', { since: [bundles.full1], dryRun: true });
+    // A dry run of a delta checks its bases like a real one: the target holds the base first.
+    const target = await newRegistry();
+    await importTo(bundles.full1, target);
+    const imported = await importTo(bundles.d2, target, { dryRun: true });
+    for (const plan of [exported.plan!, imported.plan!]) {
+      assert.deepEqual(plan.blobs.filter((b) => b.from === `base ${full1.id}`).map((b) => b.digest).sort(), fromBase);
+      assert.deepEqual(plan.blobs.map((b) => b.digest).sort(), d2.manifest.blobs.map((b) => b.digest).sort());
+    }
+    assert.ok(imported.plan!.blobs.every((b) => b.from === 'bundle' || b.from.startsWith('base ')));
+  });
+
   it('imports full v1 then delta v2 to the same digests as a full v2, pushing no base layer', async () => {
     const a = await newRegistry();
     const b = await newRegistry();
