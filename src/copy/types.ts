@@ -52,7 +52,7 @@ export interface PlannedRoot {
   readonly artifactType?: string;
   /** Files: the name to deliver. */
   readonly fileName?: string;
-  /** The reference airlock.json records it was taken from (BundleArtifact.source), when the plan was read from a bundle. */
+  /** The reference airlock.json records it was taken from (BundleArtifact.source): read from the bundle (import), or as export will write it. */
   readonly source?: string;
 }
 

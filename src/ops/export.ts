@@ -343,10 +343,10 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
       const direct = new Set(included.filter((b) => inPlace && nodes.get(b.digest)!.kind === 'layer' && placedInBundle(b, form)).map((b) => b.digest));
       const wanted = new Set(included.filter((b) => !direct.has(b.digest)).map((b) => b.digest));
       // The download cache's plan: the same roots (untagged: a cache holds no tags), the blobs not written straight into the bundle.
-      const cachePlan = planCopy({ roots: uniqueRoots.map(stripTag), nodes: filterNodes(nodes, wanted), targetOf: () => 'cache' });
+      const cachePlan = planCopy({ roots: plan.roots.map(stripTag), nodes: filterNodes(plan.nodes, wanted), targetOf: () => 'cache' });
       let bytesDownloaded = 0;
-      const fetchUpstream = { kind: 'random' as const, fetch: (desc: Descriptor, s?: AbortSignal): Promise<Readable> => upstreamSource.fetch(desc, s ? { signal: s } : {}) };
-      await executeCopy(cachePlan, fetchUpstream, cachePlan.targets.map((t) => ({ ...t, sink: cache })), {
+      const upstreamSupply = { kind: 'random' as const, fetch: (desc: Descriptor, s?: AbortSignal): Promise<Readable> => upstreamSource.fetch(desc, s ? { signal: s } : {}) };
+      await executeCopy(cachePlan, upstreamSupply, cachePlan.targets.map((t) => ({ ...t, sink: cache })), {
         concurrency,
         // A cached manifest does not mean its layers are cached: they may be in a bundle since moved.
         checkEveryBlob: true,
