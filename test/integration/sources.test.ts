@@ -249,6 +249,9 @@ describe('sources beyond registries: archives, layouts, release manifests (issue
       ok(dry);
       assert.match(dry.stdout, /ghcr\.io\/vendor\/suite:v2/);
       assert.match(dry.stdout, /from oci-layout vendor-layout \(named v2 there\)/);
+      // The plan says every blob is read from the layout, none downloaded.
+      assert.match(dry.stdout, /\d+ \([^)]*\) from layout:vendor-layout\n/);
+      assert.doesNotMatch(dry.stdout, /\) from (?!layout:vendor-layout)/);
       await importBundle(join(work, 'layout-1'), 'layout', '--layout', 'scoped');
       await judge('layout/ghcr.io/vendor/suite:v2', multiDigest);
       await judge('layout/ghcr.io/vendor/app:1.0.0', appDigest);
