@@ -17,7 +17,7 @@ import { mkdtemp, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OutcomeRecord } from '../test/integration/harness/outcome.js';
+import type { OutcomeRecord } from '../fixtures/harness/outcome.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST_TEST = join(ROOT, 'dist', 'test');

@@ -11,9 +11,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkK3sRegistries } from '../helpers/k3s-registries.js';
-import { CLIENTS_SCENARIO, SCENARIO_HOSTS, type ClientsVariant, type ScenarioReport } from './harness/clients-scenario.js';
-import { namespaceSupport, runInLoopbackNamespace } from './harness/netns.js';
-import { recordOutcome } from './harness/outcome.js';
+import { CLIENTS_SCENARIO, SCENARIO_HOSTS, type ClientsVariant, type ScenarioReport } from '../../fixtures/harness/clients-scenario.js';
+import { namespaceSupport, runInLoopbackNamespace } from '../../fixtures/harness/netns.js';
+import { recordOutcome } from '../../fixtures/harness/outcome.js';
 
 const VARIANTS: readonly ClientsVariant[] = [
   // The reproduction: --dest-tls-verify=false into a plain-HTTP registry wrote https:// and containerd failed.

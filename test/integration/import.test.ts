@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { startFaultProxy, type FaultProxy, type FaultRule } from './harness/fault-proxy.js';
-import { endpointOf, fetchBlob, type RegistryEndpoint } from './harness/oci-http.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
+import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../../fixtures/harness/fault-proxy.js';
+import { endpointOf, fetchBlob, type RegistryEndpoint } from '../../fixtures/harness/oci-http.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoCopy, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 import {
   MANIFEST_TYPES, getManifest, hasManifest, listRepositories, listTags, listTar, sha256Of, validateRegistry, type RawManifest,
-} from './harness/validate.js';
+} from '../../fixtures/harness/validate.js';
 
 const execFileP = promisify(execFile);
 

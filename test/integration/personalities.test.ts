@@ -17,11 +17,11 @@ import type { Descriptor } from '../../src/oci/index.js';
 import {
   gitlabPersonality, harborPersonality, nexusPersonality, quayPersonality, referrersApiPersonality, startPersonalityProxy, zotPersonality,
   type PersonalityOptions, type PersonalityProxy,
-} from './harness/personality-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+} from '../../fixtures/harness/personality-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const execFileP = promisify(execFile);
 const ADMIN = 'harbor-admin';

@@ -18,12 +18,12 @@ import { after, before, describe, it } from 'node:test';
 import type { ExportResult, ImportResult, InspectResult, VerifyResult } from '../../src/ops/index.js';
 import { loadPrivateKey, loadPublicKey, signDetached, verifyDetached } from '../../src/signing/index.js';
 import { executableName } from '../../src/version.js';
-import { describeResult, parseJsonOutput, runCli } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { CHECKOUT, nodeModuleDirs, runIsolated } from './harness/isolated.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
-import { sha256Of } from './harness/validate.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { CHECKOUT, nodeModuleDirs, runIsolated } from '../../fixtures/harness/isolated.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { sha256Of } from '../../fixtures/harness/validate.js';
 
 const run = promisify(execFile);
 const VERSION = (JSON.parse(await readFile(join(CHECKOUT, 'package.json'), 'utf8')) as { version: string }).version;

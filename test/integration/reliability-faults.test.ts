@@ -12,11 +12,11 @@ import { writeFile } from 'node:fs/promises';
 import { readBundleFront } from '../../src/bundle/index.js';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFaultProxy, type FaultProxy, type FaultRule } from './harness/fault-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   SOAK, checkRegistry, describeRun, exportTo, importArgs, makeWorld, mirrorYaml, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const BLOB = /\/blobs\/sha256:/;
 const UPLOAD = /\/blobs\/uploads\//;

@@ -24,10 +24,10 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBundleFront } from '../../src/bundle/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   SOAK, checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, prng, recordOutcome, runCli, wipeRegistry, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const KILLS_PER_SIDE = SOAK ? 24 : 4;
 const KEPT_KILLS_PER_SIDE = SOAK ? 20 : 5;

@@ -20,10 +20,10 @@ import { after, before, describe, it } from 'node:test';
 import { importBundle } from '../../src/ops/index.js';
 import { loadPublicKey } from '../../src/signing/index.js';
 import { forEachConcurrent } from '../../src/util/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   checkRegistry, countFds, describeRun, exportTo, importArgs, makeWorld, recordOutcome, runCli, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const LOAD_IMAGES = 500;
 

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI_PATH } from './harness/cli.js';
-import { seedManyImages, type ManyImages } from './harness/many-images.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { CLI_PATH } from '../../fixtures/harness/cli.js';
+import { seedManyImages, type ManyImages } from '../../fixtures/harness/many-images.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 const execFileP = promisify(execFile);
 const IMAGES = 10_000;

@@ -13,13 +13,13 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, stat
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBundleFront } from '../../src/bundle/index.js';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { endpointOf } from './harness/oci-http.js';
-import { listRepositories as listCatalog, registryRequest } from './harness/validate.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { endpointOf } from '../../fixtures/harness/oci-http.js';
+import { listRepositories as listCatalog, registryRequest } from '../../fixtures/harness/validate.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const repositoriesDir = (reg: TestRegistry): string => join(reg.storageDir, 'docker', 'registry', 'v2', 'repositories');
 

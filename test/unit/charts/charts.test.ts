@@ -10,7 +10,7 @@ import {
   selectChartVersion, toHelmConfigJson,
 } from '../../../src/charts/index.js';
 import { MEDIA_TYPE_HELM_CHART, MEDIA_TYPE_HELM_CONFIG, MEDIA_TYPE_HELM_PROVENANCE, digestFromHex, digestOf } from '../../../src/oci/index.js';
-import { chartFiles } from '../../../scripts/fixtures/helm.js';
+import { chartFiles } from '../../../fixtures/generate/helm.js';
 import { assertRejectsCode, assertThrowsCode } from '../../helpers/assert.js';
 
 const REPO = fileURLToPath(new URL('../../../../fixtures/charts/repo/', import.meta.url));
