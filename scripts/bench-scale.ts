@@ -9,7 +9,7 @@
  *   importers together, the registries' CPU. Each run into a fresh, empty cluster; the end state is
  *   checked (every tag at the bundle's digest) before the run counts.
  * - plan: `bundle export --dry-run` of a mirror list of `--images` digest-pinned images
- *   (harness/many-images.ts), wall, CPU, peak RSS.
+ *   (fixtures/harness/many-images.ts), wall, CPU, peak RSS.
  * Prints a table; writes JSON (default `.cache/bench/scale-latest.json`). Figures: docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';

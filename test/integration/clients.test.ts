@@ -1,6 +1,6 @@
 /**
  * Issue 17.2: the deployment outputs work with the real clients. For each variant, inside a
- * loopback-only network namespace (harness/netns.ts): export from an upstream registry, stop it,
+ * loopback-only network namespace (fixtures/harness/netns.ts): export from an upstream registry, stop it,
  * import into the mirror, then containerd (`ctr images pull --hosts-dir` the generated
  * containerd/certs.d) and podman (the generated registries.conf.d and containers/certs.d installed
  * as its /etc/containers) pull the upstream names by tag and by digest, and a mirrored name. The

@@ -3,7 +3,7 @@
  * bundle (and its split twin) made in before(), imported with the built CLI into real Distribution
  * registries: a TLS + basic-auth site (custom CA through --dest-cert-dir), and a plain one behind a
  * pass-through fault proxy that counts uploads and holds a chosen request for the kill tests.
- * skopeo and harness/validate.ts (its own HTTP client) are the judges.
+ * skopeo and fixtures/harness/validate.ts (its own HTTP client) are the judges.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

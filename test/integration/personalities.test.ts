@@ -1,6 +1,6 @@
 /**
  * Issue 17.3, registry personalities: the documented behaviours of Harbor, Nexus, Quay, GitLab,
- * zot and an OCI 1.1 registry with the referrers API, each emulated by harness/personality-proxy.ts
+ * zot and an OCI 1.1 registry with the referrers API, each emulated by fixtures/harness/personality-proxy.ts
  * in front of a real Distribution registry, and imported into with the built CLI. Every scenario
  * ends with the right result (the target equals a clean import into plain Distribution) or with a
  * coded error raised before the first byte of the bundle reached the registry. `registry probe`

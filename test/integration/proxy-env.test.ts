@@ -1,6 +1,6 @@
 /**
  * Issue 23: HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured at export, for source registries
- * and `url:` files, through a real CONNECT proxy on loopback (harness/connect-proxy.ts); the
+ * and `url:` files, through a real CONNECT proxy on loopback (fixtures/harness/connect-proxy.ts); the
  * import target is reached directly even with them set.
  */
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
  * `npm run release` (scripts/release.ts) as an operator meets it: the release files check with
  * the standard tools (sha256sum, openssl); the single executable runs export, verify, inspect
  * and import of a real bundle into a real registry with no node and no node_modules on the host
- * (harness/isolated.ts), the paths that start workers included (.tar.zst written and read); the
+ * (fixtures/harness/isolated.ts), the paths that start workers included (.tar.zst written and read); the
  * npm package installs with no registry and runs; `--include-tool` carries the executable, and
  * verify/import refuse one that was changed.
  */

@@ -1,7 +1,7 @@
 /**
  * Issue 24: a 10,000-image mirror list plans (`bundle export --dry-run`) with bounded memory and a
  * bounded number of requests, offline: the images are seeded into a local Distribution registry
- * (harness/many-images.ts: distinct manifests, pinned by digest). Peak RSS comes from GNU time,
+ * (fixtures/harness/many-images.ts: distinct manifests, pinned by digest). Peak RSS comes from GNU time,
  * the requests from the registry's own access log. Wall time is reported, never asserted (the
  * bench measures it: docs/BENCHMARKS.md "Scale-out").
  */

@@ -3,7 +3,7 @@
  * upstream) have the last word. A target that lost content after an import (wiped and restarted,
  * a repository deleted, garbage-collected with --delete-untagged, restored from an older backup)
  * is re-imported with the same --state-dir: the run finishes and the target equals a clean
- * import's, judged by harness/reliability.ts's own HTTP client and skopeo. A download cache with a
+ * import's, judged by fixtures/harness/reliability.ts's own HTTP client and skopeo. A download cache with a
  * wrong, truncated or missing entry (a cache file or a reference into an earlier bundle) costs a
  * download in the same run, never a failure.
  */
