@@ -18,7 +18,7 @@ import { endpointOf } from '../../fixtures/harness/oci-http.js';
 import { listRepositories as listCatalog, registryRequest } from '../../fixtures/harness/validate.js';
 import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
-  checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
+  checkRegistry, cleanBaseline, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
 } from '../../fixtures/harness/reliability.js';
 
 const repositoriesDir = (reg: TestRegistry): string => join(reg.storageDir, 'docker', 'registry', 'v2', 'repositories');
@@ -39,9 +39,7 @@ describe('the journal and the caches are hints (issue 17.1)', { concurrency: 1 }
     await exportTo(world, bundle);
     const clean = await startRegistry();
     disposers.push(() => clean.stop());
-    const r = await runCli(importArgs(world, bundle, clean.host, join(world.ws.dir, 'clean-state')), { env: world.ws.env });
-    assert.equal(r.code, 0, describeRun(r));
-    const c = await checkRegistry(clean);
+    const c = await cleanBaseline(world, bundle, clean);
     assert.deepEqual(c.problems, []);
     cleanTags = c.tags;
     await clean.stop();
