@@ -9,7 +9,7 @@
  *   importers together, the registries' CPU. Each run into a fresh, empty cluster; the end state is
  *   checked (every tag at the bundle's digest) before the run counts.
  * - plan: `bundle export --dry-run` of a mirror list of `--images` digest-pinned images
- *   (harness/many-images.ts), wall, CPU, peak RSS.
+ *   (fixtures/harness/many-images.ts), wall, CPU, peak RSS.
  * Prints a table; writes JSON (default `.cache/bench/scale-latest.json`). Figures: docs/BENCHMARKS.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -19,11 +19,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startRegistry, startRegistryCluster } from '../test/integration/harness/registry.js';
-import { seedRegistry, type SeededImage } from '../test/integration/harness/fixtures.js';
-import { seedManyImages } from '../test/integration/harness/many-images.js';
-import { endpointOf } from '../test/integration/harness/oci-http.js';
-import { getManifest } from '../test/integration/harness/validate.js';
+import { startRegistry, startRegistryCluster } from '../fixtures/harness/registry.js';
+import { seedRegistry, type SeededImage } from '../fixtures/harness/fixtures.js';
+import { seedManyImages } from '../fixtures/harness/many-images.js';
+import { endpointOf } from '../fixtures/harness/oci-http.js';
+import { getManifest } from '../fixtures/harness/validate.js';
 import { measure, medianOf, type MeasuredRun } from './bench/measure.js';
 import { formatTable, type Row } from './bench/report.js';
 import { formatBytes } from '../src/util/index.js';

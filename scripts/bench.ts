@@ -18,14 +18,14 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startRegistry, type TestRegistry } from '../test/integration/harness/registry.js';
-import { seedRegistry, type SeededImage } from '../test/integration/harness/fixtures.js';
-import { SKOPEO_BIN } from '../test/integration/harness/skopeo.js';
+import { startRegistry, type TestRegistry } from '../fixtures/harness/registry.js';
+import { seedRegistry, type SeededImage } from '../fixtures/harness/fixtures.js';
+import { SKOPEO_BIN } from '../fixtures/harness/skopeo.js';
 import { measure, medianOf, type Measurement, type MeasuredRun } from './bench/measure.js';
 import { seedBulk } from './bench/bulk.js';
 import { formatTable, type Row } from './bench/report.js';
 import { formatBytes } from '../src/util/index.js';
-import { DEFAULT_SEED } from './fixtures/index.js';
+import { DEFAULT_SEED } from '../fixtures/generate/index.js';
 import { TOOL_VERSION, executableName } from '../src/version.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

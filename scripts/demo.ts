@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, type TestRegistry } from '../test/integration/harness/registry.js';
-import { seedRegistry } from '../test/integration/harness/fixtures.js';
+import { startRegistry, type TestRegistry } from '../fixtures/harness/registry.js';
+import { seedRegistry } from '../fixtures/harness/fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 

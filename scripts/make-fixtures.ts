@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../src/util/index.js';
-import { DEFAULT_SEED, PROFILES, ensureFixtures, type ProfileName } from './fixtures/index.js';
+import { DEFAULT_SEED, PROFILES, ensureFixtures, type ProfileName } from '../fixtures/generate/index.js';
 
 function usage(message: string): never {
   process.stderr.write(`error: ${message}\nusage: make-fixtures --profile small|large [--out DIR] [--seed N] [--verbose]\n`);

@@ -17,7 +17,7 @@ import { mkdtemp, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OutcomeRecord } from '../test/integration/harness/outcome.js';
+import type { OutcomeRecord } from '../fixtures/harness/outcome.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST_TEST = join(ROOT, 'dist', 'test');
@@ -246,7 +246,7 @@ async function main(): Promise<number> {
     '  The "state kept" kill rows run every kill against one target and one state directory (one cache and',
     '  one output for export), damaging them between some runs, as the row names say.',
     '- Byte-level mutations of whole bundles are fuzzed by `test/unit/bundle/fuzz.test.ts` as well.',
-    '- Registry personalities (`test/integration/harness/personality-proxy.ts`, each rule citing the product\'s',
+    '- Registry personalities (`fixtures/harness/personality-proxy.ts`, each rule citing the product\'s',
     '  documentation or source): a clear-error row means the import stopped before any blob or manifest of the',
     '  bundle reached the registry (its preflight opens and cancels an upload session per repository and tries each',
     '  manifest media type with a tiny test document); a correct row means the target equals a clean import into',

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { endpointOf, pushBlob, pushManifest } from '../../test/integration/harness/oci-http.js';
-import type { TestRegistry } from '../../test/integration/harness/registry.js';
+import { endpointOf, pushBlob, pushManifest } from '../../fixtures/harness/oci-http.js';
+import type { TestRegistry } from '../../fixtures/harness/registry.js';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, type Digest } from '../../src/oci/index.js';
 import { forEachConcurrent } from '../../src/util/index.js';
 

@@ -12,7 +12,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createZstdCompressStream } from '../../src/archive/index.js';
-import { loadFixtures } from '../../test/integration/harness/fixtures.js';
+import { loadFixtures } from '../../fixtures/harness/fixtures.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { profile: { type: 'string', default: 'large' }, levels: { type: 'string', default: 'none,-5,-1,1,3' } } });

@@ -27,7 +27,7 @@ import { siteRollback } from '../../src/cli/commands/site-rollback.js';
 import { siteStatus } from '../../src/cli/commands/site-status.js';
 import { version } from '../../src/cli/commands/version.js';
 import { GLOBAL_FLAGS } from '../../src/cli/flags.js';
-import { CLI_PATH, describeResult, runCli } from '../integration/harness/cli.js';
+import { CLI_PATH, describeResult, runCli } from '../../fixtures/harness/cli.js';
 
 export const COMMANDS: Record<string, AirlockCommand> = {
   'bundle export': bundleExport,

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { describeResult, parseJsonOutput, runCli } from '../integration/harness/cli.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
 
 interface JsonError { version: number; error: { code: string; message: string; exitCode: number; where?: string; hint?: string } }
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, jsonErrorCode, runCli } from '../integration/harness/cli.js';
+import { describeResult, jsonErrorCode, runCli } from '../../fixtures/harness/cli.js';
 
 const FLAGS: Record<string, readonly string[]> = {
   'bundle export': ['--keyless', '--identity-token', '--fulcio-url', '--rekor-url', '--tsa-url', '--trusted-root'],

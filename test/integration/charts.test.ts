@@ -15,11 +15,11 @@ import { join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { chartFiles } from '../../scripts/fixtures/helm.js';
-import { tarChunks } from '../../scripts/fixtures/tar.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
+import { chartFiles } from '../../fixtures/generate/helm.js';
+import { tarChunks } from '../../fixtures/generate/tar.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/airlock.js', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../fixtures/charts/repo/', import.meta.url));

@@ -1,6 +1,6 @@
 /**
  * Issue 17.2: the deployment outputs work with the real clients. For each variant, inside a
- * loopback-only network namespace (harness/netns.ts): export from an upstream registry, stop it,
+ * loopback-only network namespace (fixtures/harness/netns.ts): export from an upstream registry, stop it,
  * import into the mirror, then containerd (`ctr images pull --hosts-dir` the generated
  * containerd/certs.d) and podman (the generated registries.conf.d and containers/certs.d installed
  * as its /etc/containers) pull the upstream names by tag and by digest, and a mirrored name. The
@@ -11,9 +11,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkK3sRegistries } from '../helpers/k3s-registries.js';
-import { CLIENTS_SCENARIO, SCENARIO_HOSTS, type ClientsVariant, type ScenarioReport } from './harness/clients-scenario.js';
-import { namespaceSupport, runInLoopbackNamespace } from './harness/netns.js';
-import { recordOutcome } from './harness/outcome.js';
+import { CLIENTS_SCENARIO, SCENARIO_HOSTS, type ClientsVariant, type ScenarioReport } from '../../fixtures/harness/clients-scenario.js';
+import { namespaceSupport, runInLoopbackNamespace } from '../../fixtures/harness/netns.js';
+import { recordOutcome } from '../../fixtures/harness/outcome.js';
 
 const VARIANTS: readonly ClientsVariant[] = [
   // The reproduction: --dest-tls-verify=false into a plain-HTTP registry wrote https:// and containerd failed.

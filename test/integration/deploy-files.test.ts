@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { describeResult, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
-import { randomImage, type RandomImage } from './harness/images.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeo, skopeoCopy } from './harness/skopeo.js';
-import { sha256Of } from './harness/validate.js';
+import { describeResult, parseJsonOutput, runCli, type CliResult } from '../../fixtures/harness/cli.js';
+import { randomImage, type RandomImage } from '../../fixtures/harness/images.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeo, skopeoCopy } from '../../fixtures/harness/skopeo.js';
+import { sha256Of } from '../../fixtures/harness/validate.js';
 
 function ok(r: CliResult): void {
   assert.equal(r.code, 0, describeResult(r));

@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeo, skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
-import { getManifest, listTar, sha256Of, validateLayout, validateRegistry, type RawManifest } from './harness/validate.js';
-import { endpointOf } from './harness/oci-http.js';
+import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeo, skopeoCopy, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { getManifest, listTar, sha256Of, validateLayout, validateRegistry, type RawManifest } from '../../fixtures/harness/validate.js';
+import { endpointOf } from '../../fixtures/harness/oci-http.js';
 
 const execFileP = promisify(execFile);
 

@@ -7,16 +7,16 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import {
   blobPath, createSigningKeyFromScalar, generateFixtures, listTar, type FixtureImage,
-} from '../../scripts/fixtures/index.js';
+} from '../../fixtures/generate/index.js';
 import {
   ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_HELM_CHART, MEDIA_TYPE_HELM_CONFIG,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_SPDX_JSON, type Digest,
 } from '../../src/oci/index.js';
-import { loadFixtures, seedRegistry, type LoadedFixtures, type SeedResult } from './harness/fixtures.js';
-import { randomImage } from './harness/images.js';
-import { endpointOf, fetchBlob } from './harness/oci-http.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoCopy, skopeoInspectRaw, skopeoListTags } from './harness/skopeo.js';
+import { loadFixtures, seedRegistry, type LoadedFixtures, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { randomImage } from '../../fixtures/harness/images.js';
+import { endpointOf, fetchBlob } from '../../fixtures/harness/oci-http.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoCopy, skopeoInspectRaw, skopeoListTags } from '../../fixtures/harness/skopeo.js';
 
 // The judge parses JSON itself, with its own narrow types: it must not share the parser under test.
 interface RawDescriptor { mediaType: string; digest: Digest; size: number; artifactType?: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseReference } from '../../src/reference/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoCopy, skopeoInspectRaw, skopeoListTags } from './harness/skopeo.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoCopy, skopeoInspectRaw, skopeoListTags } from '../../fixtures/harness/skopeo.js';
 
 /** A minimal one-layer OCI layout written by hand, so this test does not depend on the fixture generator. */
 async function tinyLayout(): Promise<string> {

@@ -15,11 +15,11 @@ import { loadPrivateKey, signBundleManifest } from '../../src/signing/index.js';
 import { forEachConcurrent } from '../../src/util/index.js';
 import {
   entryOffsets, readTar, writeTar, zstdCompress, zstdFrame, type TarItem,
-} from './harness/hostile.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+} from '../../fixtures/harness/hostile.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   SOAK, checkRegistry, describeRun, exportTo, makeWorkspaceEnv, makeWorld, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 /** Peak RSS any hostile import may reach (Node's own baseline is ~60-90 MiB). */
 const RSS_LIMIT_KIB = 400 * 1024;

@@ -3,7 +3,7 @@
  * bundle (and its split twin) made in before(), imported with the built CLI into real Distribution
  * registries: a TLS + basic-auth site (custom CA through --dest-cert-dir), and a plain one behind a
  * pass-through fault proxy that counts uploads and holds a chosen request for the kill tests.
- * skopeo and harness/validate.ts (its own HTTP client) are the judges.
+ * skopeo and fixtures/harness/validate.ts (its own HTTP client) are the judges.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,15 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { startFaultProxy, type FaultProxy, type FaultRule } from './harness/fault-proxy.js';
-import { endpointOf, fetchBlob, type RegistryEndpoint } from './harness/oci-http.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
+import { describeResult, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../../fixtures/harness/fault-proxy.js';
+import { endpointOf, fetchBlob, type RegistryEndpoint } from '../../fixtures/harness/oci-http.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoCopy, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 import {
   MANIFEST_TYPES, getManifest, hasManifest, listRepositories, listTags, listTar, registryRequest, sha256Of, validateRegistry, type RawManifest,
-} from './harness/validate.js';
+} from '../../fixtures/harness/validate.js';
 
 const execFileP = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { indexTar } from '../../src/archive/index.js';
 import { parseEntryName } from '../../src/bundle/index.js';
 import type { InspectResult } from '../../src/ops/index.js';
-import { makeSignedBundles, runCli, type SignedBundles } from './harness/signed-bundle.js';
+import { makeSignedBundles, runCli, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
 
 /** Flip one byte in the middle of a tar entry, in place. */
 async function flipByte(path: string, offset: number): Promise<void> {

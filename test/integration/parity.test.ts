@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { digestOf, type Descriptor } from '../../src/oci/index.js';
-import { endpointOf, pushFromLayout } from './harness/oci-http.js';
-import { startRegistry, testImage, writeOciLayout, type TestRegistry } from './harness/registry.js';
-import { runCli } from './harness/signed-bundle.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
+import { endpointOf, pushFromLayout } from '../../fixtures/harness/oci-http.js';
+import { startRegistry, testImage, writeOciLayout, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { runCli } from '../../fixtures/harness/signed-bundle.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 
 describe('parity volumes and bundle repair', () => {
   let work: string;

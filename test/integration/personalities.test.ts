@@ -1,6 +1,6 @@
 /**
  * Issue 17.3, registry personalities: the documented behaviours of Harbor, Nexus, Quay, GitLab,
- * zot and an OCI 1.1 registry with the referrers API, each emulated by harness/personality-proxy.ts
+ * zot and an OCI 1.1 registry with the referrers API, each emulated by fixtures/harness/personality-proxy.ts
  * in front of a real Distribution registry, and imported into with the built CLI. Every scenario
  * ends with the right result (the target equals a clean import into plain Distribution) or with a
  * coded error raised before the first byte of the bundle reached the registry. `registry probe`
@@ -17,11 +17,11 @@ import type { Descriptor } from '../../src/oci/index.js';
 import {
   gitlabPersonality, harborPersonality, nexusPersonality, quayPersonality, referrersApiPersonality, startPersonalityProxy, zotPersonality,
   type PersonalityOptions, type PersonalityProxy,
-} from './harness/personality-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+} from '../../fixtures/harness/personality-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const execFileP = promisify(execFile);
 const ADMIN = 'harbor-admin';

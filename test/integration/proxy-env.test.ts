@@ -1,6 +1,6 @@
 /**
  * Issue 23: HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured at export, for source registries
- * and `url:` files, through a real CONNECT proxy on loopback (harness/connect-proxy.ts); the
+ * and `url:` files, through a real CONNECT proxy on loopback (fixtures/harness/connect-proxy.ts); the
  * import target is reached directly even with them set.
  */
 import assert from 'node:assert/strict';
@@ -11,10 +11,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, parseJsonOutput, runCli } from './harness/cli.js';
-import { startConnectProxy, type ConnectProxy } from './harness/connect-proxy.js';
-import { seedRegistry } from './harness/fixtures.js';
-import { freePort, startRegistry, type TestRegistry } from './harness/registry.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
+import { startConnectProxy, type ConnectProxy } from '../../fixtures/harness/connect-proxy.js';
+import { seedRegistry } from '../../fixtures/harness/fixtures.js';
+import { freePort, startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 const FILE = Buffer.from('release notes, carried by url:\n');
 

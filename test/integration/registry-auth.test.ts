@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import type { Descriptor } from '../../src/oci/index.js';
 import { createRegistryClient, createRegistryPool, type RegistryRepository } from '../../src/registry/index.js';
 import { assertRejectsCode } from '../helpers/assert.js';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { startRegistry, testImage, type TestContent } from './harness/registry.js';
-import { startTokenServer, type TestTokenServer } from './harness/token-server.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, testImage, type TestContent } from '../../fixtures/harness/registry.js';
+import { startTokenServer, type TestTokenServer } from '../../fixtures/harness/token-server.js';
 
 type T = { after: (fn: () => Promise<unknown> | void) => void };
 const USER = { username: 'airlock', password: 's3cret-pass' };

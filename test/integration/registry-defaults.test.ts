@@ -9,9 +9,9 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, parseJsonOutput, runCli } from './harness/cli.js';
-import { seedRegistry } from './harness/fixtures.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
+import { seedRegistry } from '../../fixtures/harness/fixtures.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 describe('certs.d directories used by default', () => {
   let work: string;

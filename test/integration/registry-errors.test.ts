@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { exitCodeOf } from '../../src/errors.js';
 import { createRegistryClient, RegistryError } from '../../src/registry/index.js';
 import { assertRejectsCode } from '../helpers/assert.js';
-import { startRegistry, testImage } from './harness/registry.js';
-import { startTokenServer } from './harness/token-server.js';
+import { startRegistry, testImage } from '../../fixtures/harness/registry.js';
+import { startTokenServer } from '../../fixtures/harness/token-server.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../../../bin/airlock.js', import.meta.url).pathname;
@@ -122,7 +122,7 @@ describe('registry errors name the registry and the fix', () => {
     const verify = createRegistryClient(reg.host, { tls: 'verify' }, { retries: 0 });
     t.after(() => verify.close());
     await assertRejectsCode(verify.ping(), 'TLS');
-    const { freePort } = await import('./harness/registry.js');
+    const { freePort } = await import('../../fixtures/harness/registry.js');
     const dead = createRegistryClient(`127.0.0.1:${await freePort()}`, { tls: 'plain-http' }, { retries: 1, retryBaseDelayMs: 10 });
     t.after(() => dead.close());
     await assertRejectsCode(dead.ping(), 'NETWORK');

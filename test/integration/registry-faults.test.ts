@@ -6,9 +6,9 @@ import { verifyStream } from '../../src/content/index.js';
 import type { Descriptor } from '../../src/oci/index.js';
 import { createRegistryClient, RegistryError, type RegistryClientOptions, type RegistryHostConfig, type RegistryRepository } from '../../src/registry/index.js';
 import { assertRejectsCode } from '../helpers/assert.js';
-import { startFaultProxy, type FaultProxy, type FaultRule } from './harness/fault-proxy.js';
-import { startRegistry, testImage, type TestContent, type TestRegistry } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, testImage, type TestContent, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 
 type T = { after: (fn: () => Promise<unknown> | void) => void };
 

@@ -3,9 +3,9 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Descriptor } from '../../src/oci/index.js';
 import { cosignTags, createRegistryClient, listCosignArtifacts, referrersTag, type RegistryRepository } from '../../src/registry/index.js';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { startRegistry, testArtifact, testBlob, testImage, type TestContent } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, testArtifact, testBlob, testImage, type TestContent } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 
 async function pushAll(repo: RegistryRepository, content: TestContent, tag?: string): Promise<void> {
   for (const b of content.all) await repo.push(b.desc as Descriptor, Readable.from([b.data]));

@@ -11,9 +11,9 @@ import type { Descriptor } from '../../src/oci/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../../src/registry/index.js';
 import {
   startRegistry, testArtifact, testHelmChart, testImage, testIndex, writeOciLayout, type StartRegistryOptions, type TestContent, type TestRegistry,
-} from './harness/registry.js';
-import { skopeo, skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
-import { startTokenServer } from './harness/token-server.js';
+} from '../../fixtures/harness/registry.js';
+import { skopeo, skopeoCopy, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { startTokenServer } from '../../fixtures/harness/token-server.js';
 
 function hostConfig(reg: TestRegistry): RegistryHostConfig {
   return {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createRegistryClient } from '../../src/registry/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 describe('TLS context per registry client, not per connection (--dest-cert-dir)', () => {
   let reg: TestRegistry;

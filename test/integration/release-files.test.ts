@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { describeResult, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { signBlobWithKey, startMockSigstore, type MockSigstore } from './harness/sigstore-mock.js';
+import { describeResult, parseJsonOutput, runCli, type CliResult } from '../../fixtures/harness/cli.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { signBlobWithKey, startMockSigstore, type MockSigstore } from '../../fixtures/harness/sigstore-mock.js';
 
 const execFileP = promisify(execFile);
 

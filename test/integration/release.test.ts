@@ -2,7 +2,7 @@
  * `npm run release` (scripts/release.ts) as an operator meets it: the release files check with
  * the standard tools (sha256sum, openssl); the single executable runs export, verify, inspect
  * and import of a real bundle into a real registry with no node and no node_modules on the host
- * (harness/isolated.ts), the paths that start workers included (.tar.zst written and read); the
+ * (fixtures/harness/isolated.ts), the paths that start workers included (.tar.zst written and read); the
  * npm package installs with no registry and runs; `--include-tool` carries the executable, and
  * verify/import refuse one that was changed.
  */
@@ -18,12 +18,12 @@ import { after, before, describe, it } from 'node:test';
 import type { ExportResult, ImportResult, InspectResult, VerifyResult } from '../../src/ops/index.js';
 import { loadPrivateKey, loadPublicKey, signDetached, verifyDetached } from '../../src/signing/index.js';
 import { executableName } from '../../src/version.js';
-import { describeResult, parseJsonOutput, runCli } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { CHECKOUT, nodeModuleDirs, runIsolated } from './harness/isolated.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
-import { sha256Of } from './harness/validate.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { CHECKOUT, nodeModuleDirs, runIsolated } from '../../fixtures/harness/isolated.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { sha256Of } from '../../fixtures/harness/validate.js';
 
 const run = promisify(execFile);
 const VERSION = (JSON.parse(await readFile(join(CHECKOUT, 'package.json'), 'utf8')) as { version: string }).version;

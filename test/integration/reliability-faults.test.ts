@@ -12,11 +12,11 @@ import { writeFile } from 'node:fs/promises';
 import { readBundleFront } from '../../src/bundle/index.js';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFaultProxy, type FaultProxy, type FaultRule } from './harness/fault-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startFaultProxy, type FaultProxy, type FaultRule } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
-  SOAK, checkRegistry, describeRun, exportTo, importArgs, makeWorld, mirrorYaml, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+  SOAK, checkRegistry, cleanBaseline, describeRun, exportTo, importArgs, makeWorld, mirrorYaml, recordOutcome, runCli, type CliResult, type World,
+} from '../../fixtures/harness/reliability.js';
 
 const BLOB = /\/blobs\/sha256:/;
 const UPLOAD = /\/blobs\/uploads\//;
@@ -142,9 +142,7 @@ describe('reliability: network faults on export and import', { concurrency: 1 },
     cleanArtifacts = await artifactsOf(zst);
     const target = await startRegistry({ auth: 'htpasswd' });
     disposers.push(() => target.stop());
-    const r = await runCli([...importArgs(world, zst, target.host, join(world.ws.dir, 'clean-state')), `--dest-creds=${target.username}:${target.password}`], { env: world.ws.env });
-    assert.equal(r.code, 0, describeRun(r));
-    const c = await checkRegistry(target);
+    const c = await cleanBaseline(world, zst, target, [`--dest-creds=${target.username}:${target.password}`]);
     assert.deepEqual(c.problems, []);
     cleanTags = c.tags;
     assert.ok(Object.keys(cleanTags).length >= 8);

@@ -24,10 +24,10 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBundleFront } from '../../src/bundle/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
-  SOAK, checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, prng, recordOutcome, runCli, wipeRegistry, type World,
-} from './harness/reliability.js';
+  SOAK, checkRegistry, cleanBaseline, describeRun, exportTo, importArgs, listRepositories, makeWorld, prng, recordOutcome, runCli, wipeRegistry, type World,
+} from '../../fixtures/harness/reliability.js';
 
 const KILLS_PER_SIDE = SOAK ? 24 : 4;
 const KEPT_KILLS_PER_SIDE = SOAK ? 20 : 5;
@@ -113,7 +113,7 @@ describe('reliability: SIGKILL during export and import, then re-run', { concurr
     world = await makeWorld(t, upstream, 'kill');
     zst = join(world.ws.dir, 'clean.tar.zst');
     tar = join(world.ws.dir, 'clean.tar');
-    let s = Date.now();
+    const s = Date.now();
     await exportTo(world, zst);
     cleanExportMs = Date.now() - s;
     await exportTo(world, tar);
@@ -122,13 +122,9 @@ describe('reliability: SIGKILL during export and import, then re-run', { concurr
     cleanExportLines = probe.stderr.split('\n').filter(Boolean).length;
     const target = await startRegistry();
     disposers.push(() => target.stop());
-    const state = join(world.ws.dir, 'clean-state');
-    s = Date.now();
-    const r = await runCli(importArgs(world, zst, target.host, state), { env: world.ws.env });
-    cleanImportMs = Date.now() - s;
-    assert.equal(r.code, 0, describeRun(r));
-    cleanJournalLines = journalLines(state);
-    const c = await checkRegistry(target);
+    const c = await cleanBaseline(world, zst, target);
+    cleanImportMs = c.importMs;
+    cleanJournalLines = journalLines(c.stateDir);
     assert.deepEqual(c.problems, []);
     cleanTags = c.tags;
   });

@@ -20,10 +20,10 @@ import { after, before, describe, it } from 'node:test';
 import { importBundle } from '../../src/ops/index.js';
 import { loadPublicKey } from '../../src/signing/index.js';
 import { forEachConcurrent } from '../../src/util/index.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
-  checkRegistry, countFds, describeRun, exportTo, importArgs, makeWorld, recordOutcome, runCli, type World,
-} from './harness/reliability.js';
+  checkRegistry, cleanBaseline, countFds, describeRun, exportTo, makeWorld, recordOutcome, runCli, type World,
+} from '../../fixtures/harness/reliability.js';
 
 const LOAD_IMAGES = 500;
 
@@ -67,9 +67,7 @@ describe('reliability: disk full and load', { concurrency: 1 }, () => {
     await exportTo(world, zst);
     const clean = await startRegistry();
     disposers.push(() => clean.stop());
-    const r = await runCli(importArgs(world, zst, clean.host, join(world.ws.dir, 'clean-state')), { env: world.ws.env });
-    assert.equal(r.code, 0, describeRun(r));
-    cleanTags = (await checkRegistry(clean)).tags;
+    cleanTags = (await cleanBaseline(world, zst, clean)).tags;
   });
   after(async () => {
     for (const d of disposers.reverse()) await d().catch(() => {});

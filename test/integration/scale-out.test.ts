@@ -11,13 +11,13 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, jsonErrorCode, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { endpointOf } from './harness/oci-http.js';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { startRegistry, startRegistryCluster, type RegistryCluster, type TestRegistry } from './harness/registry.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
-import { listRepositories, listTar, sha256Of, validateRegistry } from './harness/validate.js';
+import { describeResult, jsonErrorCode, parseJsonOutput, runCli, runCliKillWhen, type CliResult } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { endpointOf } from '../../fixtures/harness/oci-http.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, startRegistryCluster, type RegistryCluster, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { listRepositories, listTar, sha256Of, validateRegistry } from '../../fixtures/harness/validate.js';
 
 interface Artifact { kind: string; repository: string; tag?: string; digest: string }
 interface Blob { digest: string; pieces?: { volume: number }[] }

@@ -1,7 +1,7 @@
 /**
  * Issue 24: a 10,000-image mirror list plans (`bundle export --dry-run`) with bounded memory and a
  * bounded number of requests, offline: the images are seeded into a local Distribution registry
- * (harness/many-images.ts: distinct manifests, pinned by digest). Peak RSS comes from GNU time,
+ * (fixtures/harness/many-images.ts: distinct manifests, pinned by digest). Peak RSS comes from GNU time,
  * the requests from the registry's own access log. Wall time is reported, never asserted (the
  * bench measures it: docs/BENCHMARKS.md "Scale-out").
  */
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI_PATH } from './harness/cli.js';
-import { seedManyImages, type ManyImages } from './harness/many-images.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { CLI_PATH } from '../../fixtures/harness/cli.js';
+import { seedManyImages, type ManyImages } from '../../fixtures/harness/many-images.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 const execFileP = promisify(execFile);
 const IMAGES = 10_000;

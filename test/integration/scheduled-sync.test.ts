@@ -13,10 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { digestOf, type Descriptor, type Digest } from '../../src/oci/index.js';
-import { endpointOf, pushFromLayout } from './harness/oci-http.js';
-import { startRegistry, testImage, writeOciLayout, type TestRegistry } from './harness/registry.js';
-import { CLI, runCli } from './harness/signed-bundle.js';
-import { skopeoInspectRaw } from './harness/skopeo.js';
+import { endpointOf, pushFromLayout } from '../../fixtures/harness/oci-http.js';
+import { startRegistry, testImage, writeOciLayout, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { CLI, runCli } from '../../fixtures/harness/signed-bundle.js';
+import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 
 const run = promisify(execFile);
 const EXAMPLES = fileURLToPath(new URL('../../../docs/examples/', import.meta.url));

@@ -10,11 +10,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
   describeRun, exportTo, makeWorld, mirrorYaml, recordOutcome, runCli, type CliResult, type World,
-} from './harness/reliability.js';
+} from '../../fixtures/harness/reliability.js';
 
 const PASSWORD = 'Sup3r-S3cret-Passw0rd-7f1c';
 
@@ -138,7 +138,7 @@ describe('security defaults', { concurrency: 1 }, () => {
     assert.equal(runs.at(-1)!.r.code, 1, describeRun(runs.at(-1)!.r));
 
     // Export from a source with credentials: success and failure, --verbose, and creds in the URL-ish flag.
-    const { seedRegistry } = await import('./harness/fixtures.js');
+    const { seedRegistry } = await import('../../fixtures/harness/fixtures.js');
     await seedRegistry(src, 'small', { kinds: ['image'] });
     const mirror = join(world.ws.dir, 'mirror-auth.yaml');
     await writeFile(mirror, ['version: 1', 'registries:', `  ${src.host}: { tls: plain-http }`, 'images:', `  - ${src.host}/demo/app:1.0`, ''].join('\n'));

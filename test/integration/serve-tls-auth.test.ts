@@ -12,10 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { serveBundle, type ServeHandle } from '../../src/ops/index.js';
 import { loadPublicKey } from '../../src/signing/index.js';
 import { assertRejectsCode } from '../helpers/assert.js';
-import { describeResult, runCli } from './harness/cli.js';
-import { makeTestCa } from './harness/registry.js';
-import { makeSignedBundles, type SignedBundles } from './harness/signed-bundle.js';
-import { skopeo } from './harness/skopeo.js';
+import { describeResult, runCli } from '../../fixtures/harness/cli.js';
+import { makeTestCa } from '../../fixtures/harness/registry.js';
+import { makeSignedBundles, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
+import { skopeo } from '../../fixtures/harness/skopeo.js';
 
 describe('bundle serve with TLS and basic auth', () => {
   let b: SignedBundles;

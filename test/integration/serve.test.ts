@@ -10,10 +10,10 @@ import { isDockerMediaType } from '../../src/oci/index.js';
 import { serveBundle, type ServeHandle } from '../../src/ops/index.js';
 import { loadPublicKey } from '../../src/signing/index.js';
 import { assertRejectsCode } from '../helpers/assert.js';
-import { freePort } from './harness/registry.js';
-import { CLI, makeSignedBundles, type SignedBundles } from './harness/signed-bundle.js';
-import { skopeo } from './harness/skopeo.js';
-import { sha256Of } from './harness/validate.js';
+import { freePort } from '../../fixtures/harness/registry.js';
+import { CLI, makeSignedBundles, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
+import { skopeo } from '../../fixtures/harness/skopeo.js';
+import { sha256Of } from '../../fixtures/harness/validate.js';
 
 const execFileP = promisify(execFile);
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { indexTar } from '../../src/archive/index.js';
 import { parseEntryName } from '../../src/bundle/index.js';
-import { makeSignedBundles, runCli, type SignedBundles } from './harness/signed-bundle.js';
+import { makeSignedBundles, runCli, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
 
 interface JsonError { error: { code: string; where?: string; hint?: string } }
 

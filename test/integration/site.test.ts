@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import type { Descriptor, Digest } from '../../src/oci/index.js';
-import { endpointOf, pushFromLayout } from './harness/oci-http.js';
-import { REGISTRY_BIN, startRegistry, testImage, testIndex, writeOciLayout, type TestContent, type TestRegistry } from './harness/registry.js';
-import { runCli, type CliRun } from './harness/signed-bundle.js';
-import { skopeo, skopeoInspectRaw } from './harness/skopeo.js';
+import { endpointOf, pushFromLayout } from '../../fixtures/harness/oci-http.js';
+import { REGISTRY_BIN, startRegistry, testImage, testIndex, writeOciLayout, type TestContent, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { runCli, type CliRun } from '../../fixtures/harness/signed-bundle.js';
+import { skopeo, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 import { digestOf } from '../../src/oci/index.js';
 
 const run = promisify(execFile);

@@ -10,10 +10,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, parseJsonOutput, runCli } from './harness/cli.js';
-import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
-import { seedRegistry } from './harness/fixtures.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { seedRegistry } from '../../fixtures/harness/fixtures.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 const A = { user: 'alice', pass: 'pw-for-A-only' };

@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { describeResult, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
-import { randomImage, type RandomImage } from './harness/images.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { skopeo, skopeoCopy, skopeoInspectRaw } from './harness/skopeo.js';
-import { listTar, sha256Of, validateLayout } from './harness/validate.js';
+import { describeResult, parseJsonOutput, runCli, type CliResult } from '../../fixtures/harness/cli.js';
+import { randomImage, type RandomImage } from '../../fixtures/harness/images.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
+import { skopeo, skopeoCopy, skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
+import { listTar, sha256Of, validateLayout } from '../../fixtures/harness/validate.js';
 
 const execFileP = promisify(execFile);
 

@@ -3,7 +3,7 @@
  * upstream) have the last word. A target that lost content after an import (wiped and restarted,
  * a repository deleted, garbage-collected with --delete-untagged, restored from an older backup)
  * is re-imported with the same --state-dir: the run finishes and the target equals a clean
- * import's, judged by harness/reliability.ts's own HTTP client and skopeo. A download cache with a
+ * import's, judged by fixtures/harness/reliability.ts's own HTTP client and skopeo. A download cache with a
  * wrong, truncated or missing entry (a cache file or a reference into an earlier bundle) costs a
  * download in the same run, never a failure.
  */
@@ -13,13 +13,13 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, stat
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBundleFront } from '../../src/bundle/index.js';
-import { startFaultProxy } from './harness/fault-proxy.js';
-import { endpointOf } from './harness/oci-http.js';
-import { listRepositories as listCatalog, registryRequest } from './harness/validate.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
+import { endpointOf } from '../../fixtures/harness/oci-http.js';
+import { listRepositories as listCatalog, registryRequest } from '../../fixtures/harness/validate.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import {
-  checkRegistry, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
-} from './harness/reliability.js';
+  checkRegistry, cleanBaseline, describeRun, exportTo, importArgs, listRepositories, makeWorld, mirrorYaml, recordOutcome, runCli, wipeRegistry, type World,
+} from '../../fixtures/harness/reliability.js';
 
 const repositoriesDir = (reg: TestRegistry): string => join(reg.storageDir, 'docker', 'registry', 'v2', 'repositories');
 
@@ -39,9 +39,7 @@ describe('the journal and the caches are hints (issue 17.1)', { concurrency: 1 }
     await exportTo(world, bundle);
     const clean = await startRegistry();
     disposers.push(() => clean.stop());
-    const r = await runCli(importArgs(world, bundle, clean.host, join(world.ws.dir, 'clean-state')), { env: world.ws.env });
-    assert.equal(r.code, 0, describeRun(r));
-    const c = await checkRegistry(clean);
+    const c = await cleanBaseline(world, bundle, clean);
     assert.deepEqual(c.problems, []);
     cleanTags = c.tags;
     await clean.stop();

@@ -8,9 +8,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult } from './harness/cli.js';
-import { seedRegistry, type SeedResult } from './harness/fixtures.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
+import { describeResult, jsonErrorCode, parseJsonOutput, runCli, type CliResult } from '../../fixtures/harness/cli.js';
+import { seedRegistry, type SeedResult } from '../../fixtures/harness/fixtures.js';
+import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 
 interface UpstreamRecord { verified: boolean; method: string; signer: string; evidence?: unknown[] }
 interface Artifact { kind: string; source: string; digest: string; upstreamSignature?: UpstreamRecord }

@@ -9,7 +9,10 @@
  *   only archive/ imports tar and zstd-napi, only mirror/ imports jsonpath-rfc9535, only mirror/ and deploy/ import yaml
  *   (deploy/ rewrites vendor values and Compose files in place, keeping their comments), only cli/ imports yargs;
  * - every declared runtime dependency is imported somewhere under src/ (none carried for nothing);
- * - libraries never print: no console.* and no process.stdout/stderr below src/cli/.
+ * - libraries never print: no console.* and no process.stdout/stderr below src/cli/;
+ * - the top-level trees (every import line under src/, test/, scripts/ and fixtures/): src/ imports
+ *   none of the others, fixtures/ (the generators and the harness) only src/, and test/ and scripts/
+ *   only src/ and fixtures/, never each other.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -221,5 +224,74 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     assert.deepEqual(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['a'])], ['c', new Set(['a'])]])), ['a → b → a']);
     assert.ok(PACKAGE_OWNER.some(([re]) => re.test('@sigstore/verify')));
     assert.match(stripComments('const a = 1; // console.log(x)\n/* process.stdout */'), /^const a = 1; \n/);
+  });
+});
+
+// The top-level trees: one home for the fixtures and the harness (fixtures/), so that test/ and
+// scripts/ share it instead of importing each other, and src/ ships without any of them.
+
+/** Which trees each top-level tree may import (a file under dist/ counts as the tree it was compiled from). */
+const TREE_MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  src: ['src'],
+  fixtures: ['fixtures', 'src'],
+  test: ['test', 'fixtures', 'src'],
+  scripts: ['scripts', 'fixtures', 'src'],
+};
+
+/** Every TypeScript or JavaScript source file under `dir` (no declaration files, no dot or node_modules folders). */
+function treeFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith('.') || name === 'node_modules') continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...treeFiles(p));
+    else if (/\.[cm]?[jt]s$/.test(name) && !/\.d\.[cm]?ts$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+/** `test/unit/x.test.ts` → 'test'; `dist/scripts/build-info.js` → 'scripts'; `package.json` → 'package.json'. */
+function treeOf(path: string): string {
+  const rel = relative(ROOT, path).split('/');
+  return (rel[0] === 'dist' && rel.length > 1 ? rel[1] : rel[0])!;
+}
+
+/** What is wrong with an import line that crosses into a tree its own tree may not import, or undefined. */
+function treeProblem(imp: ImportLine): string | undefined {
+  if (!imp.specifier.startsWith('.')) return undefined;
+  const from = treeOf(imp.file);
+  const to = treeOf(resolve(dirname(imp.file), imp.specifier));
+  const allowed = TREE_MAY_IMPORT[from] ?? [];
+  return allowed.includes(to) ? undefined : `${where(imp)} (${from}/ may import only ${allowed.map((t) => `${t}/`).join(', ')})`;
+}
+
+describe('architecture: the top-level trees (docs/ARCHITECTURE.md)', () => {
+  const files = Object.keys(TREE_MAY_IMPORT).flatMap((tree) => treeFiles(join(ROOT, tree)));
+  const imports = files.flatMap(importsOf);
+
+  it('finds every tree and the imports between them', () => {
+    for (const tree of Object.keys(TREE_MAY_IMPORT)) {
+      assert.ok(files.some((f) => treeOf(f) === tree), `no source files under ${tree}/`);
+    }
+    const crossings = new Set(imports.map((i) => `${treeOf(i.file)} → ${treeOf(resolve(dirname(i.file), i.specifier))}`));
+    for (const seen of ['test → fixtures', 'scripts → fixtures', 'fixtures → src', 'test → src']) assert.ok(crossings.has(seen), `no import ${seen}`);
+  });
+
+  it('test/ and scripts/ never import each other; fixtures/ imports only src/; src/ imports none of them', () => {
+    assert.deepEqual(imports.map(treeProblem).filter((p) => p !== undefined), []);
+  });
+
+  it('the tree check catches what it should (self-test on made-up lines)', () => {
+    const line = (file: string, specifier: string): ImportLine => ({ file: join(ROOT, file), line: 1, specifier });
+    assert.match(treeProblem(line('test/integration/a.test.ts', '../../scripts/bench.js')) ?? '', /test\/ may import only/);
+    assert.match(treeProblem(line('scripts/bench.ts', '../test/integration/harness/registry.js')) ?? '', /scripts\/ may import only/);
+    assert.match(treeProblem(line('fixtures/harness/a.ts', '../../test/helpers/assert.js')) ?? '', /fixtures\/ may import only/);
+    assert.match(treeProblem(line('fixtures/generate/a.ts', '../../scripts/demo.js')) ?? '', /fixtures\/ may import only/);
+    assert.match(treeProblem(line('src/oci/a.ts', '../../fixtures/generate/index.js')) ?? '', /src\/ may import only/);
+    assert.match(treeProblem(line('src/version.ts', '../package.json')) ?? '', /src\/ may import only/);
+    assert.equal(treeProblem(line('test/unit/a.test.ts', '../../fixtures/harness/registry.js')), undefined);
+    assert.equal(treeProblem(line('scripts/bundle-cli.mjs', '../dist/scripts/build-info.js')), undefined);
+    assert.equal(treeProblem(line('fixtures/harness/a.ts', '../generate/index.js')), undefined);
+    assert.equal(treeProblem(line('test/unit/a.test.ts', 'node:fs')), undefined);
   });
 });

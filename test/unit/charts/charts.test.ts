@@ -10,7 +10,7 @@ import {
   selectChartVersion, toHelmConfigJson,
 } from '../../../src/charts/index.js';
 import { MEDIA_TYPE_HELM_CHART, MEDIA_TYPE_HELM_CONFIG, MEDIA_TYPE_HELM_PROVENANCE, digestFromHex, digestOf } from '../../../src/oci/index.js';
-import { chartFiles } from '../../../scripts/fixtures/helm.js';
+import { chartFiles } from '../../../fixtures/generate/helm.js';
 import { assertRejectsCode, assertThrowsCode } from '../../helpers/assert.js';
 
 const REPO = fileURLToPath(new URL('../../../../fixtures/charts/repo/', import.meta.url));
@@ -20,7 +20,7 @@ describe('chart images', () => {
   it('lists exactly the images the small fixtures chart declares (values blocks, lists, template literal)', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-chart-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
-    // The same spec scripts/fixtures/catalog.ts uses for charts/demo:0.1.0.
+    // The same spec fixtures/generate/catalog.ts uses for charts/demo:0.1.0.
     const images = ['demo/app:1.0', 'demo/app-api:1.0', 'demo/worker:1.0'];
     for (const f of chartFiles({ kind: 'chart', name: 'charts/demo', chartName: 'demo', version: '0.1.0', appVersion: '1.0', images }, PLACEHOLDER)) {
       await mkdir(join(dir, 'demo', f.path, '..'), { recursive: true });

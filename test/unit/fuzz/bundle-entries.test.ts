@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { AirlockError } from '../../../src/errors.js';
-import { readTar, writeTar, zstdCompress, type TarItem } from '../../integration/harness/hostile.js';
-import { recordOutcome } from '../../integration/harness/outcome.js';
+import { readTar, writeTar, zstdCompress, type TarItem } from '../../../fixtures/harness/hostile.js';
+import { recordOutcome } from '../../../fixtures/harness/outcome.js';
 import { exportBundle, stageLayout, tempDir } from '../bundle/fixture.js';
 import { consumeBundle } from '../../helpers/consume-bundle.js';
 

@@ -13,7 +13,7 @@ import { AirlockError } from '../../../src/errors.js';
 import { parseMirrorList } from '../../../src/mirror/index.js';
 import { parseManifest, parsePlatform, parseDigest } from '../../../src/oci/index.js';
 import { parseReference, parseTarget } from '../../../src/reference/index.js';
-import { recordOutcome } from '../../integration/harness/outcome.js';
+import { recordOutcome } from '../../../fixtures/harness/outcome.js';
 
 /** Run a property and record it for docs/RELIABILITY.md. */
 function prop<Ts>(scenario: string, p: fc.IProperty<Ts>, numRuns: number): void {
