@@ -27,7 +27,7 @@ import { assertAmbientIdentityToken, checkKeylessSignature, loadPrivateKey, read
 import { forEachConcurrent, Semaphore, writeFileAtomic } from '../util/index.js';
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
 import { loadBases, travels, type BaseSet } from './bases.js';
-import { verifyUpstreamSignatures } from './upstream.js';
+import { verifyUpstreamSignatures } from '../signing/index.js';
 import { resolveCarried, resolveRepoChart, addCarriedRoots, hostSettingsOf, readOciChartFiles, withCarriedDetails, type CarryContext } from './carried.js';
 import { chartDependencies, type ChartFiles } from '../charts/index.js';
 import { checkReleaseFilesAtExport } from './release-files.js';

@@ -25,7 +25,7 @@ import { findStaleClaim, isStaleClaimError } from './journal-check.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
-import { reverifyUpstream } from './upstream.js';
+import { reverifyUpstream } from '../signing/index.js';
 import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from './pieces.js';
 import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';

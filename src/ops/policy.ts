@@ -14,9 +14,8 @@ import {
 } from '../oci/index.js';
 import { globMatch, type ImportPolicy, type PolicyRule } from '../mirror/index.js';
 import type { AirlockManifest, BundleArtifact } from '../bundle/index.js';
-import { loadPublicKey, type VerificationKey } from '../signing/index.js';
+import { loadPublicKey, reverifyArtifactSignature, type UpstreamTrustOverride, type VerificationKey } from '../signing/index.js';
 import type { PolicyArtifactResult, PolicyCheck, PolicyDecision } from '../deploy/index.js';
-import { reverifyArtifactSignature, type UpstreamTrustOverride } from './upstream.js';
 
 export type { PolicyArtifactResult, PolicyCheck, PolicyDecision };
 

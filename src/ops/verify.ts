@@ -13,7 +13,7 @@ import type { Digest } from '../oci/index.js';
 import { blobEntryName, bundleLabel, openBundle, pieceEntryName } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
-import { reverifyUpstream } from './upstream.js';
+import { reverifyUpstream } from '../signing/index.js';
 import { checkCarriedTool, type ToolCheck } from './tool.js';
 import { recheckReleaseFiles } from './release-files.js';
 import { planDeliveries, type Delivery } from '../files/index.js';

@@ -54,4 +54,11 @@ export {
   verifyCosignSimpleSigning,
   verifySigstoreBundleForDigest,
 } from './upstream.js';
+export {
+  type UpstreamTrustOverride,
+  type ReverifiedSigner,
+  verifyUpstreamSignatures,
+  reverifyArtifactSignature,
+  reverifyUpstream,
+} from './upstream-check.js';
 export { type BlobSigner, type VerifyCosignBlobOptions, type VerifySigstoreBlobOptions, MAX_IN_MEMORY_SIGNED_FILE, verifyCosignBlob, verifySigstoreBlob } from './blob.js';

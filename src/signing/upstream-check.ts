@@ -11,9 +11,9 @@ import {
 import type { MirrorList, VerifyPolicy } from '../mirror/index.js';
 import type { RegistryRepository } from '../registry/index.js';
 import type { AirlockManifest, UpstreamEvidence, UpstreamSignatureRecord } from '../bundle/index.js';
-import {
-  parsePublicKey, verifyCosignSimpleSigning, verifySigstoreBundleForDigest, type KeylessPolicy, type VerificationKey,
-} from '../signing/index.js';
+import { parsePublicKey, type VerificationKey } from './keys.js';
+import type { KeylessPolicy } from './sigstore.js';
+import { verifyCosignSimpleSigning, verifySigstoreBundleForDigest } from './upstream.js';
 
 /** Signature payloads and Sigstore bundles are small; refuse anything that is not. */
 const MAX_SIGNATURE_BLOB = 1024 * 1024;
