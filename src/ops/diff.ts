@@ -1,7 +1,7 @@
 import type { ArtifactKind, BundleArtifact } from '../bundle/index.js';
 import { AirlockError } from '../errors.js';
 import type { Digest } from '../oci/index.js';
-import { heldDigests, readBaseDocument, travels, type BaseDocument } from './bases.js';
+import { heldDigests, readBaseDocument, travels, type BaseDocument } from '../bundle/index.js';
 
 /** One side of a diff, as named on the command line. */
 export interface DiffSide {

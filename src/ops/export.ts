@@ -26,7 +26,8 @@ import {
 import { assertAmbientIdentityToken, checkKeylessSignature, loadPrivateKey, readIdentityToken, readPassphrase, signBundleManifest, type KeylessSigningOptions } from '../signing/index.js';
 import { forEachConcurrent, Semaphore, writeFileAtomic } from '../util/index.js';
 import { TOOL_COMMIT, TOOL_VERSION } from '../version.js';
-import { loadBases, travels, type BaseSet } from './bases.js';
+import { loadBases } from './bases.js';
+import { travels, type BaseSet } from '../bundle/index.js';
 import { verifyUpstreamSignatures } from '../signing/index.js';
 import { resolveCarried, resolveRepoChart, addCarriedRoots, hostSettingsOf, readOciChartFiles, withCarriedDetails, type CarryContext } from './carried.js';
 import { chartDependencies, type ChartFiles } from '../charts/index.js';

@@ -32,7 +32,7 @@ import { readPolicyFile } from '../mirror/index.js';
 import { recheckReleaseFiles, type ReleaseFilesCheck } from './release-files.js';
 import { readDeployInputs, writePullSecret, writeReleaseRecord, writeRewrittenFiles, type RewrittenFile } from './site-outputs.js';
 import { resolveCredentials } from '../registry/index.js';
-import { removeReceiptSignature, writeReceiptSignature } from './receipt-signing.js';
+import { removeReceiptSignature, writeReceiptSignature } from '../signing/index.js';
 import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';
 
 export interface ImportOptions {

@@ -46,6 +46,7 @@ export {
   signReceipt,
   verifyReceipt,
 } from './receipt.js';
+export { receiptSignaturePath, writeReceiptSignature, removeReceiptSignature, checkReceiptSignature } from './receipt-files.js';
 export {
   type CosignSimpleSigningOptions,
   type UpstreamBundlePolicy,

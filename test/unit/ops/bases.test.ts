@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadBases, travels } from '../../../src/ops/index.js';
+import { loadBases } from '../../../src/ops/index.js';
+import { travels } from '../../../src/bundle/index.js';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '../../../src/oci/index.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
 import { tempDir } from '../archive/temp.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planDiff, type BaseDocument } from '../../../src/ops/index.js';
-import type { AirlockManifest } from '../../../src/bundle/index.js';
+import { planDiff } from '../../../src/ops/index.js';
+import type { AirlockManifest, BaseDocument } from '../../../src/bundle/index.js';
 import { API1, APP1, APP2, d, fakeManifest, fakeReceipt, sizeOf, type FakeImage } from './fixture.js';
 
 const bundle = (manifest: AirlockManifest, path = 'x.tar'): BaseDocument & { kind: 'bundle' } =>

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadBases, receiptSignaturePath } from '../../../src/ops/index.js';
-import { checkReceiptSignature, removeReceiptSignature, writeReceiptSignature } from '../../../src/ops/receipt-signing.js';
+import { loadBases } from '../../../src/ops/index.js';
 import {
+  checkReceiptSignature, removeReceiptSignature, receiptSignaturePath, writeReceiptSignature,
   generateKeyPair, parsePublicKey, signBundleManifest, loadPrivateKey, writeKeyPair, type KeyType, type VerificationKey,
 } from '../../../src/signing/index.js';
 import { assertRejectsCode } from '../../helpers/assert.js';

@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { ioError } from '../errors.js';
-import { signReceipt, verifyReceipt, type ReceiptPredicate, type SigningKey, type VerificationKey, type VerifiedReceipt } from '../signing/index.js';
+import type { SigningKey, VerificationKey } from './keys.js';
+import { signReceipt, verifyReceipt, type ReceiptPredicate, type VerifiedReceipt } from './receipt.js';
 import { writeFileAtomic } from '../util/index.js';
 
 /**
