@@ -13,5 +13,6 @@ export {
   type BundleReader, type BundleBlobEntry, type GivenVolume, type MissingBlob, type OpenBundleOptions, type BundleFrontResult, type FrontData,
 } from './reader.js';
 export { BundleContentSource } from './source.js';
+export { stageTool, publishTool, discardTool, checkCarriedTool, type ToolToCarry, type StagedTool, type ToolCheck } from './carried-tool.js';
 export { travels, heldDigests, readBaseDocument, BaseSetBuilder, type BaseSet, type BaseSource, type BaseDocument } from './bases.js';
 export { writeParity, repairVolumes, readParityInfo, parityFileName, type ParityInfo, type ParityWritten, type RepairResult, type RepairOptions } from './parity.js';

@@ -7,3 +7,7 @@ export { ingestUrl, ingestPath, type IngestedBlob, type IngestUrlOptions } from 
 export { resolveFileEntry, type HostSettings, type ResolveFileOptions } from './resolve.js';
 export { planDeliveries, deliverBlobs, writeDeliveryChecksums, type Delivery, type DeliveryTracker } from './deliver.js';
 export { parseChecksums, checkReleaseSet, MAX_CHECKSUMS_BYTES, type ChecksumLine, type ParsedChecksums, type ReleaseFile, type ReleaseSetCheck } from './checksums.js';
+export {
+  checkReleaseFilesAtExport, recheckReleaseFiles,
+  type ExportReleaseFilesOptions, type ReleaseFileDetails, type ReleaseFilesCheck,
+} from './release-signatures.js';

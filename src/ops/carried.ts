@@ -8,7 +8,7 @@ import type { ChartEntry, MirrorList } from '../mirror/index.js';
 import type { Digest } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
 import type { RegistryRepository } from '../registry/index.js';
-import type { ReleaseFileDetails } from './release-files.js';
+import type { ReleaseFileDetails } from '../files/index.js';
 
 /**
  * Export's share of issue 8: content that is not a registry graph (files, charts from classic
@@ -28,7 +28,7 @@ export interface CarryContext {
   deliveredBlobs?: Set<Digest>;
   /** Classic charts carried as another chart's dependency: `repository:tag` → that chart. */
   readonly dependencyOf?: Map<string, string>;
-  /** Release files' checked signatures and checksums (release-files.ts), by file name. */
+  /** Release files' checked signatures and checksums (files/release-signatures.ts), by file name. */
   releaseFiles?: ReadonlyMap<string, ReleaseFileDetails>;
 }
 

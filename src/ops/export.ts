@@ -31,8 +31,8 @@ import { travels, type BaseSet } from '../bundle/index.js';
 import { verifyUpstreamSignatures } from '../signing/index.js';
 import { resolveCarried, resolveRepoChart, addCarriedRoots, hostSettingsOf, readOciChartFiles, withCarriedDetails, type CarryContext } from './carried.js';
 import { chartDependencies, type ChartFiles } from '../charts/index.js';
-import { checkReleaseFilesAtExport } from './release-files.js';
-import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from './tool.js';
+import { checkReleaseFilesAtExport } from '../files/index.js';
+import { discardTool, publishTool, stageTool, type StagedTool, type ToolToCarry } from '../bundle/index.js';
 import { LocalSources, type LocalImage } from './local-sources.js';
 
 export type BundleForm = 'dir' | 'tar' | 'tar.zst';

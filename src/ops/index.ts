@@ -23,7 +23,7 @@ export { parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN } from '.
 export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
 export { loadBases, type LoadBasesOptions } from './bases.js';
 export { targetAccess } from './target-access.js';
-export type { ToolToCarry, ToolCheck } from './tool.js';
+export type { ToolToCarry, ToolCheck } from '../bundle/index.js';
 export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';
 export { siteStatus, type SiteStatusOptions } from './site.js';
 import type * as SiteRegistryOp from './site-registry.js';

@@ -1,7 +1,7 @@
 import { readBundleFront, type BundleArtifact, type BundleBase, type ToolRecord } from '../bundle/index.js';
 import { inspectSignature, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import type { Digest } from '../oci/index.js';
-import { checkCarriedTool, type ToolCheck } from './tool.js';
+import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
 import { evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';
 

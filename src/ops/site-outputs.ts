@@ -13,7 +13,7 @@ import {
 import type { Delivery } from '../files/index.js';
 import { hexOf } from '../oci/index.js';
 import { writeFileAtomic } from '../util/index.js';
-import type { ReleaseFilesCheck } from './release-files.js';
+import type { ReleaseFilesCheck } from '../files/index.js';
 
 /** A values or Compose file is a hand-sized text file. */
 const MAX_DEPLOY_FILE = 4 * 1024 * 1024;

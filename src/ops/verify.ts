@@ -14,8 +14,8 @@ import { blobEntryName, bundleLabel, openBundle, pieceEntryName } from '../bundl
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from '../signing/index.js';
-import { checkCarriedTool, type ToolCheck } from './tool.js';
-import { recheckReleaseFiles } from './release-files.js';
+import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
+import { recheckReleaseFiles } from '../files/index.js';
 import { planDeliveries, type Delivery } from '../files/index.js';
 
 export interface VerifyOptions {

@@ -12,7 +12,8 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, DigestMismatchError, SizeMismatchError, ioError } from '../errors.js';
 import type { Digest } from '../oci/index.js';
-import { tempNameFor, type AirlockManifest, type CarriedTool } from '../bundle/index.js';
+import type { AirlockManifest, CarriedTool } from './types.js';
+import { tempNameFor } from './writer.js';
 import { writeFileAtomic } from '../util/index.js';
 
 /** The file to carry and what it is. */

@@ -4,8 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { AirlockManifest } from '../../../src/bundle/index.js';
-import { checkCarriedTool, discardTool, publishTool, stageTool } from '../../../src/ops/tool.js';
+import { checkCarriedTool, discardTool, publishTool, stageTool, type AirlockManifest } from '../../../src/bundle/index.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
 
 const manifestWith = (executable: AirlockManifest['tool']['executable']): AirlockManifest => ({
