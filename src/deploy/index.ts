@@ -7,3 +7,7 @@ export { SiteState, tagMovesOf, type ImportRecord, type SiteReceipt } from './si
 export { computeSiteStatus, prometheusText, parseDuration, formatAge, type SiteStatus } from './site-status.js';
 export { rewriteValues, rewriteCompose, parseEnvFile, type MirroredRepository, type RewriteChange, type RewriteResult } from './rewrite.js';
 export { pullSecretYaml, type PullSecretOptions, type ReleaseRecord, type ReleaseRecordFile, type ReleaseRecordArtifact } from './site-files.js';
+export { readDeployInputs, writeRewrittenFiles, writePullSecret, type DeployInput, type RewrittenFile } from './site-outputs.js';
+export { errorToRecord } from './site-record.js';
+export { currentDigest, keepPreviousTag, historyTagPattern } from './tag-history.js';
+export { targetAccess } from './target-access.js';

@@ -13,12 +13,12 @@ import { describePlan, executeCopy, planCopy, type BlobSupply, type CopyEvent, t
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
-import { targetAccess } from './target-access.js';
+import { targetAccess } from '../deploy/index.js';
 import { bundleLabel, openBundle, type AirlockManifest, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { AuditLog, SiteState, writeDeployOutputs, type MappedArtifact, type Receipt, type TagMove } from '../deploy/index.js';
-import { currentDigest, keepPreviousTag } from './tag-history.js';
-import { errorToRecord } from './site-record.js';
+import { currentDigest, keepPreviousTag } from '../deploy/index.js';
+import { errorToRecord } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { FileJournal } from './journal.js';
 import { findStaleClaim, isStaleClaimError } from './journal-check.js';
@@ -30,7 +30,8 @@ import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from 
 import { assertPolicyAllows, evaluatePolicy, type PolicyDecision } from './policy.js';
 import { readPolicyFile } from '../mirror/index.js';
 import { recheckReleaseFiles, type ReleaseFilesCheck } from '../files/index.js';
-import { readDeployInputs, writePullSecret, writeReleaseRecord, writeRewrittenFiles, type RewrittenFile } from './site-outputs.js';
+import { readDeployInputs, writePullSecret, writeRewrittenFiles, type RewrittenFile } from '../deploy/index.js';
+import { writeReleaseRecord } from './release-record.js';
 import { resolveCredentials } from '../registry/index.js';
 import { removeReceiptSignature, writeReceiptSignature } from '../signing/index.js';
 import { planDeliveries, deliverBlobs, writeDeliveryChecksums, FILES_REPOSITORY, type Delivery, type DeliveryTracker } from '../files/index.js';

@@ -22,7 +22,6 @@ export type { ServeOptions, ServeHandle } from './serve.js';
 export { parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN } from './listen.js';
 export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
 export { loadBases, type LoadBasesOptions } from './bases.js';
-export { targetAccess } from './target-access.js';
 export type { ToolToCarry, ToolCheck } from '../bundle/index.js';
 export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';
 export { siteStatus, type SiteStatusOptions } from './site.js';

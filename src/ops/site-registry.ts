@@ -8,7 +8,7 @@ import { parseManifest, successors, isManifestMediaType, type Descriptor, type D
 import { parseReference, parseTarget } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
 import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
-import { currentDigest, historyTagPattern } from './tag-history.js';
+import { currentDigest, historyTagPattern } from '../deploy/index.js';
 import { forgetInJournals } from './journal.js';
 
 // ---------------------------------------------------------------------------------------------

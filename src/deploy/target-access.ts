@@ -1,4 +1,4 @@
-import type { TargetAccess } from '../deploy/index.js';
+import type { TargetAccess } from './mirror-config.js';
 import { loadCertDir, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;

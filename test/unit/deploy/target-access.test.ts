@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { targetAccess } from '../../../src/ops/index.js';
+import { targetAccess } from '../../../src/deploy/index.js';
 import type { RegistryClient } from '../../../src/registry/index.js';
 import { tempDir } from '../archive/temp.js';
 
