@@ -1,7 +1,6 @@
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SourceCredentials } from '../ops/index.js';
-import type { RegistryHostConfig } from '../registry/index.js';
+import type { RegistryHostConfig, SourceCredentials } from '../ops/index.js';
 
 export interface RegistryFlagOptions {
   readonly logger: Logger;

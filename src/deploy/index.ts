@@ -4,7 +4,7 @@ export { AuditLog, type AuditEntry } from './audit.js';
 export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOptions, type OutputFile } from './mirror-config.js';
 export { type TagMove } from './receipt.js';
 export { SiteState, tagMovesOf, type ImportRecord, type SiteReceipt } from './site-state.js';
-export { computeSiteStatus, prometheusText, parseDuration, formatAge, type SiteStatus } from './site-status.js';
+export { computeSiteStatus, prometheusText, type SiteStatus } from './site-status.js';
 export { rewriteValues, rewriteCompose, parseEnvFile, type MirroredRepository, type RewriteChange, type RewriteResult } from './rewrite.js';
 export { pullSecretYaml, type PullSecretOptions, type ReleaseRecord, type ReleaseRecordFile, type ReleaseRecordArtifact } from './site-files.js';
 export { readDeployInputs, writeRewrittenFiles, writePullSecret, type DeployInput, type RewrittenFile } from './site-outputs.js';

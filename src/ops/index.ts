@@ -21,7 +21,9 @@ export type { InspectResult } from './inspect.js';
 export type { ServeOptions, ServeHandle } from './serve.js';
 export { parseListen, isLoopback, defaultServeCacheDir, DEFAULT_LISTEN } from './listen.js';
 export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
-export { loadBases, type LoadBasesOptions } from './bases.js';
+import type * as BasesOp from './bases.js';
+export const loadBases: typeof BasesOp.loadBases = async (...a) => (await import('./bases.js')).loadBases(...a);
+export type { LoadBasesOptions } from './bases.js';
 export type { ToolToCarry, ToolCheck } from '../bundle/index.js';
 export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';
 export { siteStatus, type SiteStatusOptions } from './site.js';
@@ -31,3 +33,24 @@ export const sitePrune: typeof SiteRegistryOp.sitePrune = async (...a) => (await
 export type { SiteRollbackOptions, SiteRollbackResult, SitePruneOptions, SitePruneResult } from './site-registry.js';
 export const repairVolumes: typeof import('../bundle/index.js').repairVolumes = async (...a) => (await import('../bundle/index.js')).repairVolumes(...a);
 export type { RepairResult } from '../bundle/index.js';
+
+// The small commands: each a use case here, so the CLI parses flags and renders, and nothing else.
+import type * as ProbeOp from './registry-probe.js';
+import type * as KeysOp from './keys.js';
+import type * as ChartImagesOp from './chart-images.js';
+import type * as SignaturePolicyOp from './signature-policy.js';
+export const probeRegistry: typeof ProbeOp.probeRegistry = async (...a) => (await import('./registry-probe.js')).probeRegistry(...a);
+export const generateKeys: typeof KeysOp.generateKeys = async (...a) => (await import('./keys.js')).generateKeys(...a);
+export const listChartImages: typeof ChartImagesOp.listChartImages = async (...a) => (await import('./chart-images.js')).listChartImages(...a);
+export const loadSignaturePolicy: typeof SignaturePolicyOp.loadSignaturePolicy = async (...a) => (await import('./signature-policy.js')).loadSignaturePolicy(...a);
+export type { ProbeRegistryOptions } from './registry-probe.js';
+export type { GenerateKeysOptions, GenerateKeysResult } from './keys.js';
+export type { SignaturePolicyInput } from './signature-policy.js';
+
+// Types of the use cases' options, results and events, from the floors that define them: the CLI
+// names them through ops/ only (test/unit/architecture.test.ts, "cli/ goes through ops/").
+export type { BundleArtifact } from '../bundle/index.js';
+export type { CopyEvent, PlanDescription } from '../copy/index.js';
+export type { ChartImage } from '../charts/index.js';
+export type { ProbeResult, RegistryHostConfig } from '../registry/index.js';
+export type { KeyType, SignaturePolicy, SignatureStatus } from '../signing/index.js';

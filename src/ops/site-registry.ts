@@ -1,22 +1,21 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { defaultStateDir } from '../cache/index.js';
-import { AuditLog, SiteState, tagMovesOf, type Receipt } from '../deploy/index.js';
+import { AuditLog, SiteState, currentDigest, historyTagPattern, tagMovesOf, type Receipt } from '../deploy/index.js';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseManifest, successors, isManifestMediaType, type Descriptor, type Digest } from '../oci/index.js';
-import { parseReference, parseTarget } from '../reference/index.js';
+import { formatReference, parseTarget, type Reference, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
 import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
-import { currentDigest, historyTagPattern } from '../deploy/index.js';
 import { forgetInJournals } from './journal.js';
 
 // ---------------------------------------------------------------------------------------------
 // rollback
 
 export interface SiteRollbackOptions {
-  /** `HOST[:PORT]/REPOSITORY:TAG` in the target registry. */
-  readonly ref: string;
+  /** `HOST[:PORT]/REPOSITORY:TAG` in the target registry, parsed once by the caller (`parseReference`). */
+  readonly ref: Reference;
   readonly stateDir?: string;
   readonly dest: RegistryHostConfig;
   /** Go to this digest instead of the one the tag's last recorded move came from. */
@@ -45,9 +44,9 @@ export interface SiteRollbackResult {
  * --keep-previous-tags, or untagged until a prune or garbage collection). Audited.
  */
 export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollbackResult> {
-  const ref = parseReference(opts.ref, { where: 'REF' });
+  const ref = opts.ref;
   if (ref.tag === undefined || ref.digest !== undefined) {
-    throw new AirlockError('USAGE', `${opts.ref}: name a tag, not a digest`, { hint: 'write REF as HOST[:PORT]/REPOSITORY:TAG, as in the image map' });
+    throw new AirlockError('USAGE', `${formatReference(ref)}: name a tag, not a digest`, { hint: 'write REF as HOST[:PORT]/REPOSITORY:TAG, as in the image map' });
   }
   const tag = ref.tag;
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
@@ -117,7 +116,8 @@ export interface SitePruneOptions {
   /** Keep what the last N bundle imports delivered (N ≥ 1). */
   readonly keep: number;
   /** `HOST[:PORT][/PREFIX]`; default: the target of the newest import. */
-  readonly to?: string;
+  /** `--to HOST[:PORT][/PREFIX]`, parsed once by the caller (`parseTarget`). Default: the target of the last successful import. */
+  readonly to?: TargetRegistry;
   readonly stateDir?: string;
   readonly dest: RegistryHostConfig;
   /** Default false: print the plan, delete nothing. */
@@ -182,9 +182,10 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
   const stateDir = resolvePath(opts.stateDir ?? defaultStateDir());
   const site = new SiteState(stateDir);
   const records = await site.requireImports();
-  const targetText = opts.to ?? records.filter((r) => r.result === 'ok').at(-1)?.target;
-  if (!targetText) throw new AirlockError('NOT_FOUND', 'no import has succeeded; nothing to prune', { where: site.dir });
-  const target = parseTarget(targetText, '--to');
+  const recorded = opts.to ? undefined : records.filter((r) => r.result === 'ok').at(-1)?.target;
+  if (!opts.to && !recorded) throw new AirlockError('NOT_FOUND', 'no import has succeeded; nothing to prune', { where: site.dir });
+  // A recorded target was written by an import from its own parsed --to: parsing it again here reads our own record, not user input.
+  const target = opts.to ?? parseTarget(recorded!, 'the recorded import target');
   const targetName = `${target.host}${target.prefix ? `/${target.prefix}` : ''}`;
   const receipts = (await site.receipts()).map((r) => r.receipt).filter((r) => r.target === targetName);
   if (receipts.length === 0) {

@@ -1,4 +1,5 @@
 export { parseSize, formatBytes } from './size.js';
+export { parseDuration, formatAge } from './duration.js';
 export { forEachConcurrent, Semaphore } from './pool.js';
 export { redactUrl, redactHeaders } from './redact.js';
 export { writeFileAtomic, sha256Hex } from './fs.js';

@@ -12,7 +12,10 @@
  * - libraries never print: no console.* and no process.stdout/stderr below src/cli/;
  * - the top-level trees (every import line under src/, test/, scripts/ and fixtures/): src/ imports
  *   none of the others, fixtures/ (the generators and the harness) only src/, and test/ and scripts/
- *   only src/ and fixtures/, never each other.
+ *   only src/ and fixtures/, never each other;
+ * - cli/ goes through ops/: every command's work is a use case in ops/; cli/ itself imports only
+ *   ops/ and the floors it parses flags and renders with (CLI_MAY_IMPORT), and names the option,
+ *   result and event types of lower floors through ops/index.ts.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -52,6 +55,14 @@ const PACKAGE_OWNER: readonly (readonly [RegExp, string])[] = [
  * no other file starts writing to stderr.
  */
 const STDERR_ALLOWED: readonly string[] = ['src/signing/passphrase.ts'];
+
+/**
+ * What cli/ may import besides itself: ops/ (the use cases, and the types of their options, results
+ * and events, re-exported there) and the floors with no I/O that flag parsing and rendering need:
+ * oci/ (parseDigest, shortDigest), reference/ (parse a reference or a target once, at the edge),
+ * util/ (formatBytes, parseSize, parseDuration), errors, log and version.
+ */
+const CLI_MAY_IMPORT: ReadonlySet<string> = new Set(['ops', 'oci', 'reference', 'util', 'errors', 'log', 'version']);
 
 interface ImportLine {
   readonly file: string;
@@ -172,6 +183,13 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     assert.deepEqual(cyclesOf(edges, (f) => relative(SRC, f)), []);
   });
 
+  it('cli/ goes through ops/: it imports only ops/ and the pure floors (CLI_MAY_IMPORT)', () => {
+    const bad = IMPORTS.filter((i) => moduleOf(i.file) === 'cli')
+      .filter((i) => { const to = targetModule(i); return to !== undefined && to !== 'cli' && !CLI_MAY_IMPORT.has(to); })
+      .map((i) => `${where(i)} (give the command a use case in ops/, or re-export the type from ops/index.ts)`);
+    assert.deepEqual(bad, []);
+  });
+
   it('another module is entered only through its index.ts', () => {
     const bad: string[] = [];
     for (const i of IMPORTS) {
@@ -223,6 +241,7 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     assert.equal(moduleOf(join(SRC, 'errors.ts')), 'errors');
     assert.deepEqual(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['a'])], ['c', new Set(['a'])]])), ['a → b → a']);
     assert.ok(PACKAGE_OWNER.some(([re]) => re.test('@sigstore/verify')));
+    for (const m of ['registry', 'signing', 'bundle', 'copy', 'deploy']) assert.ok(!CLI_MAY_IMPORT.has(m), `cli/ reaches ${m}/ only through ops/`);
     assert.match(stripComments('const a = 1; // console.log(x)\n/* process.stdout */'), /^const a = 1; \n/);
   });
 });

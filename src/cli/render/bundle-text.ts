@@ -1,8 +1,5 @@
-import type { BundleArtifact } from '../../bundle/index.js';
-import type { PlanDescription } from '../../copy/index.js';
 import { shortDigest } from '../../oci/index.js';
-import type { ExportResult, ImportResult, InspectResult, PolicyDecision, ToolCheck } from '../../ops/index.js';
-import type { SignatureStatus } from '../../signing/index.js';
+import type { BundleArtifact, ExportResult, ImportResult, InspectResult, PlanDescription, PolicyDecision, SignatureStatus, ToolCheck } from '../../ops/index.js';
 import { formatBytes } from '../../util/index.js';
 
 /** Human text for bundles: labels of 9 columns so a full digest still fits in 80. */

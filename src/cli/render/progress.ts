@@ -1,4 +1,4 @@
-import type { CopyEvent } from '../../copy/index.js';
+import type { CopyEvent } from '../../ops/index.js';
 import { formatBytes } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 import { stderrLine, type LiveLine } from './live.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { computeSiteStatus, parseDuration, prometheusText, type ImportRecord } from '../../../src/deploy/index.js';
+import { computeSiteStatus, prometheusText, type ImportRecord } from '../../../src/deploy/index.js';
+import { parseDuration } from '../../../src/util/index.js';
 import type { Digest } from '../../../src/oci/index.js';
 
 const rec = (over: Partial<ImportRecord>): ImportRecord => ({

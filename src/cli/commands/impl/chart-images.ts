@@ -1,9 +1,9 @@
-import { findChartImages, readChart } from '../../../charts/index.js';
+import { listChartImages } from '../../../ops/index.js';
 import type { CliContext } from '../../context.js';
 
 export async function runChartImages(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   const path = String(args.chart ?? '');
-  const images = findChartImages(await readChart(path), path);
+  const images = await listChartImages(path);
   ctx.outJson({
     version: 1,
     chart: path,

@@ -1,5 +1,5 @@
 import { AirlockError } from '../../../errors.js';
-import { generateKeyPair, keyFingerprint, parsePublicKey, readPassphrase, writeKeyPair, PASSPHRASE_ENV, type KeyType } from '../../../signing/index.js';
+import { generateKeys, type KeyType } from '../../../ops/index.js';
 import type { CliContext } from '../../context.js';
 
 export interface KeysGenerateArgs {
@@ -11,10 +11,7 @@ export interface KeysGenerateArgs {
 
 export async function runKeysGenerate(raw: Record<string, unknown>, ctx: CliContext): Promise<void> {
   const args = toArgs(raw);
-  const passphrase = args.encrypt ? await newPassphrase() : undefined;
-  const pair = await generateKeyPair({ type: args.type, ...(passphrase ? { passphrase } : {}) });
-  const { keyPath, pubPath } = await writeKeyPair(args.out, pair, { force: args.force });
-  const fingerprint = keyFingerprint(parsePublicKey(pair.publicPem));
+  const { keyPath, pubPath, fingerprint } = await generateKeys(args);
   if (ctx.json) {
     ctx.outJson({ version: 1, key: keyPath, pub: pubPath, type: args.type, encrypted: args.encrypt, fingerprint });
     return;
@@ -39,23 +36,4 @@ function toArgs(raw: Record<string, unknown>): KeysGenerateArgs {
     throw new AirlockError('USAGE', `unsupported --type ${String(type)}`, { hint: 'choose ecdsa-p256 (default) or ed25519' });
   }
   return { out, type, encrypt: raw['encrypt'] === true, force: raw['force'] === true };
-}
-
-/** From the environment, or typed twice on a terminal. An encrypted key with no passphrase is refused. */
-async function newPassphrase(): Promise<string> {
-  const fromEnv = process.env[PASSPHRASE_ENV];
-  const first = await readPassphrase('Passphrase for the new private key: ');
-  if (first === undefined) {
-    throw new AirlockError('USAGE', '--encrypt needs a passphrase', {
-      hint: `set ${PASSPHRASE_ENV} or run on a terminal to be prompted`,
-    });
-  }
-  if (first === '') {
-    throw new AirlockError('USAGE', 'the passphrase is empty', { hint: `set a non-empty ${PASSPHRASE_ENV}, or drop --encrypt` });
-  }
-  if (fromEnv === undefined) {
-    const again = await readPassphrase('Repeat the passphrase: ');
-    if (again !== first) throw new AirlockError('USAGE', 'the passphrases do not match', { hint: 'run the command again' });
-  }
-  return first;
 }

@@ -1,4 +1,4 @@
-import { createRegistryClient, type ProbeResult } from '../../../registry/index.js';
+import { probeRegistry } from '../../../ops/index.js';
 import { parseTarget } from '../../../reference/index.js';
 import type { CliContext } from '../../context.js';
 import { registryConfigFromFlags } from '../../registry-flags.js';
@@ -8,17 +8,7 @@ const yes = (b: boolean): string => (b ? 'yes' : 'no');
 export async function runProbe(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
   const target = parseTarget(String(args.registry ?? ''), 'REGISTRY');
   const config = await registryConfigFromFlags(args, 'dest', { logger: ctx.logger, registry: target.host });
-  const client = createRegistryClient(target.host, config, {
-    logger: ctx.logger,
-    side: 'dest',
-    retries: 2,
-  });
-  let result: ProbeResult;
-  try {
-    result = await client.probe(target.prefix, { signal: ctx.signal });
-  } finally {
-    await client.close();
-  }
+  const result = await probeRegistry({ target, dest: config, logger: ctx.logger, signal: ctx.signal });
   ctx.outJson({ version: 1, ...result });
   const rows: [string, string][] = [
     ['registry', `${result.registry} (${result.scheme})`],

@@ -1,15 +1,15 @@
 import { parseDigest, shortDigest } from '../../../oci/index.js';
 import { sitePrune, siteRollback } from '../../../ops/index.js';
-import { parseReference } from '../../../reference/index.js';
+import { parseReference, parseTarget } from '../../../reference/index.js';
 import { formatBytes } from '../../../util/index.js';
 import type { CliContext } from '../../context.js';
 import { registryConfigFromFlags } from '../../registry-flags.js';
 import { positive } from './bundle-export.js';
 
 export async function runSiteRollback(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
-  const ref = String(args.ref ?? '');
-  const registry = parseReference(ref, { where: 'REF' }).registry;
-  const dest = await registryConfigFromFlags(args, 'dest', { logger: ctx.logger, registry });
+  // Parsed here, once: the flags need its registry, and siteRollback takes the parsed reference.
+  const ref = parseReference(String(args.ref ?? ''), { where: 'REF' });
+  const dest = await registryConfigFromFlags(args, 'dest', { logger: ctx.logger, registry: ref.registry });
   const r = await siteRollback({
     ref, dest, dryRun: Boolean(args['dry-run']), logger: ctx.logger, signal: ctx.signal,
     ...(args['state-dir'] ? { stateDir: args['state-dir'] as string } : {}),
@@ -24,11 +24,12 @@ export async function runSiteRollback(args: Record<string, unknown>, ctx: CliCon
 }
 
 export async function runSitePrune(args: Record<string, unknown>, ctx: CliContext): Promise<void> {
+  const to = args.to ? parseTarget(String(args.to), '--to') : undefined;
   const dest = await registryConfigFromFlags(args, 'dest', { logger: ctx.logger, ...(args.to ? { registry: String(args.to) } : {}) });
   const r = await sitePrune({
     keep: Number(args.keep), dest, apply: Boolean(args.apply), logger: ctx.logger, signal: ctx.signal,
     concurrency: positive(args.concurrency, '--concurrency'),
-    ...(args.to ? { to: args.to as string } : {}),
+    ...(to ? { to } : {}),
     ...(args['state-dir'] ? { stateDir: args['state-dir'] as string } : {}),
   });
   ctx.outJson(r);

@@ -1,6 +1,5 @@
-import { formatAge, parseDuration } from '../../../deploy/index.js';
 import { siteStatus } from '../../../ops/index.js';
-import { formatBytes } from '../../../util/index.js';
+import { formatAge, formatBytes, parseDuration } from '../../../util/index.js';
 import { EXIT } from '../../../errors.js';
 import type { CliContext } from '../../context.js';
 
