@@ -3,7 +3,7 @@ export { writeDeployOutputs, type DeployOutputsOptions, type MappedArtifact } fr
 export { AuditLog, type AuditEntry } from './audit.js';
 export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOptions, type OutputFile } from './mirror-config.js';
 export { type TagMove } from './receipt.js';
-export { SiteState, tagMovesOf, type ImportRecord, type SiteReceipt } from './site-state.js';
+export { SiteState, tagMovesOf, lastImportMoveOnto, type ImportRecord, type SiteReceipt } from './site-state.js';
 export { computeSiteStatus, prometheusText, type SiteStatus } from './site-status.js';
 export { rewriteValues, rewriteCompose, parseEnvFile, type MirroredRepository, type RewriteChange, type RewriteResult } from './rewrite.js';
 export { pullSecretYaml, type PullSecretOptions, type ReleaseRecord, type ReleaseRecordFile, type ReleaseRecordArtifact } from './site-files.js';
@@ -11,3 +11,7 @@ export { readDeployInputs, writeRewrittenFiles, writePullSecret, type DeployInpu
 export { errorToRecord } from './site-record.js';
 export { currentDigest, keepPreviousTag, historyTagPattern } from './tag-history.js';
 export { targetAccess } from './target-access.js';
+export {
+  prunePlansFromReceipts, planRepositoryPrune, readPending, deletePrunedManifests,
+  type PruneManifest, type PendingPrune, type RepositoryPrunePlan, type RepositoryPruneResult,
+} from './prune.js';

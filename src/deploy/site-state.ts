@@ -128,6 +128,21 @@ export function tagMovesOf(entries: readonly (AuditEntry & { time: string })[], 
     .map((e) => ({ repository, tag, previous: e.previous as Digest, digest: e.digest as Digest, ...(e.historyTag ? { historyTag: e.historyTag } : {}), action: e.action, time: e.time }));
 }
 
+/**
+ * The newest tag move an import made onto `digest` (what a rollback undoes), from the audit log and
+ * from the kept receipts (the audit log may have been rotated away); undefined when none is recorded.
+ */
+export async function lastImportMoveOnto(
+  site: SiteState, registry: string, repository: string, tag: string, digest: Digest,
+): Promise<(TagMove & { time: string; historyTag?: string }) | undefined> {
+  const fromAudit = tagMovesOf(await site.audit(), registry, repository, tag).filter((m) => m.action === 'tag');
+  const fromReceipts = (await site.receipts())
+    .filter(({ receipt }) => receipt.target === registry || receipt.target.startsWith(`${registry}/`))
+    .flatMap(({ receipt }) => (receipt.tagMoves ?? []).filter((m) => m.repository === repository && m.tag === tag).map((m) => ({ ...m, time: receipt.finished })));
+  const moves = [...fromAudit, ...fromReceipts].filter((m) => m.digest === digest).sort((x, y) => x.time.localeCompare(y.time));
+  return moves.at(-1);
+}
+
 async function readLines(path: string): Promise<unknown[]> {
   let text: string;
   try {

@@ -1,13 +1,16 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { defaultStateDir } from '../cache/index.js';
-import { AuditLog, SiteState, currentDigest, historyTagPattern, tagMovesOf, type Receipt } from '../deploy/index.js';
+import {
+  AuditLog, SiteState, currentDigest, deletePrunedManifests, lastImportMoveOnto, planRepositoryPrune, prunePlansFromReceipts, readPending,
+  type PendingPrune, type PruneManifest, type Receipt,
+} from '../deploy/index.js';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseManifest, successors, isManifestMediaType, type Descriptor, type Digest } from '../oci/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
 import { formatReference, parseTarget, type Reference, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
-import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
+import { writeFileAtomic } from '../util/index.js';
 import { forgetInJournals } from './journal.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -61,14 +64,7 @@ export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollb
     let to = opts.digest;
     let undoes: SiteRollbackResult['undoes'];
     if (!to) {
-      // Moves made by imports, from the audit log and from the kept receipts (the audit log may
-      // have been rotated away): the newest one onto the current digest.
-      const fromAudit = tagMovesOf(await site.audit(), ref.registry, ref.repository, tag).filter((m) => m.action === 'tag');
-      const fromReceipts = (await site.receipts())
-        .filter(({ receipt }) => receipt.target === ref.registry || receipt.target.startsWith(`${ref.registry}/`))
-        .flatMap(({ receipt }) => (receipt.tagMoves ?? []).filter((m) => m.repository === ref.repository && m.tag === tag).map((m) => ({ ...m, time: receipt.finished })));
-      const moves = [...fromAudit, ...fromReceipts].filter((m) => m.digest === current.digest).sort((x, y) => x.time.localeCompare(y.time));
-      const last = moves.at(-1);
+      const last = await lastImportMoveOnto(site, ref.registry, ref.repository, tag, current.digest);
       if (!last) {
         throw new AirlockError('NOT_FOUND', `no import recorded moving ${where} onto its current digest ${current.digest}`, {
           where: site.auditPath,
@@ -127,17 +123,6 @@ export interface SitePruneOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface PruneManifest {
-  readonly repository: string;
-  readonly digest: Digest;
-  readonly mediaType: string;
-  readonly size: number;
-  /** Tags that point at it now (they go with it). */
-  readonly tags: readonly string[];
-  /** A bundle root (`root`) or a manifest inside a deleted index, or a referrer fallback index (`child`). */
-  readonly role: 'root' | 'child';
-}
-
 export interface SitePruneResult {
   readonly version: 1;
   readonly target: string;
@@ -156,16 +141,6 @@ export interface SitePruneResult {
   readonly applied: boolean;
   readonly deleted: number;
 }
-
-interface Held {
-  readonly desc: Descriptor;
-  /** Child manifests (index) — empty for an image manifest. */
-  readonly children: readonly Descriptor[];
-  /** Blobs it references: config and layers. */
-  readonly blobs: readonly Descriptor[];
-}
-
-const FALLBACK_TAG = /^sha256-([0-9a-f]{64})$/;
 
 /**
  * `airlock site prune --keep N`: from the site's receipts, delete through the registry API the
@@ -197,28 +172,9 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
   const kept = new Set(order.slice(0, opts.keep));
   const pruned = order.slice(opts.keep);
 
-  // Per repository: what kept and older bundles delivered, and the tags Airlock set.
-  interface RepoPlan { keptRoots: Set<Digest>; olderRoots: Set<Digest>; airlockTags: Set<string> }
-  const repos = new Map<string, RepoPlan>();
-  const planOf = (repository: string): RepoPlan => {
-    let p = repos.get(repository);
-    if (!p) repos.set(repository, (p = { keptRoots: new Set(), olderRoots: new Set(), airlockTags: new Set() }));
-    return p;
-  };
-  const repoPath = (artifactTarget: string): string | undefined =>
-    artifactTarget.startsWith(`${target.host}/`) ? artifactTarget.slice(target.host.length + 1) : undefined;
-  for (const r of receipts as Receipt[]) {
-    for (const a of r.artifacts) {
-      const path = repoPath(a.target);
-      if (!path || a.status === 'waiting') continue;
-      const p = planOf(path);
-      (kept.has(r.bundleId) ? p.keptRoots : p.olderRoots).add(a.digest);
-      if (a.tag !== undefined) p.airlockTags.add(a.tag);
-    }
-  }
+  const repos = prunePlansFromReceipts(receipts as Receipt[], target.host, kept);
 
   const client = createRegistryClient(target.host, opts.dest, { ...(opts.logger ? { logger: opts.logger } : {}), side: 'dest' });
-  const call = opts.signal ? { signal: opts.signal } : {};
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const toDelete: PruneManifest[] = [];
   const protectedList: { repository: string; digest: Digest; reason: string }[] = [];
@@ -239,93 +195,12 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
       }
     }
     for (const [repository, p] of repos) {
-      const repo = client.repository(repository);
-      const held = new Map<Digest, Held | null>();
-      const read = async (digest: Digest): Promise<Held | null> => {
-        if (held.has(digest)) return held.get(digest)!;
-        let got: Held | null = null;
-        try {
-          const { desc, bytes } = await repo.fetchManifest(digest, call);
-          const m = parseManifest(bytes, desc.mediaType, `${repository}@${digest}`);
-          const succ = successors(m);
-          got = { desc, children: succ.filter((d) => isManifestMediaType(d.mediaType)), blobs: succ.filter((d) => !isManifestMediaType(d.mediaType)) };
-        } catch (err) {
-          if (!(isAirlockError(err) && err.code === 'NOT_FOUND')) throw err;
-        }
-        held.set(digest, got);
-        return got;
-      };
-      const closure = async (roots: Iterable<Digest>): Promise<Set<Digest>> => {
-        const out = new Set<Digest>();
-        const todo = [...roots];
-        while (todo.length > 0) {
-          const batch = todo.splice(0).filter((d) => !out.has(d));
-          for (const d of batch) out.add(d);
-          await forEachConcurrent(batch, concurrency, async (d) => {
-            const h = await read(d);
-            if (h) for (const c of h.children) if (!out.has(c.digest)) todo.push(c.digest);
-          }, opts.signal);
-        }
-        return new Set([...out].filter((d) => held.get(d)));
-      };
-
-      // Every tag in the repository and where it points.
-      const tagged = new Map<string, Digest>();
-      const tags = await repo.tags(call);
-      await forEachConcurrent(tags, concurrency, async (t) => {
-        const d = await currentDigest(repo, t, call);
-        if (d) tagged.set(t, d.digest);
-      }, opts.signal);
-      const tagsOf = (d: Digest): string[] => [...tagged].filter(([, v]) => v === d).map(([t]) => t).sort();
-      const historyOf = [...p.airlockTags].map((t) => historyTagPattern(t));
-      const isAirlocks = (t: string): boolean => p.airlockTags.has(t) || FALLBACK_TAG.test(t) || historyOf.some((re) => re.test(t));
-
-      // Kept: what kept bundles delivered, every foreign tag, and Airlock's tags on what no older bundle delivered.
-      const keepRoots = new Set<Digest>(p.keptRoots);
-      const reasons = new Map<Digest, string>();
-      for (const d of p.keptRoots) reasons.set(d, 'a kept bundle delivered it');
-      for (const [t, d] of tagged) {
-        if (FALLBACK_TAG.test(t)) continue;
-        if (!isAirlocks(t)) {
-          keepRoots.add(d);
-          if (!reasons.has(d)) reasons.set(d, `tag ${t} (not Airlock's) points at it`);
-        } else if (!p.olderRoots.has(d)) keepRoots.add(d);
-      }
-      let keepSet = await closure(keepRoots);
-      let candidates = new Set([...p.olderRoots].filter((d) => !keepSet.has(d)));
-      let deleteSet = new Set([...(await closure(candidates))].filter((d) => !keepSet.has(d)));
-      // Referrer fallback indexes go with their subject, and stay with it.
-      let again = false;
-      for (const [t, d] of tagged) {
-        const m = FALLBACK_TAG.exec(t);
-        if (!m) continue;
-        if (deleteSet.has(`sha256:${m[1]}` as Digest)) candidates.add(d);
-        else {
-          keepRoots.add(d);
-          again = true;
-        }
-      }
-      if (again) keepSet = await closure(keepRoots);
-      candidates = new Set([...candidates].filter((d) => !keepSet.has(d)));
-      const rootsNow = new Set(candidates);
-      deleteSet = new Set([...(await closure(candidates))].filter((d) => !keepSet.has(d)));
-
-      for (const d of p.olderRoots) {
-        if (held.get(d) === null) alreadyGone++;
-        else if (keepSet.has(d) && !p.keptRoots.has(d)) protectedList.push({ repository, digest: d, reason: reasons.get(d) ?? 'a kept manifest holds it' });
-      }
-      // Parents before children: roots first, then what they list, in closure order.
-      const ordered = [...deleteSet].sort((a, b) => Number(rootsNow.has(b)) - Number(rootsNow.has(a)));
-      for (const d of ordered) {
-        const h = held.get(d)!;
-        toDelete.push({ repository, digest: d, mediaType: h.desc.mediaType, size: h.desc.size, tags: tagsOf(d), role: rootsNow.has(d) ? 'root' : 'child' });
-        freedBlobs.set(d, h.desc.size);
-        for (const b of h.blobs) freedBlobs.set(b.digest, b.size);
-      }
-      for (const d of keepSet) {
-        keptBlobs.add(d);
-        for (const b of held.get(d)?.blobs ?? []) keptBlobs.add(b.digest);
-      }
+      const r = await planRepositoryPrune(client.repository(repository), repository, p, { concurrency, signal: opts.signal });
+      toDelete.push(...r.toDelete);
+      protectedList.push(...r.protected);
+      alreadyGone += r.alreadyGone;
+      for (const [d, size] of r.freedBlobs) freedBlobs.set(d, size);
+      for (const d of r.keptBlobs) keptBlobs.add(d);
     }
     for (const d of keptBlobs) freedBlobs.delete(d);
 
@@ -354,24 +229,6 @@ export async function sitePrune(opts: SitePruneOptions): Promise<SitePruneResult
   }
 }
 
-interface PendingPrune {
-  readonly version: 1;
-  readonly target: string;
-  /** In delete order: indexes before what they list. */
-  readonly manifests: readonly { readonly repository: string; readonly digest: Digest; readonly mediaType: string; readonly size: number; readonly tags?: readonly string[] }[];
-  /** Blobs the next garbage collection frees: the journals must forget them. */
-  readonly blobs: readonly Digest[];
-}
-
-async function readPending(path: string): Promise<PendingPrune | undefined> {
-  try {
-    const doc = JSON.parse(await readFile(path, 'utf8')) as Partial<PendingPrune>;
-    return doc.version === 1 && Array.isArray(doc.manifests) && Array.isArray(doc.blobs) ? doc as PendingPrune : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Carry out a written-down prune: make the journals forget what goes (first: forgetting only makes
  * a re-import ask again), then delete each manifest still there, indexes first, each audited.
@@ -380,7 +237,6 @@ async function applyPrune(
   pending: PendingPrune,
   ctx: { client: RegistryClient; site: SiteState; stateDir: string; registry: string; signal?: AbortSignal },
 ): Promise<number> {
-  const call = ctx.signal ? { signal: ctx.signal } : {};
   const gone = new Set(pending.manifests.map((m) => `${m.repository} ${m.digest}`));
   const freed = new Set<string>(pending.blobs);
   await forgetInJournals(ctx.stateDir, (k) => {
@@ -390,22 +246,5 @@ async function applyPrune(
     if (kind === 'tag') return gone.has(`${repository} ${id.slice(id.lastIndexOf('@') + 1)}`);
     return false;
   });
-  const audit = new AuditLog(ctx.site.auditPath, { registry: ctx.registry });
-  let deleted = 0;
-  for (const m of pending.manifests) {
-    const repo = ctx.client.repository(m.repository);
-    const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
-    if (!(await repo.exists(desc, call))) continue;
-    if (!(await repo.delete(desc, call))) {
-      await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, result: 'error', detail: 'the registry refused the delete' });
-      throw new AirlockError('REGISTRY', `${ctx.registry} refused to delete ${m.repository}@${m.digest}`, {
-        where: `${ctx.registry}/${m.repository}`,
-        hint: 'enable deletes in the registry (Distribution: storage.delete.enabled, or REGISTRY_STORAGE_DELETE_ENABLED=true) and use an account allowed to delete; re-run prune --apply',
-      });
-    }
-    deleted++;
-    await audit.write({ action: 'delete', repository: m.repository, digest: m.digest, ...(m.tags && m.tags.length > 0 ? { detail: `tags ${m.tags.join(', ')}` } : {}), result: 'ok' });
-  }
-  await audit.flush();
-  return deleted;
+  return deletePrunedManifests(pending, { client: ctx.client, auditPath: ctx.site.auditPath, registry: ctx.registry, signal: ctx.signal });
 }
