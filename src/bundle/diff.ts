@@ -1,7 +1,6 @@
-import type { ArtifactKind, BundleArtifact } from '../bundle/index.js';
-import { AirlockError } from '../errors.js';
 import type { Digest } from '../oci/index.js';
-import { heldDigests, readBaseDocument, travels, type BaseDocument } from '../bundle/index.js';
+import { heldDigests, travels, type BaseDocument } from './bases.js';
+import type { ArtifactKind, BundleArtifact } from './types.js';
 
 /** One side of a diff, as named on the command line. */
 export interface DiffSide {
@@ -68,22 +67,6 @@ export interface DiffResult {
     /** Bytes of NEW's set that such a delta leaves to OLD. */
     readonly bytesLeftOut: number;
   };
-}
-
-/**
- * `airlock bundle diff OLD NEW`: reads only the fronts (airlock.json) of two bundles, each a
- * bundle file, a volume, a directory or a bare airlock.json. OLD may also be an import receipt
- * (then "a delta from OLD" is the delta for that site). Pure comparison; no registry, no layer read.
- */
-export async function diffBundles(oldPath: string, newPath: string): Promise<DiffResult> {
-  const hint = 'name a bundle file, volume or directory, or its airlock.json (OLD may also be a receipt.json)';
-  const [oldDoc, newDoc] = await Promise.all([readBaseDocument(oldPath, 'OLD', hint), readBaseDocument(newPath, 'NEW', hint)]);
-  if (newDoc.kind !== 'bundle') {
-    throw new AirlockError('USAGE', `NEW (${newPath}) is a receipt; it must be a bundle or its airlock.json`, {
-      where: newPath, hint: 'a receipt can only be OLD: `airlock bundle diff receipt.json NEW`',
-    });
-  }
-  return planDiff(oldDoc, newDoc);
 }
 
 /** The comparison itself, on documents already read: pure. */

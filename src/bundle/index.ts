@@ -14,5 +14,6 @@ export {
 } from './reader.js';
 export { BundleContentSource } from './source.js';
 export { stageTool, publishTool, discardTool, checkCarriedTool, type ToolToCarry, type StagedTool, type ToolCheck } from './carried-tool.js';
+export { planDiff, type DiffResult, type DiffSide, type DiffArtifact, type ChangedArtifact, type DiffBlob } from './diff.js';
 export { travels, heldDigests, readBaseDocument, BaseSetBuilder, type BaseSet, type BaseSource, type BaseDocument } from './bases.js';
 export { writeParity, repairVolumes, readParityInfo, parityFileName, type ParityInfo, type ParityWritten, type RepairResult, type RepairOptions } from './parity.js';

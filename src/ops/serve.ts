@@ -14,13 +14,12 @@ import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from
 import { formatBytes } from '../util/index.js';
 import {
   readHtpasswd, referrersFallbackTag, referrersIndex, startRegistryServer, type ServeCatalog, type ServeContent, type ServedRepository, type ServedRequest,
+  DEFAULT_LISTEN, defaultServeCacheDir, isLoopback, parseListen,
 } from '../serve/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { mapArtifacts } from './import.js';
-import { DEFAULT_LISTEN, defaultServeCacheDir, isLoopback, parseListen } from './listen.js';
 
 // The address helpers live in listen.ts so the ops barrel can offer them without loading the server.
-export { DEFAULT_LISTEN, defaultServeCacheDir, parseListen, isLoopback } from './listen.js';
 
 export interface ServeOptions {
   /** A bundle directory, a .tar or .tar.zst, or volumes of one split bundle. */

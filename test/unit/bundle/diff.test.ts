@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planDiff } from '../../../src/ops/index.js';
-import type { AirlockManifest, BaseDocument } from '../../../src/bundle/index.js';
-import { API1, APP1, APP2, d, fakeManifest, fakeReceipt, sizeOf, type FakeImage } from './fixture.js';
+import { planDiff, type AirlockManifest, type BaseDocument } from '../../../src/bundle/index.js';
+import { API1, APP1, APP2, d, fakeManifest, fakeReceipt, sizeOf, type FakeImage } from '../ops/fixture.js';
 
 const bundle = (manifest: AirlockManifest, path = 'x.tar'): BaseDocument & { kind: 'bundle' } =>
   ({ kind: 'bundle', id: d(path), path, raw: Buffer.from('{}'), manifest });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRange, referrersFallbackTag } from '../../../src/serve/index.js';
-import { isLoopback, parseListen } from '../../../src/ops/index.js';
+import { isLoopback, parseListen } from '../../../src/serve/index.js';
 import type { Digest } from '../../../src/oci/index.js';
 import { assertThrowsCode } from '../../helpers/assert.js';
 
