@@ -58,9 +58,9 @@ const STDERR_ALLOWED: readonly string[] = ['src/signing/passphrase.ts'];
 
 /**
  * What cli/ may import besides itself: ops/ (the use cases, and the types of their options, results
- * and events, re-exported there) and the floors with no I/O that flag parsing and rendering need:
- * oci/ (parseDigest, shortDigest), reference/ (parse a reference or a target once, at the edge),
- * util/ (formatBytes, parseSize, parseDuration), errors, log and version.
+ * and events, re-exported there), the pure-data floors that flag parsing and rendering need: oci/
+ * (parseDigest, shortDigest) and reference/ (a reference or a target parsed once, at the edge), and
+ * the bottom floor: util/ (formatBytes, parseSize, parseDuration), errors, log and version.
  */
 const CLI_MAY_IMPORT: ReadonlySet<string> = new Set(['ops', 'oci', 'reference', 'util', 'errors', 'log', 'version']);
 
