@@ -35,7 +35,7 @@ export interface TagMove {
   readonly historyTag?: string;
 }
 
-/** One rule's verdict on one artifact (ops/policy.ts). */
+/** One rule's verdict on one artifact (mirror/policy-gate.ts). */
 export interface PolicyCheck {
   /** 1-based position of the rule in the policy file. */
   readonly rule: number;

@@ -14,3 +14,4 @@ export {
   type ImportPolicy, type PolicyRule, type PolicyRuleKind, type PolicyKeyless,
   POLICY_RULE_KINDS, globMatch, parsePolicy, readPolicyFile,
 } from './policy.js';
+export { evaluatePolicy, assertPolicyAllows, type EvaluatePolicyOptions } from './policy-gate.js';

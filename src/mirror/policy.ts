@@ -2,7 +2,7 @@
  * The import policy (`airlock bundle import --policy FILE`): a YAML file of rules that every image
  * and chart of a bundle must meet before anything is pushed. It lives beside the mirror list here
  * because it is the other YAML file users write, read with the same reader: every problem at its
- * file:line:col, all of them in one run. Evaluation is ops/policy.ts.
+ * file:line:col, all of them in one run. Evaluation is mirror/policy-gate.ts.
  *
  * ```yaml
  * version: 1

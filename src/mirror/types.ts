@@ -1,5 +1,9 @@
 import type { Platform } from '../oci/index.js';
 import type { Reference } from '../reference/index.js';
+import type { VerifyPolicy } from '../signing/index.js';
+
+// A vendor-signature policy (`verify:`) is the signing module's type: its checks read it.
+export type { VerifyPolicy };
 
 /**
  * A validated mirror list (README "Write the mirror list"). Every entry carries `where`
@@ -51,21 +55,6 @@ export type TagSelector =
   | { readonly kind: 'list'; readonly tags: readonly string[] }
   | { readonly kind: 'semver'; readonly range: string }
   | { readonly kind: 'regex'; readonly pattern: string };
-
-export type VerifyPolicy =
-  | { readonly kind: 'key'; readonly keyPath: string }
-  | {
-      readonly kind: 'keyless';
-      /** OIDC issuer URL, compared exactly. Exactly one of issuer / issuerRegexp is set. */
-      readonly issuer?: string;
-      /** The issuer as an unanchored regular expression (cosign --certificate-oidc-issuer-regexp). */
-      readonly issuerRegexp?: string;
-      /** Exactly one of identity / identityRegexp is set; identityRegexp is unanchored, as cosign's. */
-      readonly identity?: string;
-      readonly identityRegexp?: string;
-      /** Absolute path of a `trusted_root.json`; absent: the production Sigstore root. */
-      readonly trustedRoot?: string;
-    };
 
 interface ImageCommon {
   /** Absent: every platform (the `--platform` flags, if any, then filter). */

@@ -37,7 +37,7 @@ export type { VerifyOptions, VerifyResult } from './verify.js';
 export type { InspectResult } from './inspect.js';
 export type { ServeOptions, ServeHandle } from './serve.js';
 export type { LoadBasesOptions } from './bases.js';
-export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from './policy.js';
+export type { PolicyDecision, PolicyArtifactResult, PolicyCheck } from '../deploy/index.js';
 export type { SiteStatusOptions } from './site.js';
 export type { SiteRollbackOptions, SiteRollbackResult, SitePruneOptions, SitePruneResult } from './site-registry.js';
 export type { ProbeRegistryOptions } from './registry-probe.js';

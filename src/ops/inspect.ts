@@ -1,9 +1,8 @@
-import { readBundleFront, type BundleArtifact, type BundleBase, type ToolRecord } from '../bundle/index.js';
+import { checkCarriedTool, readBundleFront, type BundleArtifact, type BundleBase, type ToolCheck, type ToolRecord } from '../bundle/index.js';
 import { inspectSignature, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import type { Digest } from '../oci/index.js';
-import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
-import { evaluatePolicy, type PolicyDecision } from './policy.js';
-import { readPolicyFile } from '../mirror/index.js';
+import { evaluatePolicy, readPolicyFile } from '../mirror/index.js';
+import type { PolicyDecision } from '../deploy/index.js';
 
 export interface InspectResult {
   readonly version: 1;

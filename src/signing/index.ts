@@ -57,6 +57,8 @@ export {
 } from './upstream.js';
 export {
   type UpstreamTrustOverride,
+  type UpstreamVerifyEntries,
+  type VerifyPolicy,
   type ReverifiedSigner,
   verifyUpstreamSignatures,
   reverifyArtifactSignature,

@@ -8,12 +8,32 @@ import type { PlanNode, PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_SIGSTORE_BUNDLE_V03, digestOf, parseManifest, type Digest,
 } from '../oci/index.js';
-import type { MirrorList, VerifyPolicy } from '../mirror/index.js';
 import type { RegistryRepository } from '../registry/index.js';
 import type { AirlockManifest, UpstreamEvidence, UpstreamSignatureRecord } from '../bundle/index.js';
 import { parsePublicKey, type VerificationKey } from './keys.js';
 import type { KeylessPolicy } from './sigstore.js';
 import { verifyCosignSimpleSigning, verifySigstoreBundleForDigest } from './upstream.js';
+
+/** A mirror-list entry's `verify:`: whose signature an upstream image must carry (mirror/ parses it). */
+export type VerifyPolicy =
+  | { readonly kind: 'key'; readonly keyPath: string }
+  | {
+      readonly kind: 'keyless';
+      /** OIDC issuer URL, compared exactly. Exactly one of issuer / issuerRegexp is set. */
+      readonly issuer?: string;
+      /** The issuer as an unanchored regular expression (cosign --certificate-oidc-issuer-regexp). */
+      readonly issuerRegexp?: string;
+      /** Exactly one of identity / identityRegexp is set; identityRegexp is unanchored, as cosign's. */
+      readonly identity?: string;
+      readonly identityRegexp?: string;
+      /** Absolute path of a `trusted_root.json`; absent: the production Sigstore root. */
+      readonly trustedRoot?: string;
+    };
+
+/** What the export-side check reads of the mirror list: each image entry's `verify:` and where it was written. */
+export interface UpstreamVerifyEntries {
+  readonly images: readonly { readonly verify?: VerifyPolicy | undefined; readonly where: string }[];
+}
 
 /** Signature payloads and Sigstore bundles are small; refuse anything that is not. */
 const MAX_SIGNATURE_BLOB = 1024 * 1024;
@@ -60,7 +80,7 @@ async function loadTrust(policy: VerifyPolicy, where: string, defaultRoot: strin
  * material go into airlock.json so the site can check it again offline.
  */
 export async function verifyUpstreamSignatures(
-  mirror: MirrorList,
+  mirror: UpstreamVerifyEntries,
   resolved: readonly Resolved[],
   roots: readonly PlannedRoot[],
   nodes: ReadonlyMap<Digest, PlanNode>,

@@ -1,5 +1,5 @@
 /**
- * The import policy gate (`--policy FILE`, mirror/policy.ts for the file): every image and chart of
+ * The import policy gate (`--policy FILE`; mirror/policy.ts reads the file, this judges a bundle by it): every image and chart of
  * a bundle is judged, offline, from the signed airlock.json and the manifests and configs at the
  * bundle's front, before anything is pushed. A rule judges an artifact only when it applies to it;
  * an artifact is allowed when every rule that applies passes. The decision (the policy's digest and
@@ -12,12 +12,10 @@ import {
   MEDIA_TYPE_SYFT_JSON, PREDICATE_CYCLONEDX_PREFIX, PREDICATE_SLSA_PROVENANCE_PREFIX, PREDICATE_SPDX_PREFIX,
   formatPlatform, parseManifest, type Digest, type Manifest,
 } from '../oci/index.js';
-import { globMatch, type ImportPolicy, type PolicyRule } from '../mirror/index.js';
+import { globMatch, type ImportPolicy, type PolicyRule } from './policy.js';
 import type { AirlockManifest, BundleArtifact } from '../bundle/index.js';
 import { loadPublicKey, reverifyArtifactSignature, type UpstreamTrustOverride, type VerificationKey } from '../signing/index.js';
 import type { PolicyArtifactResult, PolicyCheck, PolicyDecision } from '../deploy/index.js';
-
-export type { PolicyArtifactResult, PolicyCheck, PolicyDecision };
 
 export interface EvaluatePolicyOptions {
   /** The importer's own --trusted-root: for keyless rules without their own `trustedRoot`. */

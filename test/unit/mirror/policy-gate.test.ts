@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AirlockManifest, BundleArtifact } from '../../../src/bundle/index.js';
-import { parsePolicy } from '../../../src/mirror/index.js';
+import { assertPolicyAllows, evaluatePolicy, parsePolicy } from '../../../src/mirror/index.js';
 import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_EMPTY, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, type Digest } from '../../../src/oci/index.js';
-import { assertPolicyAllows, evaluatePolicy } from '../../../src/ops/policy.js';
 import { assertThrowsCode } from '../../helpers/assert.js';
 
 /** cosign's `.att` layers: a DSSE envelope (sigstore/cosign specs/ATTESTATION_SPEC.md). */
