@@ -19,8 +19,6 @@ import {
 import { buildBundlePlan } from './bundle-plan.js';
 import { mapArtifacts } from './import.js';
 
-// The address helpers live in listen.ts so the ops barrel can offer them without loading the server.
-
 export interface ServeOptions {
   /** A bundle directory, a .tar or .tar.zst, or volumes of one split bundle. */
   readonly bundles: readonly string[];
