@@ -90,6 +90,15 @@ export class Transport {
   /** By repository ('' for the registry as a whole): authfile keys may be scoped to a namespace. */
   readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
   #closed = false;
+  /**
+   * HEADs keep their connection (undici's `reset: false`). undici closes the connection after every
+   * HEAD by default, for servers that wrongly send a body with one: against Distribution each
+   * existence check then cost a new TCP (and TLS) connection (docs/BENCHMARKS.md, 2026-12-07).
+   * Registries answer HEAD correctly; should one not, the stray body reaches the parser as a
+   * malformed next answer (an `HPE_*` error): from then on HEADs close their connection again, and
+   * the failed request is retried like any other transport error.
+   */
+  #headKeepAlive = true;
 
   constructor(registry: string, config: RegistryHostConfig, opts: RegistryClientOptions = {}) {
     this.registry = registry;
@@ -218,9 +227,14 @@ export class Transport {
         // undici sends an async iterable too (its writeIterable), though its types name only Readable.
         body: body === undefined ? null : Buffer.isBuffer(body) ? body : body.stream as Readable,
         ...(signal ? { signal } : {}),
+        ...(method === 'HEAD' && this.#headKeepAlive ? { reset: false } : {}),
         highWaterMark: highWaterMark ?? 1 << 16,
       });
     } catch (err) {
+      if (this.#headKeepAlive && errCode(err)?.startsWith('HPE_')) {
+        this.#headKeepAlive = false;
+        this.#logger.debug(`${this.registry}: malformed answer (${errCode(err)}); HEAD requests close their connection from now on`);
+      }
       this.#report({ method, url: redactUrl(u), ...(bytes ? { bytesSent: bytes } : {}) });
       throw err;
     }
