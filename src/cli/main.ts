@@ -125,6 +125,18 @@ export function buildParser(argv: string[], onRun: (cmd: AirlockCommand, args: R
   return y;
 }
 
+/**
+ * yargs 17 renders the chosen command's whole --help right after its handler returns, to cache it
+ * for a later `showHelp()` (command.js `cacheHelpMessage`). Nothing here calls showHelp after a
+ * command ran (`--help` renders its own, errors go through `.fail`), and the render cost 13–28 ms of
+ * CPU on every run of `bundle import` (docs/BENCHMARKS.md, no-op re-import, 2026-12-07).
+ */
+function skipHelpCache(y: Argv): void {
+  type Internal = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } };
+  const usage = (y as unknown as Internal).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
+
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   // Every request and stream in flight listens on this one signal: hundreds at once is normal.
@@ -139,9 +151,11 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     let chosen: { cmd: AirlockCommand; args: Record<string, unknown> } | undefined;
-    await buildParser(argv, (cmd, args) => {
+    const parser = buildParser(argv, (cmd, args) => {
       chosen = { cmd, args };
-    }).parseAsync();
+    });
+    skipHelpCache(parser);
+    await parser.parseAsync();
     if (!chosen) return EXIT.ok; // --help / --version
     const ctx = createContext(chosen.args as GlobalArgs, controller.signal);
     await chosen.cmd.run(chosen.args, ctx);
