@@ -120,6 +120,42 @@ describe('connection reuse against Distribution (HEADs keep their connection)', 
   });
 });
 
+describe('a server that sends a body with its HEAD answers (not Distribution: the case undici closes for)', () => {
+  it('answers every HEAD right, the stray bytes costing the connection rather than the answer', async () => {
+    // Raw HTTP/1.1: every answer carries its JSON body, HEAD or not (as some broken servers do).
+    const body = '{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}';
+    let connections = 0;
+    const server = net.createServer((sock) => {
+      connections++;
+      let buf = '';
+      sock.on('error', () => {});
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        for (let i = buf.indexOf('\r\n\r\n'); i >= 0; i = buf.indexOf('\r\n\r\n')) {
+          const path = buf.slice(0, i).split(' ')[1];
+          buf = buf.slice(i + 4);
+          sock.write(path === '/v2/'
+            ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}'
+            : `HTTP/1.1 404 Not Found\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\n\r\n${body}`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createRegistryClient(`127.0.0.1:${(server.address() as net.AddressInfo).port}`, { tls: 'plain-http' }, { retryBaseDelayMs: 5 });
+    try {
+      const repo = client.repository('broken/app');
+      for (let i = 0; i < 10; i++) {
+        const desc = { mediaType: 'application/octet-stream', digest: `sha256:${String(i).repeat(64)}`, size: 1 } as Descriptor;
+        assert.equal(await repo.exists(desc), false);
+      }
+    } finally {
+      await client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    assert.ok(connections >= 2, `${connections} connection(s): the stray bodies were not noticed`);
+  });
+});
+
 describe('connection reuse during a bundle import and a no-op re-import', () => {
   let bundles: SignedBundles;
   let target: TestRegistry;
