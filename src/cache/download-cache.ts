@@ -48,7 +48,7 @@ export class DownloadCache extends LayoutStore {
 
   /**
    * A cache file as it is (callers verify it), or the bytes a reference points at, verified here
-   * as they stream (a VerifyStream of the blob: callers need not hash them again): a reference
+   * as they stream (a self-verifying stream, content isVerifiedFor: callers need not hash them again): a reference
    * whose bytes are wrong (the bundle was changed in place, keeping its size and mtime) fails
    * DIGEST_MISMATCH and is dropped (the export then downloads the blob again).
    */

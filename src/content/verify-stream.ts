@@ -12,11 +12,34 @@ export interface VerifyStreamOptions {
 }
 
 /**
+ * The brand of a stream that checks its own bytes against one descriptor as they pass and fails
+ * before it ends when they are wrong (see isVerifiedFor). A symbol, not a class: any stream can
+ * carry the capability (a verifyStream, a cache's checked read), and a sink asks for it with a type
+ * guard rather than `instanceof`.
+ */
+export const VERIFIES: unique symbol = Symbol('airlock.verifies');
+
+/** A body that verifies itself: `[VERIFIES](desc)` is true when it checks exactly `desc`. */
+export interface SelfVerifying {
+  readonly [VERIFIES]: (desc: Pick<Descriptor, 'digest' | 'size'>) => boolean;
+}
+
+/**
+ * True when `body` checks exactly `desc` as it streams: a sink handed it may skip hashing the same
+ * bytes again (the stream fails before it ends if they are wrong, so nothing unverified is
+ * committed as long as the sink commits only after the end).
+ */
+export function isVerifiedFor<T extends object>(body: T, desc: Pick<Descriptor, 'digest' | 'size'>): body is T & SelfVerifying {
+  const check = (body as Partial<SelfVerifying>)[VERIFIES];
+  return typeof check === 'function' && check.call(body, desc);
+}
+
+/**
  * A pass-through that hashes and counts every byte, fails as soon as more than `desc.size` bytes
  * arrive, and fails at the end if the size or the digest differ. Nothing downstream may treat the
  * data as good before this stream has ended without error.
  */
-export class VerifyStream extends Transform {
+export class VerifyStream extends Transform implements SelfVerifying {
   readonly #hash: Hash = createHash('sha256');
   readonly #desc: Pick<Descriptor, 'digest' | 'size'>;
   readonly #opts: VerifyStreamOptions;
@@ -32,13 +55,8 @@ export class VerifyStream extends Transform {
     return this.#bytes;
   }
 
-  /**
-   * True when this stream checks exactly `desc`: a sink handed it may skip hashing the same bytes
-   * again (the stream fails before it ends if they are wrong, so nothing unverified is committed).
-   */
-  verifies(desc: Pick<Descriptor, 'digest' | 'size'>): boolean {
-    return this.#desc.digest === desc.digest && this.#desc.size === desc.size;
-  }
+  /** True when this stream checks exactly `desc` (isVerifiedFor). */
+  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#desc.digest === desc.digest && this.#desc.size === desc.size;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#bytes += chunk.length;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError, ioError } from '../errors.js';
-import { VerifyStream, verifyStream, type CallOptions, type ContentSink, type ContentSource } from '../content/index.js';
+import { isVerifiedFor, verifyStream, type CallOptions, type ContentSink, type ContentSource } from '../content/index.js';
 import {
   ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_INDEX, hexOf, isDigest, parseDescriptor, type Descriptor, type Digest,
 } from '../oci/index.js';
@@ -100,9 +100,9 @@ export class LayoutStore implements ContentSource, ContentSink {
       return;
     }
     const tmp = join(this.root, 'ingest', `${hexOf(desc.digest)}.${randomUUID()}`);
-    // A body that is already a verifyStream of this descriptor (the copy engine's) is not hashed a
+    // A body that already verifies this descriptor (the copy engine's verifyStream) is not hashed a
     // second time: it fails before it ends if the bytes are wrong, and the rename waits for its end.
-    const checked = body instanceof VerifyStream && body.verifies(desc) && !this.#opts.onBytes;
+    const checked = isVerifiedFor(body, desc) && !this.#opts.onBytes;
     try {
       const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
       const options = opts.signal ? { signal: opts.signal } : {};

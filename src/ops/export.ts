@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache, type DownloadCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { readVerified, VerifyStream, verifyStream } from '../content/index.js';
+import { isVerifiedFor, readVerified, verifyStream } from '../content/index.js';
 import {
   blobOrder, closure, describePlan, executeCopy, formatSource, planCopy, PlanSource, walkGraph,
   type CopyEvent, type NodeSource, type PlanDescription, type PlanNode, type PlannedRoot,
@@ -369,7 +369,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
           fromCache.add(desc.digest);
           const cached = await cache.fetch(desc, { signal: s });
           // Read through a reference: verified (and dropped if wrong) by the cache itself.
-          if (cached instanceof VerifyStream && cached.verifies(desc)) return cached;
+          if (isVerifiedFor(cached, desc)) return cached;
           return streamPipeline(cached, verifyStream(desc, { where: `cached ${where}` }), () => {});
         }
         // Not copied into the cache: once the bundle is whole, the cache records where in it the
