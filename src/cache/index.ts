@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DownloadCache } from './download-cache.js';
 
 export { DownloadCache } from './download-cache.js';
+export { ReadThroughSource, type ReadThroughOptions } from './read-through.js';
 
 /**
  * The content-addressed download cache (download-cache.ts), reused across exports so a second

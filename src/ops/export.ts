@@ -6,9 +6,9 @@ import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { AirlockError, ioError, mismatchedDigest } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
-import { openCache, type DownloadCache } from '../cache/index.js';
+import { openCache, ReadThroughSource, type DownloadCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { isVerifiedFor, readVerified, verifyStream } from '../content/index.js';
+import { isVerifiedFor, verifyStream } from '../content/index.js';
 import {
   blobOrder, closure, describePlan, executeCopy, formatSource, planCopy, PlanSource, walkGraph,
   type CopyEvent, type NodeSource, type PlanDescription, type PlanNode, type PlannedRoot,
@@ -271,7 +271,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     // the download cache like every other blob, so an export with a warm cache downloads nothing
     // (issue 4); a dry run only reads the cache, it does not fill it.
     const upstream = await verifyUpstreamSignatures(mirror, resolved, uniqueRoots, nodes,
-      (registry, repository) => readThroughCache(repoOf(registry, repository), cache, !opts.dryRun), { logger, trustedRoot: opts.trustedRoot, ...(signal ? { signal } : {}) });
+      (registry, repository) => new ReadThroughSource(repoOf(registry, repository), cache, { fill: !opts.dryRun }), { logger, trustedRoot: opts.trustedRoot, ...(signal ? { signal } : {}) });
 
     // 4. Which blobs travel (bases.ts `travels`): every manifest and index (the importer plans
     // from them); configs and layers only when no base holds them.
@@ -690,39 +690,6 @@ async function findReferrers(repo: RegistryRepository, root: Descriptor, upstrea
 async function evictDamaged(cache: DownloadCache, digest: Digest, evicted: Set<string>): Promise<void> {
   evicted.add(digest);
   await cache.evict(digest);
-}
-
-/** Blobs up to this size read from the cache by readThroughCache are checked before they are used. */
-const SMALL_CACHED_BLOB = 4 << 20;
-
-/**
- * `repo` with blob fetches served from `cache` when it holds them (and, with `fill`, stored there
- * first when it does not): every byte is verified on the way into the cache.
- */
-function readThroughCache(repo: RegistryRepository, cache: DownloadCache, fill: boolean): RegistryRepository {
-  const fetch: RegistryRepository['fetch'] = async (desc, o = {}) => {
-    if (await cache.exists(desc)) {
-      if (desc.size > SMALL_CACHED_BLOB) return cache.fetch(desc, o);
-      // The cache is a hint: a small blob (a signature's payload) is read and checked here, and a
-      // wrong copy evicted and downloaded again instead of failing the signature check.
-      try {
-        return Readable.from([await readVerified(await cache.fetch(desc, o), desc, SMALL_CACHED_BLOB, { where: `blob ${desc.digest} in the download cache` })]);
-      } catch (err) {
-        if (mismatchedDigest(err) === undefined) throw err;
-        await cache.evict(desc.digest);
-      }
-    }
-    if (!fill) return repo.fetch(desc, o);
-    await cache.push(desc, await repo.fetch(desc, o), o);
-    return cache.fetch(desc, o);
-  };
-  return new Proxy(repo, {
-    get(target, prop) {
-      if (prop === 'fetch') return fetch;
-      const v: unknown = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }
 
 function dedupeRoots(roots: readonly PlannedRoot[]): PlannedRoot[] {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AirlockError, MultiError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readVerified } from '../content/index.js';
+import { readVerified, type ContentSource } from '../content/index.js';
 import type { PlanNode, PlannedRoot } from '../copy/index.js';
 import {
   ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_SIGSTORE_BUNDLE_V03, digestOf, parseManifest, type Digest,
 } from '../oci/index.js';
-import type { RegistryRepository } from '../registry/index.js';
 import type { AirlockManifest, UpstreamEvidence, UpstreamSignatureRecord } from '../bundle/index.js';
 import { parsePublicKey, type VerificationKey } from './keys.js';
 import type { KeylessPolicy } from './sigstore.js';
@@ -84,7 +83,7 @@ export async function verifyUpstreamSignatures(
   resolved: readonly Resolved[],
   roots: readonly PlannedRoot[],
   nodes: ReadonlyMap<Digest, PlanNode>,
-  repoOf: (registry: string, repository: string) => RegistryRepository,
+  repoOf: (registry: string, repository: string) => Pick<ContentSource, 'fetch'>,
   opts: { logger: Logger; signal?: AbortSignal; trustedRoot?: string | undefined },
 ): Promise<Map<Digest, UpstreamSignatureRecord>> {
   const out = new Map<Digest, UpstreamSignatureRecord>();
