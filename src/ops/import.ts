@@ -4,15 +4,15 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirlockError } from '../errors.js';
+import { AirlockError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { describePlan, executeCopy, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { describePlan, executeCopy, FileJournal, findStaleClaim, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
-import { createRegistryClient, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
+import { createRegistryClient, RegistryError, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { targetAccess } from '../deploy/index.js';
 import { bundleLabel, openBundle, type AirlockManifest, type BundleBlob, type BundleReader } from '../bundle/index.js';
 import { loadPrivateKey, readPassphrase, verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
@@ -20,8 +20,6 @@ import { AuditLog, SiteState, writeDeployOutputs, type MappedArtifact, type Rece
 import { currentDigest, keepPreviousTag } from '../deploy/index.js';
 import { errorToRecord } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
-import { FileJournal } from './journal.js';
-import { findStaleClaim, isStaleClaimError } from './journal-check.js';
 import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
 import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
@@ -270,7 +268,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
 
     // The journal is a hint: a target wiped, restored from an older backup or reinstalled at the
     // same host:port since the last run does not hold what it records. A sample of its claims is
-    // checked first; any miss and none of it is trusted (journal-check.ts).
+    // checked first; any miss and none of it is trusted (copy/journal-check.ts).
     if (journal && journal.size > 0) {
       const j = journal;
       const stale = await preflight.guard(() => findStaleClaim({ journal: j, descriptorOf: descriptorLookup(plan, manifest), repoFor, concurrency, ...(signal ? { signal } : {}) }));
@@ -849,4 +847,16 @@ function remainingVolumes(manifest: AirlockManifest, missing: readonly Digest[])
 /** A supply with nothing in it: the second look of a split import reads no bundle. */
 async function* noBlobs(): AsyncIterable<SequentialBlob> {
   // nothing
+}
+
+/**
+ * The target refused a write for want of content a run took to be there (from the journal, or a
+ * registry that lost it since it was asked): a manifest whose blobs or child manifests it lacks
+ * (distribution spec "Pushing Manifests": MANIFEST_BLOB_UNKNOWN; Distribution also answers
+ * BLOB_UNKNOWN and MANIFEST_UNKNOWN), or a tag on a manifest it no longer has (404). The journal
+ * is then set aside and the run checks everything again (copy/journal-check.ts).
+ */
+export function isStaleClaimError(err: unknown): boolean {
+  if (!(err instanceof RegistryError) || !isAirlockError(err)) return false;
+  return err.has('MANIFEST_BLOB_UNKNOWN') || err.has('BLOB_UNKNOWN') || err.has('MANIFEST_UNKNOWN') || err.code === 'NOT_FOUND';
 }

@@ -5,13 +5,13 @@ import {
   AuditLog, SiteState, currentDigest, deletePrunedManifests, lastImportMoveOnto, planRepositoryPrune, prunePlansFromReceipts, readPending,
   type PendingPrune, type PruneManifest, type Receipt,
 } from '../deploy/index.js';
+import { forgetInJournals } from '../copy/index.js';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { formatReference, parseTarget, type Reference, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, type RegistryClient, type RegistryHostConfig } from '../registry/index.js';
 import { writeFileAtomic } from '../util/index.js';
-import { forgetInJournals } from './journal.js';
 
 // ---------------------------------------------------------------------------------------------
 // rollback

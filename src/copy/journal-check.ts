@@ -1,6 +1,5 @@
-import { isAirlockError } from '../errors.js';
+import type { ContentSink, TagChecker } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import { RegistryError, type RegistryRepository } from '../registry/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import type { FileJournal } from './journal.js';
 
@@ -11,7 +10,7 @@ import type { FileJournal } from './journal.js';
  * blobs picked at random. A registry wiped, reinstalled at the same host:port or restored from
  * an older backup fails nearly every claim, so a handful finds it; a loss the sample misses
  * (one repository deleted) is found by the registry itself when a push needs what it lost
- * (isStaleClaimError), and the run then checks everything again.
+ * (ops/import.ts isStaleClaimError), and the run then checks everything again.
  */
 const SAMPLE = { tags: 32, manifests: 8, blobs: 8, untagged: 64 } as const;
 
@@ -19,7 +18,8 @@ export interface JournalCheckOptions {
   readonly journal: FileJournal;
   /** The descriptor of a digest the bundle carries (or relies on), for the HEAD. */
   readonly descriptorOf: (digest: Digest) => Descriptor | undefined;
-  readonly repoFor: (path: string) => RegistryRepository;
+  /** The target repository a claim names: asked whether it holds a blob or manifest, or where a tag points. */
+  readonly repoFor: (path: string) => Pick<ContentSink, 'exists'> & TagChecker;
   readonly concurrency: number;
   readonly signal?: AbortSignal;
 }
@@ -86,15 +86,4 @@ export async function findStaleClaim(o: JournalCheckOptions): Promise<string | u
     if (!holds) stale ??= c.tag !== undefined ? `${c.repository}:${c.tag} → ${c.digest}` : `${c.kind} ${c.digest} in ${c.repository}`;
   }, o.signal);
   return stale;
-}
-
-/**
- * The target refused a write for want of content a run took to be there (from the journal, or a
- * registry that lost it since it was asked): a manifest whose blobs or child manifests it lacks
- * (distribution spec "Pushing Manifests": MANIFEST_BLOB_UNKNOWN; Distribution also answers
- * BLOB_UNKNOWN and MANIFEST_UNKNOWN), or a tag on a manifest it no longer has (404).
- */
-export function isStaleClaimError(err: unknown): boolean {
-  if (!(err instanceof RegistryError) || !isAirlockError(err)) return false;
-  return err.has('MANIFEST_BLOB_UNKNOWN') || err.has('BLOB_UNKNOWN') || err.has('MANIFEST_UNKNOWN') || err.code === 'NOT_FOUND';
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, open, mkdir, readFile, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioError } from '../errors.js';
-import type { Journal } from '../copy/index.js';
+import type { Journal } from './types.js';
 
 /**
  * The import journal: one JSON line per finished step (blob pushed or mounted, manifest pushed,
@@ -14,7 +14,7 @@ import type { Journal } from '../copy/index.js';
  * from an older backup, garbage-collected, reinstalled at the same host:port, a repository
  * deleted). Import checks a sample of its claims before trusting it, and a registry that refuses
  * a push for want of something the journal claimed makes import forget it all (reset) and check
- * everything again (ops/journal-check.ts).
+ * everything again (journal-check.ts).
  */
 export class FileJournal implements Journal {
   readonly path: string;

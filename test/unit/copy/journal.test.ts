@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FileJournal, forgetInJournals } from '../../../src/ops/journal.js';
-import { isStaleClaimError } from '../../../src/ops/journal-check.js';
+import { FileJournal, forgetInJournals } from '../../../src/copy/journal.js';
+import { isStaleClaimError } from '../../../src/ops/import.js';
 import { registryErrorFrom } from '../../../src/registry/index.js';
 
 describe('FileJournal (issue 17.1: a hint that can be set aside)', () => {
