@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Descriptor } from '../oci/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
@@ -17,7 +17,10 @@ export interface ContentSource {
 /** Anything descriptors can be written to. */
 export interface ContentSink {
   exists(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
-  /** Store exactly these bytes under `desc`; reject size/digest mismatch; "already present" is success. */
+  /**
+   * Store exactly these bytes under `desc`; reject size/digest mismatch ("already present" is
+   * success). A sink that keeps nothing (DiscardSink, verify) records a mismatch and resolves.
+   */
   push(desc: Descriptor, body: Readable, opts?: CallOptions): Promise<void>;
   /** Point `tag` at `desc`. Called only once everything below `desc` is present. */
   tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void>;
@@ -45,6 +48,22 @@ export interface BlobMounter {
   mount(desc: Descriptor, fromRepository: string, opts?: CallOptions): Promise<boolean>;
 }
 
+/** A piece of a blob cut across volumes: its own bytes, with their own digest and size, at `offset` in the blob. */
+export interface BlobPieceRef {
+  readonly offset: number;
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/**
+ * A sink that takes the pieces of a cut blob one by one, each checked against its own digest
+ * (verify: a volume is checked on its own, without the others). The copy engine hands a piece
+ * only to such a sink; the others get the blob whole or not at all.
+ */
+export interface PieceSink {
+  pushPiece(desc: Descriptor, piece: BlobPieceRef, body: Readable, opts?: CallOptions): Promise<void>;
+}
+
 export interface TagLister {
   tags(opts?: CallOptions): Promise<string[]>;
 }
@@ -61,6 +80,9 @@ export const canCheckTags = <T extends object>(s: T): s is T & TagChecker =>
 /** A sink that can also read back what it holds (a registry repository, a layout). */
 export const canFetch = <T extends object>(s: T): s is T & Pick<ContentSource, 'fetch'> =>
   typeof (s as Partial<ContentSource>).fetch === 'function';
+
+export const canTakePieces = <T extends object>(s: T): s is T & PieceSink =>
+  typeof (s as Partial<PieceSink>).pushPiece === 'function';
 
 export const canListTags = <T extends object>(s: T): s is T & TagLister =>
   typeof (s as Partial<TagLister>).tags === 'function';

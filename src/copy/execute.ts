@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { AirlockError, isAirlockError } from '../errors.js';
-import { canCheckTags, canFetch, canMount, verifyStream, type ContentSink } from '../content/index.js';
+import { canCheckTags, canFetch, canMount, canTakePieces, verifyStream, type BlobPieceRef, type ContentSink, type PieceSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
@@ -17,7 +17,20 @@ const READ_AHEAD_BYTES = 48 << 20;
 /** Where blob bytes come from: any digest on demand, or front to back in entry order. */
 export type BlobSupply =
   | { readonly kind: 'random'; fetch(desc: Descriptor, signal?: AbortSignal): Promise<Readable> }
-  | { readonly kind: 'sequential'; readonly blobs: AsyncIterable<SequentialBlob> };
+  | { readonly kind: 'sequential'; readonly blobs: AsyncIterable<SuppliedBlob> };
+
+/** One entry of a sequential supply: a blob, or one piece of a blob cut across volumes. */
+export interface SuppliedBlob extends SequentialBlob {
+  /** Names the entry in errors (the file and the entry it came from). Default: describeBlob. */
+  readonly where?: string;
+  /**
+   * The entry is this piece of `desc`: its bytes are checked against the piece's own digest and
+   * size and handed to the first sink lacking `desc` that takes pieces (PieceSink, e.g. verify's
+   * DiscardSink); with none, the entry is read past. The blob itself becomes present only when
+   * supplied whole (import assembles the pieces before they reach the engine).
+   */
+  readonly piece?: BlobPieceRef;
+}
 
 export interface ExecuteOptions {
   /** Parallel transfers. Default 8 (README "Import": `--concurrency`). */
@@ -205,11 +218,14 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
   }
 
   const describe = (d: Digest): string => opts.describeBlob?.(d) ?? `blob ${d}`;
-  const pushOne = async (repo: RepoState, desc: Descriptor, body: Readable): Promise<void> => {
-    emit({ type: 'blob-start', digest: desc.digest, size: desc.size });
-    const verified = body.pipe(verifyStream(desc, { where: describe(desc.digest), onProgress: (n) => emit({ type: 'bytes', bytes: n }) }));
+  const verifying = (body: Readable, checked: Pick<Descriptor, 'digest' | 'size'>, where: string): Readable => {
+    const verified = body.pipe(verifyStream(checked, { where, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }));
     body.on('error', (err) => verified.destroy(err));
-    await repo.sink.push(desc, verified, signal ? { signal } : {});
+    return verified;
+  };
+  const pushOne = async (repo: RepoState, desc: Descriptor, body: Readable, where = describe(desc.digest)): Promise<void> => {
+    emit({ type: 'blob-start', digest: desc.digest, size: desc.size });
+    await repo.sink.push(desc, verifying(body, desc, where), signal ? { signal } : {});
     repo.present.add(desc.digest);
     counters.blobsPushed++;
     counters.bytesPushed += desc.size;
@@ -268,14 +284,39 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
     const budget = new ByteBudget(READ_AHEAD_BYTES);
     const pending = new Set<Promise<void>>();
     let backgroundError: unknown;
+    /** A whole blob: to the first repository that lacks it, then mounted into (or read back for) the others. */
+    const sendWhole = (desc: Descriptor, where: string | undefined): ((body: Readable) => Promise<void>) | undefined => {
+      const lacking = missingBlobs.get(desc.digest);
+      if (!lacking || lacking.length === 0) return undefined;
+      missingBlobs.delete(desc.digest);
+      const [first, ...others] = lacking;
+      return async (body) => {
+        await pushOne(first!, desc, body, where);
+        // The entry cannot be read again: where a mount is refused (Nexus answers every mount with
+        // a plain upload session, spec "Mounting a blob from another repository": 202), the blob is
+        // read back from the repository that now holds it, verified again on its way.
+        const sink = first!.sink;
+        if (others.length > 0) await spread(first!, others, desc, canFetch(sink) ? () => sink.fetch(desc, signal ? { signal } : {}) : undefined);
+      };
+    };
+    /** A piece: checked against its own digest, to the first sink lacking its blob that takes pieces. */
+    const sendPiece = (desc: Descriptor, piece: BlobPieceRef, where: string | undefined): ((body: Readable) => Promise<void>) | undefined => {
+      const sink = missingBlobs.get(desc.digest)?.map((r) => r.sink).find((k): k is ContentSink & PieceSink => canTakePieces(k));
+      if (!sink) return undefined;
+      return async (body) => {
+        emit({ type: 'blob-start', digest: desc.digest, size: piece.size });
+        await sink.pushPiece(desc, piece, verifying(body, piece, where ?? `piece at ${piece.offset} of ${describe(desc.digest)}`), signal ? { signal } : {});
+        emit({ type: 'blob-done', digest: desc.digest, size: piece.size, how: 'copied' });
+      };
+    };
     // stopWhenComplete: when nothing is missing at all, do not read the layers. A run that pushes
     // anything reads to the end, so a damaged or hostile tail (a duplicate entry, an unlisted
     // one) is still found and reported.
-    for await (const { desc, body } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
+    for await (const { desc, body, where, piece } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
       signal?.throwIfAborted();
       if (backgroundError) throw backgroundError;
-      const lacking = missingBlobs.get(desc.digest);
-      if (!lacking || lacking.length === 0) {
+      const send = piece ? sendPiece(desc, piece, where) : sendWhole(desc, where);
+      if (!send) {
         // Nobody needs it (already present, or not part of any root): read past it.
         body.resume();
         await new Promise<void>((resolve, reject) => {
@@ -286,8 +327,6 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
         counters.blobsSkipped++;
         continue;
       }
-      const [first, ...others] = lacking;
-      missingBlobs.delete(desc.digest);
       // Pipelined, bounded by `concurrency`: move on to the next entry as soon as this body has
       // been read (all its bytes are with the sink), not when the registry has answered. The
       // registry's finishing work (Distribution re-reads and moves each upload) then overlaps
@@ -301,14 +340,7 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
       body.once('close', bodyRead);
       body.once('error', bodyRead);
       const ahead = new ReadAhead(body, budget);
-      const p: Promise<void> = (async () => {
-        await pushOne(first!, desc, ahead);
-        // The entry cannot be read again: where a mount is refused (Nexus answers every mount with
-        // a plain upload session, spec "Mounting a blob from another repository": 202), the blob is
-        // read back from the repository that now holds it, verified again on its way.
-        const sink = first!.sink;
-        if (others.length > 0) await spread(first!, others, desc, canFetch(sink) ? () => sink.fetch(desc, signal ? { signal } : {}) : undefined);
-      })()
+      const p: Promise<void> = send(ahead)
         .catch((err: unknown) => {
           backgroundError ??= err;
         })

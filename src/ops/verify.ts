@@ -1,16 +1,13 @@
-import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AirlockError, MultiError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
-import { verifyStream } from '../content/index.js';
-import type { CopyEvent } from '../copy/index.js';
-import type { Digest } from '../oci/index.js';
-import { blobEntryName, bundleLabel, openBundle, pieceEntryName } from '../bundle/index.js';
+import { DiscardSink } from '../content/index.js';
+import { closure, executeCopy, planCopy, type CopyEvent, type PlanNode, type PlannedRoot, type RootTarget, type SuppliedBlob } from '../copy/index.js';
+import type { Descriptor, Digest } from '../oci/index.js';
+import { blobEntryName, bundleLabel, openBundle, pieceEntryName, type AirlockManifest } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from '../signing/index.js';
@@ -58,22 +55,19 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
     if (!status.verified) logger.warn(`the signature was not verified (${status.reason ?? 'unsigned'}); checking digests only`);
     const manifest = reader.manifest;
-    // Structure: every manifest present in the front and every child listed.
-    buildBundlePlan(manifest, reader.metadata, reader.id);
+    // The plan, from the front alone; building it checks the structure: every manifest present in
+    // the front and every child listed.
+    const plan = buildBundlePlan(manifest, reader.metadata, reader.id);
     const upstreamChecked = opts.upstream ? await reverifyUpstream(manifest, reader.metadata, { logger, trustedRootPath: opts.signature.keyless?.trustedRootPath }) : 0;
 
     const problems: AirlockError[] = [];
-    const seen = new Set<string>();
-    let blobs = reader.metadata.size;
-    let bytes = [...reader.metadata.values()].reduce((s, b) => s + b.length, 0);
-    for (const d of reader.metadata.keys()) seen.add(d);
+    const seen = new Set<string>(reader.metadata.keys());
     // The total is known only for a whole bundle; given volumes of a split one hold an unknown share.
     if (!manifest.volumes) {
       const todo = manifest.blobs.filter((b) => b.location === 'bundle' && !reader.metadata.has(b.digest));
       opts.onStart?.({ blobs: todo.length, bytes: todo.reduce((s, b) => s + b.size, 0) });
     }
-    const sink = (): Writable => new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
-    // --upstream: signed release files and checksums files are written (verified) to a private
+    // --upstream: signed release files and checksums files are kept (verified) in a private
     // temporary directory as they pass, and checked there once the bundle has been read.
     const releaseDeliveries: Delivery[] = opts.upstream && manifest.artifacts.some((a) => a.fileSignature || a.checksums)
       ? planDeliveries(manifest.artifacts, reader.metadata)
@@ -82,42 +76,49 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     const releaseDir = releaseDeliveries.length > 0 ? await mkdtemp(join(tmpdir(), 'airlock-verify-files-')) : undefined;
     const releaseByDigest = new Map<string, Delivery[]>();
     for (const d of releaseDeliveries) releaseByDigest.set(d.digest, [...(releaseByDigest.get(d.digest) ?? []), d]);
-    const written = new Set<string>();
-    try {
+    // The plan executed into a sink that keeps nothing (a copy to nowhere) but the release files:
+    // every layer and piece the given files hold passes through the engine's verifyStream. The
+    // front (every manifest and config) was verified as it was read, so the sink holds it already.
+    const keepIn = (dir: string) => (desc: Descriptor): string | undefined => {
+      const keep = releaseByDigest.get(desc.digest);
+      return keep ? join(dir, keep[0]!.path) : undefined;
+    };
+    const sink = new DiscardSink({ holds: reader.metadata.keys(), ...(releaseDir ? { keep: keepIn(releaseDir) } : {}) });
+    const copyPlan = planCopy({ roots: verifyRoots(plan.roots, plan.nodes, manifest), nodes: plan.nodes, targetOf: () => 'verify' });
+    const targets = copyPlan.targets.map((t): RootTarget => ({ ...t, sink }));
+    const entries = async function* (): AsyncGenerator<SuppliedBlob> {
       for await (const entry of reader.blobs()) {
-        opts.signal?.throwIfAborted();
-        const target = entry.piece ? { digest: entry.piece.digest, size: entry.piece.size } : entry.desc;
         // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
         const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
-        const label = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
-        emit({ type: 'blob-start', digest: entry.desc.digest, size: target.size });
-        try {
-          const keep = releaseDir && !entry.piece ? releaseByDigest.get(entry.desc.digest) : undefined;
-          const first = keep ? join(releaseDir!, keep[0]!.path) : undefined;
-          if (first) await mkdir(dirname(first), { recursive: true });
-          await pipeline(entry.body, verifyStream(target, { where: label, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }), first ? createWriteStream(first, { mode: 0o600 }) : sink());
-          if (keep && first) {
-            for (const d of keep.slice(1)) {
-              await mkdir(dirname(join(releaseDir!, d.path)), { recursive: true });
-              await copyFile(first, join(releaseDir!, d.path));
-            }
-            for (const d of keep) written.add(d.path);
-          }
-          bytes += target.size;
-          blobs++;
-        } catch (err) {
-          if (!isAirlockError(err)) throw err;
-          if (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH') throw err;
-          problems.push(err);
-          entry.body.resume();
-        }
+        const where = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
+        yield { desc: entry.desc, body: entry.body, where, ...(entry.piece ? { piece: entry.piece } : {}) };
         seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
-        emit({ type: 'blob-done', digest: entry.desc.digest, size: target.size, how: 'copied' });
       }
+    };
+    try {
+      // One blob at a time, in entry order, as the bundle is read: problems are reported in that order.
+      await executeCopy(copyPlan, { kind: 'sequential', blobs: entries() }, targets, {
+        concurrency: 1,
+        // The sink holds manifests and configs without the layers below them.
+        checkEveryBlob: true,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onEvent: (e) => {
+          if (e.type === 'blob-start' || e.type === 'bytes' || (e.type === 'blob-done' && e.how === 'copied')) emit(e);
+        },
+      });
+      problems.push(...sink.problems);
       if (releaseDir) {
-        const have = releaseDeliveries.filter((d) => written.has(d.path));
+        const have: Delivery[] = [];
+        for (const [digest, first] of sink.kept) {
+          const keep = releaseByDigest.get(digest)!;
+          for (const d of keep.slice(1)) {
+            await mkdir(dirname(join(releaseDir, d.path)), { recursive: true });
+            await copyFile(first, join(releaseDir, d.path));
+          }
+          have.push(...keep);
+        }
         try {
-          const r = await recheckReleaseFiles(releaseDir, manifest.artifacts, have, logger, opts.signature.keyless?.trustedRootPath);
+          const r = await recheckReleaseFiles(releaseDir, manifest.artifacts, releaseDeliveries.filter((d) => have.includes(d)), logger, opts.signature.keyless?.trustedRootPath);
           releaseFilesChecked = r.signed.length + r.checksums.length;
         } catch (err) {
           if (!isAirlockError(err)) throw err;
@@ -127,6 +128,8 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     } finally {
       if (releaseDir) await rm(releaseDir, { recursive: true, force: true }).catch(() => {});
     }
+    const blobs = reader.metadata.size + sink.blobs;
+    const bytes = [...reader.metadata.values()].reduce((s, b) => s + b.length, 0) + sink.bytes;
     // The executable carried beside the bundle (export --include-tool), when it is there.
     let tool: ToolCheck | undefined;
     try {
@@ -166,4 +169,20 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
   } finally {
     await reader.close().catch(() => {});
   }
+}
+
+/**
+ * What verify copies to nowhere: every artifact of the plan, and as a root of its own each blob
+ * airlock.json places in the bundle that no artifact reaches (a bundle altered to carry more than
+ * its artifacts need is still read and hashed in full).
+ */
+function verifyRoots(roots: readonly PlannedRoot[], nodes: ReadonlyMap<Digest, PlanNode>, manifest: AirlockManifest): PlannedRoot[] {
+  const reached = new Set<Digest>();
+  for (const r of roots) for (const d of closure(nodes, r.desc.digest)) reached.add(d);
+  const strays = manifest.blobs.filter((b) => b.location === 'bundle' && !reached.has(b.digest));
+  // Tags are left out: nothing is tagged in a sink that keeps nothing.
+  return [
+    ...roots.map(({ tag: _t, ...root }) => root),
+    ...strays.map((b): PlannedRoot => ({ kind: 'file', repository: 'verify', registry: '', repositoryPath: '', desc: { mediaType: b.mediaType, digest: b.digest, size: b.size } })),
+  ];
 }
