@@ -5,6 +5,7 @@ import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
 import { ByteBudget, ReadAhead } from './read-ahead.js';
+import { journalKey as key, tagJournalKey as tagKey } from './journal.js';
 import type { CopyEvent, CopyPlan, Journal, PendingWrites, PlannedRoot, RootTarget, SequentialBlob } from './types.js';
 
 /**
@@ -95,8 +96,6 @@ interface RepoState {
   readonly present: Set<Digest>;
 }
 
-const key = (kind: string, repo: string, id: string): string => `${kind} ${repo} ${id}`;
-const tagKey = (repo: string, tag: string, digest: Digest): string => key('tag', repo, `${tag}@${digest}`);
 
 /**
  * The copy engine's apply half: make every target root's graph present in its sink, children

@@ -1,7 +1,7 @@
 import type { ContentSink, TagChecker } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent } from '../util/index.js';
-import type { FileJournal } from './journal.js';
+import { parseJournalKey, type FileJournal, type JournalStep } from './journal.js';
 
 /**
  * How many of the journal's claims a run checks before it trusts the rest: every tag up to
@@ -24,26 +24,6 @@ export interface JournalCheckOptions {
   readonly signal?: AbortSignal;
 }
 
-interface Claim {
-  readonly kind: 'blob' | 'manifest' | 'tag';
-  readonly repository: string;
-  readonly digest: Digest;
-  readonly tag?: string;
-}
-
-/** `kind repository id` (copy/execute.ts keys) → a claim; undefined for what this check does not know. */
-function parseClaim(key: string): Claim | undefined {
-  const [kind, repository, id, ...rest] = key.split(' ');
-  if (!repository || !id || rest.length > 0) return undefined;
-  if (kind === 'blob' || kind === 'manifest') return { kind, repository, digest: id as Digest };
-  if (kind === 'tag') {
-    const at = id.lastIndexOf('@');
-    if (at <= 0) return undefined;
-    return { kind, repository, tag: id.slice(0, at), digest: id.slice(at + 1) as Digest };
-  }
-  return undefined;
-}
-
 function pick<T>(items: readonly T[], n: number): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) {
@@ -59,7 +39,7 @@ function pick<T>(items: readonly T[], n: number): T[] {
  * or undefined when every sampled claim holds.
  */
 export async function findStaleClaim(o: JournalCheckOptions): Promise<string | undefined> {
-  const claims = [...o.journal.keys()].map(parseClaim).filter((c): c is Claim => c !== undefined && o.descriptorOf(c.digest) !== undefined);
+  const claims = [...o.journal.keys()].map(parseJournalKey).filter((c): c is JournalStep => c !== undefined && o.descriptorOf(c.digest) !== undefined);
   // Untagged manifests (the children of an index, referrers listed by a fallback index) first:
   // Distribution's `garbage-collect --delete-untagged`, a routine clean-up, deletes exactly those
   // and nothing a tag names, and nothing later in the run would notice (the index and its tag are

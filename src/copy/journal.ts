@@ -2,7 +2,38 @@ import { createHash } from 'node:crypto';
 import { appendFile, open, mkdir, readFile, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioError } from '../errors.js';
+import type { Digest } from '../oci/index.js';
 import type { Journal } from './types.js';
+
+/** A step the journal records: `kind repository id`, the id a digest, or `tag@digest` for a tag. */
+export interface JournalStep {
+  readonly kind: 'blob' | 'manifest' | 'tag';
+  readonly repository: string;
+  readonly digest: Digest;
+  readonly tag?: string;
+}
+
+/** The key of a blob or manifest step (executeCopy writes them, journal-check.ts reads them back). */
+export function journalKey(kind: 'blob' | 'manifest', repository: string, digest: Digest): string {
+  return `${kind} ${repository} ${digest}`;
+}
+
+export function tagJournalKey(repository: string, tag: string, digest: Digest): string {
+  return `tag ${repository} ${tag}@${digest}`;
+}
+
+/** A key back into its step; undefined for what is not one. */
+export function parseJournalKey(key: string): JournalStep | undefined {
+  const [kind, repository, id, ...rest] = key.split(' ');
+  if (!repository || !id || rest.length > 0) return undefined;
+  if (kind === 'blob' || kind === 'manifest') return { kind, repository, digest: id as Digest };
+  if (kind === 'tag') {
+    const at = id.lastIndexOf('@');
+    if (at <= 0) return undefined;
+    return { kind, repository, tag: id.slice(0, at), digest: id.slice(at + 1) as Digest };
+  }
+  return undefined;
+}
 
 /**
  * The import journal: one JSON line per finished step (blob pushed or mounted, manifest pushed,
@@ -62,7 +93,7 @@ export class FileJournal implements Journal {
     return this.#done.has(key);
   }
 
-  /** Every step recorded, as `kind repository id` keys (copy/execute.ts). */
+  /** Every step recorded, as `kind repository id` keys (journalKey, tagJournalKey). */
   keys(): IterableIterator<string> {
     return this.#done.values();
   }

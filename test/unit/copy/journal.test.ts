@@ -3,9 +3,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FileJournal, forgetInJournals } from '../../../src/copy/journal.js';
+import { FileJournal, forgetInJournals, journalKey, parseJournalKey, tagJournalKey } from '../../../src/copy/journal.js';
 import { isStaleClaimError } from '../../../src/ops/import.js';
 import { registryErrorFrom } from '../../../src/registry/index.js';
+import type { Digest } from '../../../src/oci/index.js';
 
 describe('FileJournal (issue 17.1: a hint that can be set aside)', () => {
   it('lists its keys, and reset() forgets them in memory and on disk', async () => {
@@ -71,5 +72,18 @@ describe('FileJournal: forgetInJournals (site rollback and prune)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('journal keys (issue 22: written by the engine, read back by the check, defined once)', () => {
+  it('round-trips blob, manifest and tag steps, and refuses what is not one', () => {
+    const d = `sha256:${'b'.repeat(64)}` as Digest;
+    assert.equal(journalKey('blob', 'reg.example/app', d), `blob reg.example/app ${d}`);
+    assert.equal(tagJournalKey('reg.example/app', '1.0', d), `tag reg.example/app 1.0@${d}`);
+    assert.deepEqual(parseJournalKey(journalKey('manifest', 'reg.example/app', d)), { kind: 'manifest', repository: 'reg.example/app', digest: d });
+    assert.deepEqual(parseJournalKey(tagJournalKey('reg.example/app', '1.0', d)), { kind: 'tag', repository: 'reg.example/app', tag: '1.0', digest: d });
+    assert.equal(parseJournalKey('tag reg.example/app @sha256:x'), undefined);
+    assert.equal(parseJournalKey('other reg.example/app x'), undefined);
+    assert.equal(parseJournalKey('blob reg.example/app'), undefined);
   });
 });
