@@ -12,6 +12,7 @@ import {
   TAR_END_BYTES, layoutArchive, FileHasher, PlacedFile, type EntryBodySource, type ZstdCompressStream,
 } from '../archive/index.js';
 import { hexOf, type Digest } from '../oci/index.js';
+import type { ContentSource } from '../content/index.js';
 import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
 import { AIRLOCK_JSON, AIRLOCK_SIGNATURE, type BundleBlob } from './types.js';
 import { CHECKSUMS_FILE, INDEX_JSON, OCI_LAYOUT_FILE, blobEntryName, pieceEntryName } from './entry-names.js';
@@ -49,11 +50,11 @@ export interface WriteBundleOptions {
   /** Blob bytes copied, chunk by chunk. */
   readonly onProgress?: (bytes: number) => void;
   /**
-   * Where layers come from when the bundle is written in place ({@link writesInPlace}): a
-   * stream of the layer's verified bytes (the caller verifies: a download through verifyStream,
-   * say). Layers it serves need not be staged. Without it, every blob is read from the staging.
+   * Where layers come from when the bundle is written in place ({@link writesInPlace}): a source
+   * whose streams carry the layer's verified bytes (the source verifies: copy/cache-first.ts, say).
+   * Layers it serves need not be staged. Without it, every blob is read from the staging.
    */
-  readonly openLayer?: (blob: BundleBlob, signal: AbortSignal) => Promise<Readable>;
+  readonly layers?: ContentSource;
   /** Layers written at once by the in-place writer. Default 8. */
   readonly concurrency?: number;
 }
@@ -142,7 +143,7 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WriteBundle
     if (opts.volumes) throw new AirlockError('USAGE', 'a directory bundle cannot be split into volumes', { hint: 'write a .tar or .tar.zst with --split-size' });
     return writeDirectory(opts, [...front, ...layers.map(blobEntry)]);
   }
-  if (opts.openLayer && writesInPlace(opts)) return writePlaced(opts, front, layers, blobEntry);
+  if (opts.layers && writesInPlace(opts)) return writePlaced(opts, front, layers, blobEntry);
   if (!opts.volumes) {
     const file = await writeArchive(opts.output, opts, [...front, ...layers.map(blobEntry)]);
     return publish(opts.output, [file]);
@@ -205,14 +206,14 @@ export function writesInPlace(opts: Pick<WriteBundleOptions, 'form' | 'volumes' 
   return opts.form === 'tar' || (opts.storeCompressedLayers ?? opts.compressionLevel === undefined);
 }
 
-/** Layers that an in-place write takes from `openLayer` (the rest are read from the staging, in the tail). */
+/** Layers that an in-place write takes from `layers` (the rest are read from the staging, in the tail). */
 export function placedInBundle(blob: Pick<BundleBlob, 'size' | 'mediaType'>, form: OutputForm): boolean {
   return blob.size > 0 && (form === 'tar' || isCompressedMediaType(blob.mediaType));
 }
 
 /**
  * The in-place writer: the front and every metadata blob at the start, each placed layer in a
- * region of its own, filled from `openLayer` with `concurrency` layers at once, then the tail
+ * region of its own, filled from `layers` with `concurrency` layers at once, then the tail
  * (layers whose compressed size is not known in advance) as a stream. checksums.txt's hash is
  * computed on a worker thread that follows the written prefix.
  */
@@ -253,7 +254,7 @@ async function writePlaced(
     await forEachConcurrent(layout.regions, Math.max(1, opts.concurrency ?? 8), async (_region, i) => {
       const blob = placed[i]!;
       try {
-        const src = await opts.openLayer!(blob, stop.signal);
+        const src = await opts.layers!.fetch({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size }, { signal: stop.signal });
         const copied = pipeline(src, file.regionSink(i), { signal: stop.signal });
         if (opts.onProgress) src.on('data', (c: Buffer) => opts.onProgress!(c.length));
         await copied;

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { pipeline as streamPipeline, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
@@ -8,9 +8,8 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { openCache, ReadThroughSource, type DownloadCache } from '../cache/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { isVerifiedFor, verifyStream } from '../content/index.js';
 import {
-  blobOrder, closure, describePlan, executeCopy, formatSource, planCopy, PlanSource, walkGraph,
+  blobOrder, CacheFirstSource, closure, describePlan, executeCopy, formatSource, planCopy, PlanSource, walkGraph,
   type CopyEvent, type NodeSource, type PlanDescription, type PlanNode, type PlannedRoot,
 } from '../copy/index.js';
 import {
@@ -358,29 +357,21 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
           emit(e);
         },
       });
-      const openLayer = async (b: BundleBlob, s: AbortSignal): Promise<Readable> => {
-        const desc = nodes.get(b.digest)!.desc;
-        const origin = nodes.get(b.digest)?.origin;
-        const where = `blob ${desc.digest} (${origin ? formatSource(origin) : 'upstream'})`;
-        if (await cache.exists(desc)) {
-          // From an earlier run (a cache file, or the bundle it wrote): checked again on the way
-          // out, as it is a file on disk.
-          emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'cached' });
-          fromCache.add(desc.digest);
-          const cached = await cache.fetch(desc, { signal: s });
-          // Read through a reference: verified (and dropped if wrong) by the cache itself.
-          if (isVerifiedFor(cached, desc)) return cached;
-          return streamPipeline(cached, verifyStream(desc, { where: `cached ${where}` }), () => {});
-        }
-        // Not copied into the cache: once the bundle is whole, the cache records where in it the
-        // layer lies (DownloadCache.recordBundle), and a later export reads it from there.
-        const body = streamPipeline(await upstreamSource.fetch(desc, { signal: s }), verifyStream(desc, { where }), () => {});
-        body.once('end', () => {
-          if (!upstreamSource.isLocal(desc.digest)) bytesDownloaded += desc.size;
-          emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied' });
-        });
-        return body;
-      };
+      // Layers a bundle written in place takes straight from where they are: the cache (from an
+      // earlier run: a cache file, or the bundle it wrote) or upstream. Not copied into the cache:
+      // once the bundle is whole, the cache records where in it the layer lies
+      // (DownloadCache.recordBundle), and a later export reads it from there.
+      const layerSource = new CacheFirstSource(cache, upstreamSource, {
+        whereOf: (desc) => {
+          const origin = nodes.get(desc.digest)?.origin;
+          return origin ? formatSource(origin) : 'upstream';
+        },
+        onServed: (desc, from) => {
+          if (from === 'cache') fromCache.add(desc.digest);
+          else if (!upstreamSource.isLocal(desc.digest)) bytesDownloaded += desc.size;
+          emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: from === 'cache' ? 'cached' : 'copied' });
+        },
+      });
 
       // 6. Stage an OCI layout of exactly this bundle's blobs (links into the cache), build and sign airlock.json, write.
       const output = resolvePath(opts.output!);
@@ -424,7 +415,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
           layoutDir: staging, airlockJson, ...(signature ? { signature } : {}), output, form,
           ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
           order: included.map((b) => b.digest), ...(volumePlan ? { volumes: volumePlan } : {}),
-          ...(inPlace ? { openLayer, concurrency } : {}),
+          ...(inPlace ? { layers: layerSource, concurrency } : {}),
           ...(signal ? { signal } : {}), onProgress: (n: number) => emit({ type: 'bytes', bytes: n }),
         });
         if (opts.parity && volumePlan) {

@@ -39,7 +39,7 @@ interface Written {
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
 
 /**
- * A bundle as the export writes it: in place (writeBundle with openLayer), layers from memory.
+ * A bundle as the export writes it: in place (writeBundle with a layer source), layers from memory.
  * Layers: one of a byte, a few KB, and one over several 128 KiB raw zstd blocks.
  */
 async function written(t: TestContext, form: Form, opts: { compressionLevel?: number } = {}): Promise<Written> {
@@ -49,7 +49,11 @@ async function written(t: TestContext, form: Form, opts: { compressionLevel?: nu
   await writeBundle({
     layoutDir: staged.dir, airlockJson: airlockJson(airlockManifest(staged)), output, form, order: staged.order,
     ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
-    openLayer: async (b) => Readable.from([staged.blobs.get(b.digest)!]),
+    layers: {
+      resolve: async () => { throw new Error('no tags here'); },
+      exists: async (d) => staged.blobs.has(d.digest),
+      fetch: async (d) => Readable.from([staged.blobs.get(d.digest)!]),
+    },
   });
   await utimes(output, MTIME, MTIME);
   const cache = await openCache(join(dir, 'cache'));
