@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { describePlan, executeCopy, FileJournal, findStaleClaim, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { describePlan, executeCopy, FileJournal, findStaleClaim, journalKey, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { mapRepository, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import { createRegistryClient, RegistryError, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
@@ -635,7 +635,7 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
   const mounts: { repo: string; blob: BundleBlob; from: string }[] = [];
   let lacking: { repo: string; blob: BundleBlob }[] = [];
   await forEachConcurrent([...needs.values()], o.concurrency, async (n) => {
-    if (o.journal?.has(`blob ${n.repo} ${n.blob.digest}`) || (await has(n.repo, n.blob))) return;
+    if (o.journal?.has(journalKey('blob', n.repo, n.blob.digest)) || (await has(n.repo, n.blob))) return;
     const from = await findSource(n.repo, n.blob, ownRepos);
     if (from) mounts.push({ ...n, from });
     else lacking.push(n);
@@ -670,7 +670,7 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
     await forEachConcurrent(mounts, o.concurrency, async (m) => {
       if (await o.repoFor(m.repo).mount(descOf(m.blob), m.from, co)) {
         mounted++;
-        await o.journal?.record(`blob ${m.repo} ${m.blob.digest}`, { action: 'mount', repository: m.repo, from: m.from, digest: m.blob.digest });
+        await o.journal?.record(journalKey('blob', m.repo, m.blob.digest), { action: 'mount', repository: m.repo, from: m.from, digest: m.blob.digest });
         return;
       }
       // The registry opened an upload instead of mounting (spec "Mounting a blob from another
@@ -683,7 +683,7 @@ async function ensureBaseBlobs(manifest: AirlockManifest, plan: BundlePlan, targ
       await o.repoFor(m.repo).push(desc, verified, co);
       copied++;
       bytesCopied += desc.size;
-      await o.journal?.record(`blob ${m.repo} ${m.blob.digest}`, { action: 'push', repository: m.repo, from: m.from, digest: m.blob.digest });
+      await o.journal?.record(journalKey('blob', m.repo, m.blob.digest), { action: 'push', repository: m.repo, from: m.from, digest: m.blob.digest });
     }, o.signal);
   }
 

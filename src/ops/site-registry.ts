@@ -5,7 +5,7 @@ import {
   AuditLog, SiteState, currentDigest, deletePrunedManifests, lastImportMoveOnto, planRepositoryPrune, prunePlansFromReceipts, readPending,
   type PendingPrune, type PruneManifest, type Receipt,
 } from '../deploy/index.js';
-import { forgetInJournals } from '../copy/index.js';
+import { forgetInJournals, parseJournalKey } from '../copy/index.js';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Descriptor, Digest } from '../oci/index.js';
@@ -97,7 +97,10 @@ export async function siteRollback(opts: SiteRollbackOptions): Promise<SiteRollb
       await audit.write({ action: 'rollback', repository: ref.repository, tag, digest: to, previous: current.digest, result: 'ok' });
       // The journals of earlier imports say this tag points where it no longer does: a re-import
       // of the bundle that moved it must move it again.
-      await forgetInJournals(stateDir, (k) => k.startsWith(`tag ${ref.repository} ${tag}@`));
+      await forgetInJournals(stateDir, (k) => {
+        const step = parseJournalKey(k);
+        return step?.kind === 'tag' && step.repository === ref.repository && step.tag === tag;
+      });
     }
     return { version: 1, ref: where, from: current.digest, to, ...(undoes ? { undoes } : {}), dryRun: Boolean(opts.dryRun) };
   } finally {
@@ -240,11 +243,9 @@ async function applyPrune(
   const gone = new Set(pending.manifests.map((m) => `${m.repository} ${m.digest}`));
   const freed = new Set<string>(pending.blobs);
   await forgetInJournals(ctx.stateDir, (k) => {
-    const [kind, repository, id] = k.split(' ') as [string, string, string];
-    if (kind === 'blob') return freed.has(id);
-    if (kind === 'manifest') return gone.has(`${repository} ${id}`);
-    if (kind === 'tag') return gone.has(`${repository} ${id.slice(id.lastIndexOf('@') + 1)}`);
-    return false;
+    const step = parseJournalKey(k);
+    if (!step) return false;
+    return step.kind === 'blob' ? freed.has(step.digest) : gone.has(`${step.repository} ${step.digest}`);
   });
   return deletePrunedManifests(pending, { client: ctx.client, auditPath: ctx.site.auditPath, registry: ctx.registry, signal: ctx.signal });
 }
