@@ -9,6 +9,10 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repairVolumes, writeParity } from '../src/bundle/index.js';
+import { helpRequested } from './usage.js';
+
+helpRequested(`usage: node dist/scripts/bench-parity.js [VOLUMES] [MiB per volume]
+Parity volumes written and repaired (m = 1, 2, 4), default 8 × 128 MiB; numbers go to docs/operating-a-mirror.md.`);
 
 const k = Number(process.argv[2] ?? 8);
 const mib = Number(process.argv[3] ?? 128);

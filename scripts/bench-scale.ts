@@ -27,6 +27,10 @@ import { getManifest } from '../fixtures/harness/validate.js';
 import { measure, medianOf, type MeasuredRun } from './bench/measure.js';
 import { formatTable, type Row } from './bench/report.js';
 import { formatBytes } from '../src/util/index.js';
+import { helpRequested } from './usage.js';
+
+helpRequested(`usage: npm run bench:scale [-- --runs N --profile small|large --only import,plan --images 10000 --volumes 4 --json FILE]
+N importers of one split bundle into a two-instance registry cluster, and a large --dry-run plan; see docs/BENCHMARKS.md.`);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'airlock.js');

@@ -27,6 +27,11 @@ import { formatTable, type Row } from './bench/report.js';
 import { formatBytes } from '../src/util/index.js';
 import { DEFAULT_SEED } from '../fixtures/generate/index.js';
 import { TOOL_VERSION, executableName } from '../src/version.js';
+import { helpRequested } from './usage.js';
+
+helpRequested(`usage: npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable]
+       [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]
+Airlock against skopeo in one run on loopback registries; method and figures in docs/BENCHMARKS.md.`);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'airlock.js');

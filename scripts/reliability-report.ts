@@ -18,6 +18,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OutcomeRecord } from '../fixtures/harness/outcome.js';
+import { helpRequested } from './usage.js';
+
+helpRequested(`usage: node dist/scripts/reliability-report.js [--soak] | --from LOG [--tap TAP]
+Runs the reliability suites and regenerates docs/RELIABILITY.md (or rewrites it from a saved run).`);
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DIST_TEST = join(ROOT, 'dist', 'test');
