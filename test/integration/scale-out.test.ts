@@ -18,6 +18,7 @@ import { startFaultProxy } from '../../fixtures/harness/fault-proxy.js';
 import { startRegistry, startRegistryCluster, type RegistryCluster, type TestRegistry } from '../../fixtures/harness/registry.js';
 import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 import { listRepositories, listTar, sha256Of, validateRegistry } from '../../fixtures/harness/validate.js';
+import { mirrorYaml } from '../../fixtures/harness/reliability.js';
 
 interface Artifact { kind: string; repository: string; tag?: string; digest: string }
 interface Blob { digest: string; pieces?: { volume: number }[] }
@@ -41,19 +42,7 @@ describe('split bundle imported by N processes at once into two Distribution ins
     seeded = await seedRegistry(upstream, 'small');
     ok(await runCli(['keys', 'generate', '--out', join(work, 'dmz')]));
     mirror = join(work, 'mirror.yaml');
-    const tagged = seeded.images.filter((i) => i.tag && (i.kind === 'image' || i.kind === 'index'));
-    await writeFile(mirror, [
-      'version: 1',
-      'defaults: { referrers: true }',
-      'registries:',
-      `  "${upstream.host}": { tls: plain-http }`,
-      'images:',
-      ...tagged.map((i) => `  - ${i.ref}`),
-      'charts:',
-      `  - ref: oci://${upstream.host}/charts/demo`,
-      '    version: 0.1.0',
-      '',
-    ].join('\n'));
+    await writeFile(mirror, mirrorYaml(seeded, upstream.host));
   });
 
   after(async () => {
