@@ -497,17 +497,17 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
   const eDouble = get('memory', 'airlock export doubled');
   const iSingle = get('memory', 'airlock import single') ?? ai;
   const iDouble = get('memory', 'airlock import doubled');
-  if (ae && se) ratio('export.time', 'export time airlock/skopeo', ae.median.wallS / se.median.wallS, '≤ 0.4');
+  if (ae && se) ratio('export.time', 'export time airlock/skopeo', ae.median.wallS / se.median.wallS, '≤ 0.33');
   const anc = get('export', 'airlock --no-cache');
-  if (anc && se) ratio('export.time-no-cache', 'export time airlock --no-cache/skopeo', anc.median.wallS / se.median.wallS, '≤ 0.4');
+  if (anc && se) ratio('export.time-no-cache', 'export time airlock --no-cache/skopeo', anc.median.wallS / se.median.wallS, '≤ 0.33');
   if (ai && si) {
-    ratio('import.time', 'import time airlock/skopeo', ai.median.wallS / si.median.wallS, '≤ 0.75');
-    ratio('import.cpu', 'import client CPU airlock/skopeo', ai.median.cpuS / si.median.cpuS, '≤ 0.5');
+    ratio('import.time', 'import time airlock/skopeo', ai.median.wallS / si.median.wallS, '≤ 0.6');
+    ratio('import.cpu', 'import client CPU airlock/skopeo', ai.median.cpuS / si.median.cpuS, '≤ 0.3');
   }
   if (ai && bundleBytes) ratio('import.disk', 'import disk writes / bundle bytes', ai.median.diskWriteBytes / bundleBytes, '< 0.01');
-  if (an && ai) ratio('noop.time', 'no-op re-import / full import (airlock)', an.median.wallS / ai.median.wallS, '≤ 0.05');
+  if (an && ai) ratio('noop.time', 'no-op re-import / full import (airlock)', an.median.wallS / ai.median.wallS, '≤ 0.03');
   const tput = (r: PhaseResult | undefined): number | undefined => (r?.extra?.bytes ? r.extra.bytes / r.median.wallS : undefined);
-  if (av && ov) ratio('verify.throughput', 'verify throughput airlock/openssl', tput(av)! / tput(ov)!, '≥ 0.7');
+  if (av && ov) ratio('verify.throughput', 'verify throughput airlock/openssl', tput(av)! / tput(ov)!, '≥ 0.9');
   if (av && sv) ratio('verify.vs-sha256sum', 'verify throughput airlock/sha256sum', tput(av)! / tput(sv)!, '');
   if (eSingle) ratio('export.rss', 'export peak RSS (MiB)', eSingle.median.maxRssMiB, '≤ 256');
   if (iSingle) ratio('import.rss', 'import peak RSS (MiB)', iSingle.median.maxRssMiB, '≤ 256');
