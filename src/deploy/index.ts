@@ -5,7 +5,8 @@ export { mirrorConfigFiles, K3S_CA_FILE, type TargetAccess, type MirrorConfigOpt
 export { type TagMove } from './receipt.js';
 export { SiteState, tagMovesOf, lastImportMoveOnto, type ImportRecord, type SiteReceipt } from './site-state.js';
 export { computeSiteStatus, prometheusText, type SiteStatus } from './site-status.js';
-export { rewriteValues, rewriteCompose, parseEnvFile, type MirroredRepository, type RewriteChange, type RewriteResult } from './rewrite.js';
+// rewrite.js (rewriteValues, rewriteCompose) is deploy's own: site-outputs.ts loads it, and the yaml
+// library with it, only for --values and --compose files (docs/BENCHMARKS.md, no-op re-import).
 export { pullSecretYaml, type PullSecretOptions, type ReleaseRecord, type ReleaseRecordFile, type ReleaseRecordArtifact } from './site-files.js';
 export { readDeployInputs, writeRewrittenFiles, writePullSecret, type DeployInput, type RewrittenFile } from './site-outputs.js';
 export { errorToRecord } from './site-record.js';

@@ -9,7 +9,7 @@ import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../util/index.js';
 import type { MappedArtifact } from './outputs.js';
-import { rewriteCompose, rewriteValues, type MirroredRepository, type RewriteChange } from './rewrite.js';
+import type { MirroredRepository, RewriteChange } from './rewrite.js';
 import { pullSecretYaml } from './site-files.js';
 
 /** A values or Compose file is a hand-sized text file. */
@@ -26,6 +26,13 @@ export interface DeployInput {
 }
 
 /**
+ * rewrite.js and the yaml library it parses with, loaded only when there is a `--values` or
+ * `--compose` file: an import without one (the usual case, a no-op re-import among them) does not
+ * pay for compiling them (docs/BENCHMARKS.md, no-op re-import).
+ */
+const loadRewrite = (): Promise<typeof import('./rewrite.js')> => import('./rewrite.js');
+
+/**
  * Read every `--values` and `--compose` file before anything is pushed, and check that it is YAML:
  * a missing or broken file stops the import with exit 2 instead of after the push.
  */
@@ -35,6 +42,7 @@ export async function readDeployInputs(values: readonly string[], compose: reado
   for (const [kind, paths] of [['values', values], ['compose', compose]] as const) {
     for (const path of paths) {
       const text = await readText(path, `--${kind}`);
+      const { rewriteCompose, rewriteValues } = await loadRewrite();
       if (kind === 'values') rewriteValues(text, [], path);
       else rewriteCompose(text, undefined, [], path);
       const env = kind === 'compose' ? await readFile(join(dirname(path), '.env'), 'utf8').catch(() => undefined) : undefined;
@@ -83,6 +91,7 @@ export async function writeRewrittenFiles(outDir: string, host: string, inputs: 
   });
   const out: RewrittenFile[] = [];
   for (const input of inputs) {
+    const { rewriteCompose, rewriteValues } = await loadRewrite();
     const r = input.kind === 'values' ? rewriteValues(input.text, mirrored, input.path) : rewriteCompose(input.text, input.env, mirrored, input.path);
     await writeFileAtomic(join(outDir, input.outName), r.text);
     let envName: string | undefined;

@@ -25,9 +25,7 @@ import { ImportPreflight } from './import-preflight.js';
 import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from '../signing/index.js';
 import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from './pieces.js';
-import { assertPolicyAllows, evaluatePolicy } from '../mirror/index.js';
 import type { PolicyDecision } from '../deploy/index.js';
-import { readPolicyFile } from '../mirror/index.js';
 import { recheckReleaseFiles, type ReleaseFilesCheck } from '../files/index.js';
 import { readDeployInputs, writePullSecret, writeRewrittenFiles, type RewrittenFile } from '../deploy/index.js';
 import { writeReleaseRecord } from './release-record.js';
@@ -161,7 +159,10 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   const layout = opts.layout ?? 'flat';
   const target = parseTarget(opts.to);
   // The policy is bad input or not before the target hears from us.
-  const policy = opts.policyPath !== undefined ? await readPolicyFile(opts.policyPath) : undefined;
+  // mirror/ (its YAML, semver and JSONPath libraries) is loaded only for a policy: an import
+  // without one does not pay for compiling it (docs/BENCHMARKS.md, no-op re-import).
+  const mirror = opts.policyPath !== undefined ? await import('../mirror/index.js') : undefined;
+  const policy = mirror && opts.policyPath !== undefined ? await mirror.readPolicyFile(opts.policyPath) : undefined;
   // Files to rewrite are read (and parsed) before anything else: a wrong path is exit 2, not a failure after the push.
   const deployInputs = await readDeployInputs(opts.values ?? [], opts.compose ?? []);
 
@@ -224,13 +225,13 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       }
     }
     // The policy gate: offline, from the signed front of the bundle, before the preflight and the first push.
-    const decision = policy ? await evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath, bundleVerified: status.verified }) : undefined;
+    const decision = mirror && policy ? await mirror.evaluatePolicy(policy, manifest, reader.metadata, { trustedRootPath: opts.signature.keyless?.trustedRootPath, bundleVerified: status.verified }) : undefined;
     if (decision) {
       const refused = decision.artifacts.filter((a) => !a.allowed).length;
       if (opts.dryRun) {
         if (refused > 0) logger.warn(`policy ${decision.policy}: ${refused} of ${decision.artifacts.length} artifact(s) refused; a real import would stop here and push nothing`);
       } else {
-        assertPolicyAllows(decision);
+        mirror!.assertPolicyAllows(decision);
       }
       if (refused === 0) logger.info(`policy ${decision.policy} (${decision.digest}): all ${decision.artifacts.length} artifact(s) allowed`);
     }

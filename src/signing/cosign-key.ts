@@ -11,7 +11,6 @@
  */
 import { createPrivateKey, scrypt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import nacl from 'tweetnacl';
 import { AirlockError } from '../errors.js';
 
 /** cosign's passphrase variable, read after AIRLOCK_KEY_PASSWORD for cosign keys. */
@@ -59,6 +58,9 @@ export async function decryptCosignKey(envelope: Buffer, passphrase: string, whe
   if (!isInt(N, 2, MAX_N) || (N & (N - 1)) !== 0 || !isInt(r, 1, MAX_R) || !isInt(p, 1, MAX_P)) {
     throw bad(`scrypt parameters N=${String(N)} r=${String(r)} p=${String(p)} are out of range`);
   }
+  // tweetnacl is loaded here, not at startup: only a cosign private key needs it, and every run
+  // that verifies a signature loads this module (docs/BENCHMARKS.md, no-op re-import).
+  const { default: nacl } = await import('tweetnacl');
   const salt = b64(doc.kdf.salt);
   const nonce = b64(doc.cipher.nonce);
   const ciphertext = b64(doc.ciphertext);

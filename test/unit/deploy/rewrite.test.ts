@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rewriteCompose, rewriteValues, type MirroredRepository } from '../../../src/deploy/index.js';
+import { rewriteCompose, rewriteValues, type MirroredRepository } from '../../../src/deploy/rewrite.js';
 
 const D = `sha256:${'d'.repeat(64)}`;
 const M = (sourceRegistry: string, sourceRepository: string, targetRepository: string): MirroredRepository => ({ sourceRegistry, sourceRepository, targetHost: 'registry.example.com', targetRepository });
