@@ -37,6 +37,8 @@ export class AuditLog {
   readonly #base: Partial<AuditEntry>;
   #ready: Promise<void> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** Lines not yet appended, oldest first. */
+  #pending: string[] = [];
   constructor(path: string | readonly string[], base: Partial<AuditEntry> = {}) {
     this.#paths = typeof path === 'string' ? [path] : path;
     this.path = this.#paths[0]!;
@@ -50,11 +52,18 @@ export class AuditLog {
         throw ioError(err, 'create the audit log directory', dirname(p));
       }
     })).then(() => {});
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...this.#base, ...entry })}\n`;
+    this.#pending.push(`${JSON.stringify({ time: new Date().toISOString(), ...this.#base, ...entry })}\n`);
     this.#chain = this.#chain.then(() => this.#ready!).then(async () => {
+      // Lines written while an append was under way go out together, in order, with one append
+      // per file (an import writes a line per artifact at once: one open-write-close per line
+      // and file was most of a no-op re-import's file system calls). This line may already have
+      // gone out with an earlier one; either way it is in the files when this promise resolves.
+      if (this.#pending.length === 0) return;
+      const lines = this.#pending.join('');
+      this.#pending = [];
       for (const p of this.#paths) {
         try {
-          await appendFile(p, line, { mode: 0o640 });
+          await appendFile(p, lines, { mode: 0o640 });
         } catch (err) {
           // A full disk or a read-only state dir is the site's to fix: an IO error naming the file.
           throw ioError(err, 'append to the audit log', p);
