@@ -9,13 +9,14 @@ import type { Agent as UndiciAgent, EnvHttpProxyAgent as UndiciEnvHttpProxyAgent
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
+if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, { request: require('undici/lib/api/api-request.js') as unknown });
 const api = require('undici/lib/api/index.js') as object;
-if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
 export type Agent = UndiciAgent;
 
 const EnvHttpProxyAgentClass = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
 
-/** As in undici-agent.ts (there loaded on demand; here bundled). */
+/** As in undici-agent.ts (there loaded on demand; here bundled): with the rest of the API. */
 export function loadEnvHttpProxyAgent(): typeof UndiciEnvHttpProxyAgent {
+  if (!('connect' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
   return EnvHttpProxyAgentClass;
 }

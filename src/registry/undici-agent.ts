@@ -13,16 +13,20 @@ const require = createRequire(import.meta.url);
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 
 // What undici's index does to give every dispatcher request(), stream(), pipeline()… (index.js:
-// `Object.assign(Dispatcher.prototype, api)`); idempotent should the whole index load as well.
+// `Object.assign(Dispatcher.prototype, api)`), for request() alone: the one airlock calls
+// (transport, upload, harbor, fetch-url); stream, pipeline, upgrade and connect are ~2.5 ms of
+// start-up (docs/BENCHMARKS.md, no-op re-import). The proxy agent needs connect() for its CONNECT
+// tunnels: loadEnvHttpProxyAgent adds the rest. Idempotent should the whole index load as well.
 const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
-const api = require('undici/lib/api/index.js') as object;
-if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, api);
+if (!('request' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, { request: require('undici/lib/api/api-request.js') as unknown });
 export type Agent = UndiciAgent;
 
 /**
  * undici's EnvHttpProxyAgent (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), loaded only when a proxy
- * variable is set: most runs need none, and the proxy agent pulls in more of undici.
+ * variable is set: most runs need none, and the proxy agent pulls in more of undici (and the
+ * dispatcher API's connect(), which it tunnels with).
  */
 export function loadEnvHttpProxyAgent(): typeof UndiciEnvHttpProxyAgent {
+  if (!('connect' in Dispatcher.prototype)) Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
   return require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof UndiciEnvHttpProxyAgent;
 }
