@@ -22,7 +22,7 @@ const outdir = `${root}dist/cli`;
 await rm(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/main.js', 'dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js'],
+  entryPoints: ['dist/src/cli/main.js', 'dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js', 'dist/src/archive/range-hasher-worker.js'],
   outdir,
   entryNames: '[name]',
   bundle: true,

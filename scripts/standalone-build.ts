@@ -127,7 +127,7 @@ export async function buildSeaScripts(root: string, outDir: string, info: BuildI
   const main = join(outDir, 'airlock.cjs');
   const r = await build({ ...common, entryPoints: ['dist/src/cli/main.js'], outfile: main });
   const workers: Record<string, string> = {};
-  for (const name of ['zstd-worker', 'file-hasher-worker']) {
+  for (const name of ['zstd-worker', 'file-hasher-worker', 'range-hasher-worker']) {
     workers[`${name}.cjs`] = join(outDir, `${name}.cjs`);
     await build({ ...common, entryPoints: [`dist/src/archive/${name}.js`], outfile: workers[`${name}.cjs`]!, metafile: false });
   }
@@ -153,7 +153,7 @@ function assertOnlyBuiltinRequires(file: string): void {
 export async function buildPackageCli(root: string, outDir: string, info: BuildInfo): Promise<Metafile> {
   const r = await build({
     absWorkingDir: root,
-    entryPoints: ['dist/src/cli/main.js', 'dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js'],
+    entryPoints: ['dist/src/cli/main.js', 'dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js', 'dist/src/archive/range-hasher-worker.js'],
     outdir: outDir,
     entryNames: '[name]',
     bundle: true,

@@ -21,3 +21,4 @@ export {
   openTarTree, openDirTree, removeStaleUnpacked, resolveLinkTarget, type FileTree, type OpenTarTreeOptions,
 } from './file-tree.js';
 export { SyncTarFile } from './sync-tar.js';
+export { RangeHasherPool, type RangeHash, type RangeHashOptions } from './range-hasher.js';

@@ -5,7 +5,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAirlockError, type AirlockError } from '../errors.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import type { BlobPieceRef, CallOptions, ContentSink, PieceSink } from './types.js';
+import type { BlobPieceRef, CallOptions, CheckingSink, ContentSink, PieceSink } from './types.js';
 import { isVerifiedFor, verifyStream } from './verify-stream.js';
 
 export interface DiscardSinkOptions {
@@ -26,7 +26,7 @@ export interface DiscardSinkOptions {
  * damaged blob and piece (any other error, a read that fails, still rejects). Takes the pieces of
  * cut blobs on their own (PieceSink), each checked against its own digest.
  */
-export class DiscardSink implements ContentSink, PieceSink {
+export class DiscardSink implements ContentSink, PieceSink, CheckingSink {
   /** Size and digest mismatches, in the order the pushes ended. */
   readonly problems: AirlockError[] = [];
   /** Blobs and pieces whose bytes matched, and their bytes. */
@@ -65,6 +65,33 @@ export class DiscardSink implements ContentSink, PieceSink {
   }
 
   async tag(): Promise<void> {}
+
+  /** Every blob but those to keep (DiscardSinkOptions.keep) can be checked elsewhere. */
+  takesChecked(desc: Descriptor): boolean {
+    return this.#keep?.(desc) === undefined;
+  }
+
+  async pushChecked(desc: Descriptor, check: Promise<void>): Promise<void> {
+    await this.#settle(desc, check);
+  }
+
+  async pushPieceChecked(_desc: Descriptor, piece: BlobPieceRef, check: Promise<void>): Promise<void> {
+    await this.#settle(piece, check);
+  }
+
+  /** A check made elsewhere: counted when it passed, a problem when the bytes did not match. */
+  async #settle(checked: Pick<Descriptor, 'size'>, check: Promise<void>): Promise<boolean> {
+    try {
+      await check;
+    } catch (err) {
+      if (!isAirlockError(err) || (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH')) throw err;
+      this.problems.push(err);
+      return false;
+    }
+    this.blobs++;
+    this.bytes += checked.size;
+    return true;
+  }
 
   /** True when the bytes matched; false (and a problem recorded) when they did not. */
   async #take(checked: Pick<Descriptor, 'digest' | 'size'>, body: Readable, out: Writable, opts?: CallOptions): Promise<boolean> {

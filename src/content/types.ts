@@ -64,6 +64,18 @@ export interface PieceSink {
   pushPiece(desc: Descriptor, piece: BlobPieceRef, body: Readable, opts?: CallOptions): Promise<void>;
 }
 
+/**
+ * A sink that only checks bytes and keeps none of them (verify's DiscardSink): it can take the
+ * outcome of a check made elsewhere (a worker that hashed the bytes where they lie) instead of
+ * the bytes. `takesChecked(desc)` is false for a blob whose bytes it would keep after all.
+ */
+export interface CheckingSink {
+  takesChecked(desc: Descriptor): boolean;
+  /** `check` settles once the bytes were hashed and compared: a DIGEST_MISMATCH or SIZE_MISMATCH rejection is a finding. */
+  pushChecked(desc: Descriptor, check: Promise<void>): Promise<void>;
+  pushPieceChecked(desc: Descriptor, piece: BlobPieceRef, check: Promise<void>): Promise<void>;
+}
+
 export interface TagLister {
   tags(opts?: CallOptions): Promise<string[]>;
 }
@@ -83,6 +95,9 @@ export const canFetch = <T extends object>(s: T): s is T & Pick<ContentSource, '
 
 export const canTakePieces = <T extends object>(s: T): s is T & PieceSink =>
   typeof (s as Partial<PieceSink>).pushPiece === 'function';
+
+export const canTakeChecked = <T extends object>(s: T): s is T & CheckingSink =>
+  typeof (s as Partial<CheckingSink>).pushChecked === 'function';
 
 export const canListTags = <T extends object>(s: T): s is T & TagLister =>
   typeof (s as Partial<TagLister>).tags === 'function';

@@ -140,6 +140,17 @@ export function verifyBytes(data: Uint8Array, desc: Pick<Descriptor, 'digest' | 
   if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, data.length, details);
 }
 
+/**
+ * The same checks as verifyStream for bytes hashed elsewhere (a worker that read them where they
+ * lie): their count and sha256 (hex) against `desc`, with the same errors.
+ */
+export function verifyHashed(desc: Pick<Descriptor, 'digest' | 'size'>, hashed: { readonly hex: string; readonly bytes: number }, opts: Pick<VerifyStreamOptions, 'where'> = {}): void {
+  const details = { ...(opts.where ? { where: opts.where } : {}), hint: 'the content was damaged or altered in transit; fetch or copy it again' };
+  if (hashed.bytes !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, hashed.bytes, details);
+  const actual = `sha256:${hashed.hex}`;
+  if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, hashed.bytes, details);
+}
+
 export function digestMatches(data: Uint8Array, digest: Digest): boolean {
   return `sha256:${createHash('sha256').update(data).digest('hex')}` === digest;
 }

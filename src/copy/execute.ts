@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { AirlockError, isAirlockError } from '../errors.js';
-import { canCheckTags, canFetch, canMount, canTakePieces, verifyStream, type BlobPieceRef, type ContentSink, type PieceSink } from '../content/index.js';
+import { canCheckTags, canFetch, canMount, canTakeChecked, canTakePieces, verifyHashed, verifyStream, type BlobPieceRef, type CheckingSink, type ContentSink, type PieceSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
@@ -31,6 +31,20 @@ export interface SuppliedBlob extends SequentialBlob {
    * supplied whole (import assembles the pieces before they reach the engine).
    */
   readonly piece?: BlobPieceRef;
+  /**
+   * The entry's bytes can be hashed where they lie (file ranges hashed by a worker pool) instead of
+   * passing through this thread: used when the one sink to get them only checks bytes
+   * (CheckingSink, verify's DiscardSink), whose push then waits for this hash and the same checks
+   * as verifyStream's (size, digest, `where` in the error). The body is then destroyed unread, and
+   * the next entry is taken at once: up to `concurrency` entries are hashed together.
+   */
+  readonly hashInPlace?: (opts: InPlaceHashOptions) => Promise<{ readonly hex: string; readonly bytes: number }>;
+}
+
+export interface InPlaceHashOptions {
+  readonly signal?: AbortSignal;
+  /** Bytes hashed since the last call. */
+  readonly onProgress: (bytes: number) => void;
 }
 
 export interface ExecuteOptions {
@@ -308,13 +322,65 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
         emit({ type: 'blob-done', digest: desc.digest, size: piece.size, how: 'copied' });
       };
     };
+    /** Bytes hashed elsewhere, checked as verifyStream would check them passing through. */
+    const checkInPlace = async (hash: NonNullable<SuppliedBlob['hashInPlace']>, checked: Pick<Descriptor, 'digest' | 'size'>, where: string): Promise<void> => {
+      const r = await hash({ ...(signal ? { signal } : {}), onProgress: (n) => emit({ type: 'bytes', bytes: n }) });
+      verifyHashed(checked, r, { where });
+    };
+    /** A whole blob or a piece hashed in place, when the one sink lacking it only checks bytes; else undefined (read the body). */
+    const sendInPlace = (desc: Descriptor, piece: BlobPieceRef | undefined, where: string | undefined, hash: NonNullable<SuppliedBlob['hashInPlace']>): (() => Promise<void>) | undefined => {
+      const lacking = missingBlobs.get(desc.digest);
+      if (!lacking || lacking.length !== 1) return undefined;
+      const repo = lacking[0]!;
+      const sink = repo.sink;
+      if (!canTakeChecked(sink) || !sink.takesChecked(desc)) return undefined;
+      if (piece) {
+        if (!canTakePieces(sink)) return undefined;
+        return async () => {
+          emit({ type: 'blob-start', digest: desc.digest, size: piece.size });
+          await (sink as ContentSink & CheckingSink).pushPieceChecked(desc, piece, checkInPlace(hash, piece, where ?? `piece at ${piece.offset} of ${describe(desc.digest)}`));
+          emit({ type: 'blob-done', digest: desc.digest, size: piece.size, how: 'copied' });
+        };
+      }
+      missingBlobs.delete(desc.digest);
+      return async () => {
+        emit({ type: 'blob-start', digest: desc.digest, size: desc.size });
+        await (sink as ContentSink & CheckingSink).pushChecked(desc, checkInPlace(hash, desc, where ?? describe(desc.digest)));
+        repo.present.add(desc.digest);
+        counters.blobsPushed++;
+        counters.bytesPushed += desc.size;
+        await journal?.record(key('blob', repo.repository, desc.digest), { action: 'push', repository: repo.repository, digest: desc.digest });
+        emit({ type: 'blob-done', digest: desc.digest, size: desc.size, how: 'copied', repository: repo.repository });
+      };
+    };
     // stopWhenComplete: when nothing is missing at all, do not read the layers. A run that pushes
     // anything reads to the end, so a damaged or hostile tail (a duplicate entry, an unlisted
     // one) is still found and reported.
-    for await (const { desc, body, where, piece } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
+    for await (const { desc, body, where, piece, hashInPlace } of stop && missingBlobs.size === 0 ? [] : supply.blobs) {
       signal?.throwIfAborted();
       if (backgroundError) throw backgroundError;
+      const inPlace = hashInPlace ? sendInPlace(desc, piece, where, hashInPlace) : undefined;
+      if (inPlace) {
+        body.destroy();
+        const release = await background.acquire();
+        const p: Promise<void> = inPlace()
+          .catch((err: unknown) => {
+            backgroundError ??= err;
+          })
+          .finally(() => {
+            release();
+            pending.delete(p);
+          });
+        pending.add(p);
+        continue;
+      }
       const send = piece ? sendPiece(desc, piece, where) : sendWhole(desc, where);
+      if (!send && hashInPlace) {
+        // Nobody needs it: nothing to read past.
+        body.destroy();
+        counters.blobsSkipped++;
+        continue;
+      }
       if (!send) {
         // Nobody needs it (already present, or not part of any root): read past it.
         body.resume();

@@ -5,7 +5,8 @@ import { AirlockError, MultiError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { DiscardSink } from '../content/index.js';
-import { closure, executeCopy, planCopy, type CopyEvent, type PlanNode, type PlannedRoot, type RootTarget, type SuppliedBlob } from '../copy/index.js';
+import { RangeHasherPool } from '../archive/index.js';
+import { closure, executeCopy, planCopy, type CopyEvent, type PlanNode, type PlannedRoot, type RootTarget, type SuppliedBlob, type InPlaceHashOptions } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { blobEntryName, bundleLabel, openBundle, pieceEntryName, type AirlockManifest } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
@@ -86,19 +87,31 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     const sink = new DiscardSink({ holds: reader.metadata.keys(), ...(releaseDir ? { keep: keepIn(releaseDir) } : {}) });
     const copyPlan = planCopy({ roots: verifyRoots(plan.roots, plan.nodes, manifest), nodes: plan.nodes, targetOf: () => 'verify' });
     const targets = copyPlan.targets.map((t): RootTarget => ({ ...t, sink }));
+    // Entries stored as they are (raw zstd blocks) are hashed where they lie, several at once, by
+    // a pool of workers (each reads into a small buffer and hashes it warm: docs/BENCHMARKS.md
+    // "Verify in a hashing pool"); the others pass through this thread as before.
+    const pool = new RangeHasherPool();
+    /** Entry order, by `where`: problems are reported in it whichever hash ends first. */
+    const order = new Map<string, number>();
     const entries = async function* (): AsyncGenerator<SuppliedBlob> {
-      for await (const entry of reader.blobs()) {
+      for await (const entry of reader.blobs({ inPlace: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
         // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
         const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
         const where = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
-        yield { desc: entry.desc, body: entry.body, where, ...(entry.piece ? { piece: entry.piece } : {}) };
+        if (!order.has(where)) order.set(where, order.size);
+        const place = entry.place;
+        yield {
+          desc: entry.desc, body: entry.body, where, ...(entry.piece ? { piece: entry.piece } : {}),
+          ...(place ? { hashInPlace: (o: InPlaceHashOptions) => pool.hash(place.path, place.ranges, o) } : {}),
+        };
         seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
       }
     };
     try {
-      // One blob at a time, in entry order, as the bundle is read: problems are reported in that order.
+      // Entries in file order, as the bundle is read; those hashed in place up to one more than
+      // the pool has workers at once (the next one queued). Problems are sorted into entry order.
       await executeCopy(copyPlan, { kind: 'sequential', blobs: entries() }, targets, {
-        concurrency: 1,
+        concurrency: pool.size + 1,
         // The sink holds manifests and configs without the layers below them.
         checkEveryBlob: true,
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -106,7 +119,8 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
           if (e.type === 'blob-start' || e.type === 'bytes' || (e.type === 'blob-done' && e.how === 'copied')) emit(e);
         },
       });
-      problems.push(...sink.problems);
+      const rank = (p: AirlockError): number => order.get(p.where ?? '') ?? order.size;
+      problems.push(...[...sink.problems].sort((a, b) => rank(a) - rank(b)));
       if (releaseDir) {
         const have: Delivery[] = [];
         for (const [digest, first] of sink.kept) {
@@ -126,6 +140,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
         }
       }
     } finally {
+      await pool.close();
       if (releaseDir) await rm(releaseDir, { recursive: true, force: true }).catch(() => {});
     }
     const blobs = reader.metadata.size + sink.blobs;

@@ -1,0 +1,87 @@
+// Worker side of RangeHasherPool (range-hasher.ts): hashes the bytes of file ranges where they
+// lie, with positional reads into one reused buffer small enough to stay in this core's cache
+// (256 KiB), so the bytes are hashed warm and never cross threads: only the ranges come in and
+// the digest goes out.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import type { RangeHasherReply, RangeHasherRequest } from './range-hasher.js';
+
+const port = parentPort!;
+const BUFFER = 256 << 10;
+/** Gaps up to this size between ranges (the 3-byte headers of raw zstd blocks) are read over. */
+const MAX_GAP = 64;
+/** A progress message at most every this many bytes. */
+const PROGRESS_STEP = 16 << 20;
+const buf = Buffer.allocUnsafe(BUFFER);
+let open: { path: string; fd: number } | undefined;
+
+function fdOf(path: string): number {
+  if (open?.path === path) return open.fd;
+  if (open) closeSync(open.fd);
+  open = undefined;
+  open = { path, fd: openSync(path, 'r') };
+  return open.fd;
+}
+
+function readFull(fd: number, n: number, pos: number, path: string): void {
+  let got = 0;
+  while (got < n) {
+    const k = readSync(fd, buf, got, n - got, pos + got);
+    if (k === 0) throw Object.assign(new Error(`${path} ends at byte ${pos + got}, inside the entry (changed or truncated since it was indexed)`), { code: 'ETRUNC' });
+    got += k;
+  }
+}
+
+function hashRanges(m: Extract<RangeHasherRequest, { ranges: unknown }>): void {
+  const fd = fdOf(m.path);
+  const hash = createHash('sha256');
+  const ranges = m.ranges;
+  let bytes = 0;
+  let reported = 0;
+  let i = 0;
+  let done = 0; // bytes of ranges[i] already hashed
+  while (i < ranges.length) {
+    // One read: as many whole or partial ranges (and the small gaps between them) as fit.
+    const start = ranges[i]!.offset + done;
+    const spans: { at: number; len: number }[] = [];
+    let end = start;
+    while (i < ranges.length) {
+      const r = ranges[i]!;
+      const from = r.offset + done;
+      if (spans.length > 0 && (from < end || from - end > MAX_GAP)) break;
+      const room = BUFFER - (from - start);
+      if (room <= 0) break;
+      const len = Math.min(r.length - done, room);
+      spans.push({ at: from - start, len });
+      end = from + len;
+      done += len;
+      if (done < r.length) break;
+      i++;
+      done = 0;
+    }
+    readFull(fd, end - start, start, m.path);
+    for (const s of spans) hash.update(buf.subarray(s.at, s.at + s.len));
+    for (const s of spans) bytes += s.len;
+    if (bytes - reported >= PROGRESS_STEP) {
+      port.postMessage({ id: m.id, progress: bytes - reported } satisfies RangeHasherReply);
+      reported = bytes;
+    }
+  }
+  if (bytes > reported) port.postMessage({ id: m.id, progress: bytes - reported } satisfies RangeHasherReply);
+  port.postMessage({ id: m.id, hex: hash.digest('hex'), bytes } satisfies RangeHasherReply);
+}
+
+port.on('message', (m: RangeHasherRequest) => {
+  if ('close' in m) {
+    if (open) closeSync(open.fd);
+    open = undefined;
+    return;
+  }
+  try {
+    hashRanges(m);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    port.postMessage({ id: m.id, error: e.message, ...(typeof e.code === 'string' ? { code: e.code } : {}) } satisfies RangeHasherReply);
+  }
+});
