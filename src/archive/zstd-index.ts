@@ -260,8 +260,6 @@ class TarWalker {
       }
       case 'data': {
         const c = this.#cur!;
-        // A name twice: which copy counts is for the reader front to back to decide and report.
-        if (this.entries.has(c.path)) throw new NotIndexable(`entry ${c.path} appears twice`);
         this.entries.set(c.path, { size: c.size, ranges: c.ranges, ...(c.held && !c.ranges ? { data: Buffer.concat(c.held) } : {}) });
         this.#cur = undefined;
         this.#enter('pad', paddingOf(c.size));

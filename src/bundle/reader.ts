@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { AirlockError, ioError, isAirlockError } from '../errors.js';
 import {
-  createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, indexZstdTar, locateEntries, parseVolumeName, readFileRanges, readTarEntries, SyncTarFile,
-  type BundleForm, type FileRange, type TarEntry, type ZstdFileStream, type ZstdTarEntry,
+  createZstdDecompressStream, createZstdFileStream, detectBundleForm, indexTar, locateEntries, parseVolumeName, readFileRanges, readTarEntries, SyncTarFile,
+  type BundleForm, type EntryPlace, type FileRange, type TarEntry, type ZstdFileStream,
 } from '../archive/index.js';
 import { readVerified, type ContentSource } from '../content/index.js';
 import { hexOf, type Descriptor, type Digest } from '../oci/index.js';
@@ -32,7 +32,7 @@ export interface BundleBlobEntry {
   readonly piece?: BlobPiece;
   /**
    * blobs({ inPlace: true }): where the entry's bytes lie in the file, when they are stored there
-   * as they are (raw zstd blocks): they can be hashed in place. The body then reads them from
+   * as they are (a plain .tar, raw zstd blocks): they can be hashed in place. The body then reads them from
    * there, only when it is read.
    */
   readonly place?: EntryInPlace;
@@ -47,8 +47,8 @@ export interface EntryInPlace {
 export interface BlobsOptions {
   readonly signal?: AbortSignal;
   /**
-   * Index each .tar.zst volume first (indexZstdTar: block headers only) and, when it indexes and
-   * every entry after its front lies in raw blocks or in small compressed frames, take the entries
+   * Index each volume first (locateEntries: tar headers; a .tar.zst's block headers) and, when it
+   * indexes and every entry after its front lies in raw blocks or in small compressed frames, take the entries
    * from that index (with `place`) instead of decompressing the file front to back. The same
    * checks apply to the entries either way; a volume that does not index is read as before.
    */
@@ -310,9 +310,10 @@ class TarBundleReader extends BaseReader implements BundleReader {
     for (let i = 0; i < this.#paths.length; i++) {
       const path = this.#paths[i]!;
       const form = this.#forms[i] as 'tar' | 'tar.zst';
-      // In place: the index first (block headers only, ~30 ms for the large bench bundle); the
-      // front is then read by a session in this thread (a few MB), and the rest from the index.
-      const index = inPlace && form === 'tar.zst' ? indexZstdTar(path) : undefined;
+      // In place: the index first (tar headers; for a .tar.zst, block headers only: ~30 ms for
+      // the large bench bundle); the front is then read by a session in this thread (a few MB),
+      // and the rest from the index.
+      const places = inPlace ? await locateEntries(path, form) : undefined;
       let session: TarSession;
       let pending: PlacedTarEntry | undefined;
       if (i === 0 && this.#first) {
@@ -320,13 +321,13 @@ class TarBundleReader extends BaseReader implements BundleReader {
         pending = this.#first.next;
         this.#first = undefined;
       } else {
-        session = new TarSession(path, form, signal, !index?.ok);
+        session = new TarSession(path, form, signal, places === undefined);
         this.#sessions.push(session);
         const r = await readFrontEntries(frontEntriesOf(session.it), path, this.airlockRaw);
         this.#checkSameFront(r.front, path);
         pending = r.next;
       }
-      const placed = index?.ok && pending ? placedAfter(index.entries, pending as TarEntry, path, signal) : undefined;
+      const placed = places && pending ? placedAfter(places, pending as TarEntry, path, signal) : undefined;
       let k = 0;
       const nextEntry = placed
         ? async (): Promise<PlacedTarEntry | undefined> => placed[k++]
@@ -486,13 +487,13 @@ class TarBundleReader extends BaseReader implements BundleReader {
 type PlacedTarEntry = Pick<TarEntry, 'path' | 'size' | 'body'> & { readonly place?: EntryInPlace };
 
 /**
- * The entries of an indexed .tar.zst from `first` (the first after the front, as the session read
+ * The entries of an indexed .tar or .tar.zst from `first` (the first after the front, as the session read
  * it) to the end, in file order: those in raw blocks with their ranges and a body that reads them
  * only when read, small ones of compressed frames with their bytes. Undefined (read the file
  * front to back) when `first` is not where the index has it or an entry lies in a large
  * compressed frame.
  */
-function placedAfter(entries: ReadonlyMap<string, ZstdTarEntry>, first: TarEntry, path: string, signal: AbortSignal | undefined): PlacedTarEntry[] | undefined {
+function placedAfter(entries: ReadonlyMap<string, EntryPlace>, first: TarEntry, path: string, signal: AbortSignal | undefined): PlacedTarEntry[] | undefined {
   const all = [...entries];
   const at = all.findIndex(([name]) => name === first.path);
   if (at < 0 || all[at]![1].size !== first.size) return undefined;
