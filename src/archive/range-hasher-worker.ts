@@ -12,7 +12,7 @@ const BUFFER = 256 << 10;
 /** Gaps up to this size between ranges (the 3-byte headers of raw zstd blocks) are read over. */
 const MAX_GAP = 64;
 /** A progress message at most every this many bytes. */
-const PROGRESS_STEP = 16 << 20;
+const PROGRESS_STEP = 32 << 20;
 const buf = Buffer.allocUnsafe(BUFFER);
 let open: { path: string; fd: number } | undefined;
 

@@ -22,7 +22,7 @@ export interface RangeHash {
 
 export interface RangeHashOptions {
   readonly signal?: AbortSignal;
-  /** Bytes hashed since the last call (in steps of up to 16 MiB). */
+  /** Bytes hashed since the last call (in steps of up to 32 MiB). */
   readonly onProgress?: (bytes: number) => void;
 }
 
@@ -30,6 +30,8 @@ interface Job {
   readonly id: number;
   readonly path: string;
   readonly ranges: readonly FileRange[];
+  /** The ranges' total length. */
+  readonly bytes: number;
   readonly opts: RangeHashOptions;
   readonly resolve: (r: RangeHash) => void;
   readonly reject: (err: unknown) => void;
@@ -48,7 +50,8 @@ const MAX_WORKERS = 4;
  * raw zstd blocks of a .tar.zst), hashed on a few worker threads where the bytes lie. Each worker
  * reads with positional reads into one small buffer of its own and hashes it while it is in that
  * core's cache; nothing but the ranges and the digest crosses threads, and nothing is allocated
- * per chunk. Several entries are hashed at once, one per worker. Workers start on first use.
+ * per chunk. Several entries are hashed at once, one per worker, the largest queued first.
+ * Workers start on first use.
  */
 export class RangeHasherPool {
   readonly size: number;
@@ -76,7 +79,7 @@ export class RangeHasherPool {
         reject(abortError(signal!));
       };
       const job: Job = {
-        id: this.#nextId++, path, ranges, opts,
+        id: this.#nextId++, path, ranges, bytes: ranges.reduce((n, r) => n + r.length, 0), opts,
         resolve: (r) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(r);
@@ -110,7 +113,12 @@ export class RangeHasherPool {
         if (this.#slots.length >= this.size) return;
         slot = this.#start();
       }
-      const job = this.#queue.shift()!;
+      // Largest first: the pool is done when its longest hash is, so that one starts early and the
+      // small ones fill in beside it (bundles store layers smallest first: in file order the
+      // largest would be hashed alone at the end).
+      let at = 0;
+      for (let i = 1; i < this.#queue.length; i++) if (this.#queue[i]!.bytes > this.#queue[at]!.bytes) at = i;
+      const job = this.#queue.splice(at, 1)[0]!;
       slot.job = job;
       slot.worker.postMessage({ id: job.id, path: job.path, ranges: job.ranges } satisfies RangeHasherRequest);
     }

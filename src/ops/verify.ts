@@ -16,6 +16,13 @@ import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
 import { recheckReleaseFiles } from '../files/index.js';
 import { planDeliveries, type Delivery } from '../files/index.js';
 
+/**
+ * Entries in flight in the copy engine: enough to queue every layer of a usual bundle with the
+ * hashing pool at once (it picks the largest first). Streamed entries are still read one at a
+ * time, their bytes bounded by the engine's read-ahead.
+ */
+const IN_PLACE_QUEUE = 256;
+
 export interface VerifyOptions {
   readonly bundles: readonly string[];
   readonly signature: SignaturePolicy;
@@ -108,10 +115,11 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       }
     };
     try {
-      // Entries in file order, as the bundle is read; those hashed in place up to one more than
-      // the pool has workers at once (the next one queued). Problems are sorted into entry order.
+      // Entries in file order, as the bundle is read. Those hashed in place are queued with the
+      // pool as they come (only their ranges are held), so it can start the largest first; the
+      // others are read one by one as before. Problems are sorted into entry order.
       await executeCopy(copyPlan, { kind: 'sequential', blobs: entries() }, targets, {
-        concurrency: pool.size + 1,
+        concurrency: IN_PLACE_QUEUE,
         // The sink holds manifests and configs without the layers below them.
         checkEveryBlob: true,
         ...(opts.signal ? { signal: opts.signal } : {}),
