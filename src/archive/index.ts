@@ -16,7 +16,7 @@ export { layoutArchive, PlacedFile, type ArchiveLayout, type PlacedEntry, type P
 export { FileHasher } from './file-hasher.js';
 export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
 export { readFileRanges } from './range-reader.js';
-export { locateEntries, type EntryPlace } from './locate.js';
+export { locateEntries, type EntryPlace, type LocateOptions } from './locate.js';
 export {
   openTarTree, openDirTree, removeStaleUnpacked, resolveLinkTarget, type FileTree, type OpenTarTreeOptions,
 } from './file-tree.js';

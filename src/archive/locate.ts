@@ -9,12 +9,19 @@ export type EntryPlace = ZstdTarEntry;
  * in raw blocks, bytes when small and compressed: zstd-index.ts) lies, for reading in place;
  * undefined when the file cannot be indexed (read it front to back instead).
  */
-export async function locateEntries(path: string, form: 'tar' | 'tar.zst'): Promise<ReadonlyMap<string, EntryPlace> | undefined> {
+export async function locateEntries(path: string, form: 'tar' | 'tar.zst', opts: LocateOptions = {}): Promise<ReadonlyMap<string, EntryPlace> | undefined> {
   if (form === 'tar.zst') {
-    const index = indexZstdTar(path);
+    const index = indexZstdTar(path, opts.onEntry ? { onEntry: opts.onEntry } : {});
     return index.ok ? index.entries : undefined;
   }
   const index = await indexTar(path).catch(() => undefined);
   if (!index) return undefined;
-  return new Map([...index].map(([name, e]) => [name, { size: e.size, ranges: [{ offset: e.offset, length: e.size }] }]));
+  const places = new Map([...index].map(([name, e]): [string, EntryPlace] => [name, { size: e.size, ranges: [{ offset: e.offset, length: e.size }] }]));
+  for (const [name, e] of places) opts.onEntry?.(name, e);
+  return places;
+}
+
+export interface LocateOptions {
+  /** Each entry as soon as it is located (zstd-index.ts IndexZstdTarOptions.onEntry): no promise until the whole file is. */
+  readonly onEntry?: (name: string, entry: EntryPlace) => void;
 }

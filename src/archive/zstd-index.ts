@@ -31,6 +31,11 @@ export interface IndexZstdTarOptions {
   readonly maxWindowLog?: number;
   /** Entries of compressed frames up to this size are kept (`data`). Default 1 MiB. */
   readonly maxHeld?: number;
+  /**
+   * Called with each entry as soon as it is indexed, before the rest of the file is (a caller can
+   * start reading it early). Such an entry is no promise: the whole file may still answer `ok: false`.
+   */
+  readonly onEntry?: (name: string, entry: ZstdTarEntry) => void;
 }
 
 /** Frames of skippable content (RFC 8878 §3.1.2): magic 0x184D2A50–5F, a 4-byte size, the data. */
@@ -82,7 +87,7 @@ export function indexZstdTar(path: string, opts: IndexZstdTarOptions = {}): Zstd
       }
       return buf.subarray(0, n);
     };
-    const walker = new TarWalker(path, opts.maxHeld ?? 1 << 20, (pos, n) => Buffer.from(readAt(Buffer.allocUnsafe(n), n, pos)));
+    const walker = new TarWalker(path, opts.maxHeld ?? 1 << 20, (pos, n) => Buffer.from(readAt(Buffer.allocUnsafe(n), n, pos)), opts.onEntry);
     let decoded = 0;
     let pos = 0;
     while (!walker.done) {
@@ -185,10 +190,13 @@ class TarWalker {
   #headerAt = 0;
   #cur: Building | undefined;
 
-  constructor(where: string, maxHeld: number, read: (pos: number, n: number) => Buffer) {
+  readonly #onEntry: ((name: string, entry: ZstdTarEntry) => void) | undefined;
+
+  constructor(where: string, maxHeld: number, read: (pos: number, n: number) => Buffer, onEntry?: (name: string, entry: ZstdTarEntry) => void) {
     this.#decoder = new TarHeaderDecoder(where);
     this.#read = read;
     this.#maxHeld = maxHeld;
+    this.#onEntry = onEntry;
   }
 
   get done(): boolean {
@@ -260,7 +268,9 @@ class TarWalker {
       }
       case 'data': {
         const c = this.#cur!;
-        this.entries.set(c.path, { size: c.size, ranges: c.ranges, ...(c.held && !c.ranges ? { data: Buffer.concat(c.held) } : {}) });
+        const entry: ZstdTarEntry = { size: c.size, ranges: c.ranges, ...(c.held && !c.ranges ? { data: Buffer.concat(c.held) } : {}) };
+        this.entries.set(c.path, entry);
+        this.#onEntry?.(c.path, entry);
         this.#cur = undefined;
         this.#enter('pad', paddingOf(c.size));
         return;

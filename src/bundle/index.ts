@@ -10,7 +10,7 @@ export {
 export { writeBundle, writesInPlace, placedInBundle, removeStaleTemporaries, stagingDirFor, tempNameFor, type WriteBundleOptions, type WriteBundleResult, type WrittenFile, type OutputForm } from './writer.js';
 export {
   openBundle, readBundleFront,
-  type BundleReader, type BundleBlobEntry, type GivenVolume, type MissingBlob, type OpenBundleOptions, type BundleFrontResult, type FrontData,
+  type BundleReader, type BundleBlobEntry, type BlobsOptions, type EntryInPlace, type GivenVolume, type MissingBlob, type OpenBundleOptions, type BundleFrontResult, type FrontData,
 } from './reader.js';
 export { BundleContentSource } from './source.js';
 export { stageTool, publishTool, discardTool, checkCarriedTool, type ToolToCarry, type StagedTool, type ToolCheck } from './carried-tool.js';

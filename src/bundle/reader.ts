@@ -53,6 +53,13 @@ export interface BlobsOptions {
    * checks apply to the entries either way; a volume that does not index is read as before.
    */
   readonly inPlace?: boolean;
+  /**
+   * With `inPlace`: each layer or piece entry airlock.json lists, as soon as the index has found it
+   * in raw blocks and before the rest of the volume is indexed or the entry is checked: a caller
+   * may start hashing it early. No promise: the entry is yielded (with this place) only if the
+   * volume indexes and its checks pass.
+   */
+  readonly onPlaced?: (place: EntryInPlace) => void;
 }
 
 export interface GivenVolume {
@@ -302,10 +309,10 @@ class TarBundleReader extends BaseReader implements BundleReader {
   blobs(opts: BlobsOptions = {}): AsyncIterable<BundleBlobEntry> {
     if (this.#iterated) throw new AirlockError('INTERNAL', 'bundle blobs can be read only once');
     this.#iterated = true;
-    return this.#iterate(opts.signal, opts.inPlace === true);
+    return this.#iterate(opts.signal, opts.inPlace === true, opts.onPlaced);
   }
 
-  async *#iterate(signal: AbortSignal | undefined, inPlace: boolean): AsyncGenerator<BundleBlobEntry> {
+  async *#iterate(signal: AbortSignal | undefined, inPlace: boolean, onPlaced: BlobsOptions['onPlaced']): AsyncGenerator<BundleBlobEntry> {
     const split = this.manifest.volumes !== undefined;
     for (let i = 0; i < this.#paths.length; i++) {
       const path = this.#paths[i]!;
@@ -313,7 +320,12 @@ class TarBundleReader extends BaseReader implements BundleReader {
       // In place: the index first (tar headers; for a .tar.zst, block headers only: ~30 ms for
       // the large bench bundle); the front is then read by a session in this thread (a few MB),
       // and the rest from the index.
-      const places = inPlace ? await locateEntries(path, form) : undefined;
+      const early = onPlaced
+        ? (name: string, e: EntryPlace): void => {
+          if (e.ranges && this.#listedLayer(name)) onPlaced({ path, ranges: e.ranges });
+        }
+        : undefined;
+      const places = inPlace ? await locateEntries(path, form, early ? { onEntry: early } : {}) : undefined;
       let session: TarSession;
       let pending: PlacedTarEntry | undefined;
       if (i === 0 && this.#first) {
@@ -432,6 +444,14 @@ class TarBundleReader extends BaseReader implements BundleReader {
     await first?.session.close();
     for (const b of this.tracker.blobs.values()) this.present.add(b.digest);
     return new BundleContentSource(this.front, async (name) => found.get(name));
+  }
+
+  /** A layer or piece entry name airlock.json lists (not a manifest or config). */
+  #listedLayer(name: string): boolean {
+    const n = parseEntryName(name);
+    if (n?.kind !== 'blob' && n?.kind !== 'piece') return false;
+    const blob = this.tracker.blobs.get(n.digest);
+    return blob !== undefined && !this.tracker.isMetadata(n.digest);
   }
 
   #checkSameFront(f: FrontData, path: string): void {

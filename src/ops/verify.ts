@@ -5,10 +5,10 @@ import { AirlockError, MultiError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { DiscardSink } from '../content/index.js';
-import { RangeHasherPool } from '../archive/index.js';
+import { RangeHasherPool, type RangeHash } from '../archive/index.js';
 import { closure, executeCopy, planCopy, type CopyEvent, type PlanNode, type PlannedRoot, type RootTarget, type SuppliedBlob, type InPlaceHashOptions } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import { blobEntryName, bundleLabel, openBundle, pieceEntryName, type AirlockManifest } from '../bundle/index.js';
+import { blobEntryName, bundleLabel, openBundle, pieceEntryName, type AirlockManifest, type EntryInPlace } from '../bundle/index.js';
 import { verifyBundleManifest, type SignaturePolicy, type SignatureStatus } from '../signing/index.js';
 import { buildBundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from '../signing/index.js';
@@ -98,10 +98,33 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     // a pool of workers (each reads into a small buffer and hashes it warm: docs/BENCHMARKS.md
     // "Verify in a hashing pool"); the others pass through this thread as before.
     const pool = new RangeHasherPool();
+    // Hashes start as the index finds each layer (onPlaced: the pool's workers hash while this
+    // thread still reads block headers) and are taken up when the engine reaches the entry.
+    const early = new Map<string, EarlyHash>();
+    const startEarly = (place: EntryInPlace): void => {
+      const k = placeKey(place);
+      if (place.ranges.length === 0 || early.has(k)) return;
+      const e: EarlyHash = { result: undefined!, unreported: 0, onProgress: undefined };
+      e.result = pool.hash(place.path, place.ranges, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (n) => (e.onProgress ? e.onProgress(n) : (e.unreported += n)),
+      });
+      e.result.catch(() => {});
+      early.set(k, e);
+    };
+    const hashPlace = (place: EntryInPlace, o: InPlaceHashOptions): Promise<RangeHash> => {
+      const k = placeKey(place);
+      const e = early.get(k);
+      if (!e) return pool.hash(place.path, place.ranges, o);
+      early.delete(k);
+      if (e.unreported > 0) o.onProgress(e.unreported);
+      e.onProgress = o.onProgress;
+      return e.result;
+    };
     /** Entry order, by `where`: problems are reported in it whichever hash ends first. */
     const order = new Map<string, number>();
     const entries = async function* (): AsyncGenerator<SuppliedBlob> {
-      for await (const entry of reader.blobs({ inPlace: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+      for await (const entry of reader.blobs({ inPlace: true, onPlaced: startEarly, ...(opts.signal ? { signal: opts.signal } : {}) })) {
         // Where it failed: the file (the volume it came from) and the entry in it (STYLE.md §5).
         const file = entry.volume !== undefined ? (reader.volumes.find((v) => v.number === entry.volume)?.path ?? `volume ${entry.volume}`) : bundleLabel(opts.bundles);
         const where = `${file}, entry ${entry.piece ? pieceEntryName(entry.desc.digest, entry.piece.offset) : blobEntryName(entry.desc.digest)}`;
@@ -109,7 +132,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
         const place = entry.place;
         yield {
           desc: entry.desc, body: entry.body, where, ...(entry.piece ? { piece: entry.piece } : {}),
-          ...(place ? { hashInPlace: (o: InPlaceHashOptions) => pool.hash(place.path, place.ranges, o) } : {}),
+          ...(place ? { hashInPlace: (o: InPlaceHashOptions) => hashPlace(place, o) } : {}),
         };
         seen.add(entry.piece ? `${entry.desc.digest}@${entry.piece.offset}` : entry.desc.digest);
       }
@@ -192,6 +215,18 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
   } finally {
     await reader.close().catch(() => {});
   }
+}
+
+/** A hash started before the engine reached its entry; progress is held until then. */
+interface EarlyHash {
+  result: Promise<RangeHash>;
+  unreported: number;
+  onProgress: ((bytes: number) => void) | undefined;
+}
+
+/** An entry's place, by its file and first range (two entries of a file never share one). */
+function placeKey(place: EntryInPlace): string {
+  return `${place.path}\0${place.ranges[0]?.offset ?? -1}\0${place.ranges.length}`;
 }
 
 /**
