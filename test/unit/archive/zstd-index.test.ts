@@ -156,6 +156,16 @@ describe('indexZstdTar', () => {
     assert.equal(large.data, undefined);
   });
 
+  it('onEntry: each entry as it is indexed, in archive order, the same as the index holds', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'x.tar.zst');
+    await writePlaced(file, front, regions, tail);
+    const seen: [string, ZstdTarEntry][] = [];
+    const index = indexZstdTar(file, { onEntry: (name, e) => seen.push([name, e]) });
+    assertOk(index);
+    assert.deepEqual(seen, [...index.entries]);
+  });
+
   it('maxHeld: compressed entries above it are indexed without their bytes', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'x.tar.zst');
