@@ -95,6 +95,11 @@ export class RangeHasherPool {
     });
   }
 
+  /** Start every worker now, before the first hash (a worker takes ~50 ms to start). */
+  warm(): void {
+    while (!this.#closed && this.#slots.length < this.size) this.#start();
+  }
+
   /** Stop every worker; jobs not finished reject. */
   async close(): Promise<void> {
     this.#closed = true;

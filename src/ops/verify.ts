@@ -59,6 +59,12 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
   const logger = opts.logger ?? NOOP_LOGGER;
   const emit = opts.onEvent ?? (() => {});
   const reader = await openBundle(opts.bundles, opts.signal ? { signal: opts.signal } : {});
+  // Entries stored as they are (a .tar, raw zstd blocks) are hashed where they lie, several at
+  // once, by a pool of workers (each reads into a small buffer and hashes it warm: docs/BENCHMARKS.md
+  // "Verify in a hashing pool"); the others pass through this thread as before. The workers start
+  // now (~50 ms each), while this thread checks the signature and builds the plan.
+  const pool = new RangeHasherPool();
+  if (reader.form !== 'dir') pool.warm();
   try {
     const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
     if (!status.verified) logger.warn(`the signature was not verified (${status.reason ?? 'unsigned'}); checking digests only`);
@@ -94,10 +100,6 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
     const sink = new DiscardSink({ holds: reader.metadata.keys(), ...(releaseDir ? { keep: keepIn(releaseDir) } : {}) });
     const copyPlan = planCopy({ roots: verifyRoots(plan.roots, plan.nodes, manifest), nodes: plan.nodes, targetOf: () => 'verify' });
     const targets = copyPlan.targets.map((t): RootTarget => ({ ...t, sink }));
-    // Entries stored as they are (raw zstd blocks) are hashed where they lie, several at once, by
-    // a pool of workers (each reads into a small buffer and hashes it warm: docs/BENCHMARKS.md
-    // "Verify in a hashing pool"); the others pass through this thread as before.
-    const pool = new RangeHasherPool();
     // Hashes start as the index finds each layer (onPlaced: the pool's workers hash while this
     // thread still reads block headers) and are taken up when the engine reaches the entry.
     const early = new Map<string, EarlyHash>();
@@ -171,7 +173,6 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
         }
       }
     } finally {
-      await pool.close();
       if (releaseDir) await rm(releaseDir, { recursive: true, force: true }).catch(() => {});
     }
     const blobs = reader.metadata.size + sink.blobs;
@@ -213,6 +214,7 @@ export async function verifyBundle(opts: VerifyOptions): Promise<VerifyResult> {
       ...(tool ? { tool } : {}),
     };
   } finally {
+    await pool.close();
     await reader.close().catch(() => {});
   }
 }
