@@ -195,7 +195,7 @@ export async function openBundle(paths: readonly string[], opts: OpenBundleOptio
         await s.close();
       }
     }
-    return new TarBundleReader(paths, forms, first, front, tracker);
+    return new TarBundleReader(paths, forms, first, front, tracker, first || !result.next ? undefined : { path: result.next.path, size: result.next.size });
   } catch (err) {
     await first?.session.close();
     throw err;
@@ -283,13 +283,19 @@ class TarBundleReader extends BaseReader implements BundleReader {
   readonly #numbers: (number | undefined)[];
   readonly #sessions: TarSession[] = [];
   #first: { session: TarSession; next: TarEntry | undefined } | undefined;
+  /** Where the first volume's front ends, when it was read in this thread (no session to go on from). */
+  #afterFront: { readonly next: { readonly path: string; readonly size: number } | undefined } | undefined;
   #iterated = false;
   #bytesRead = 0;
   #index: Map<string, EntryLocation> | undefined;
 
   /** `first`: the session that read the first volume's front, to go on from; without, blobs() reads that volume again from its start. */
-  constructor(paths: readonly string[], forms: readonly BundleForm[], first: { session: TarSession; next: TarEntry | undefined } | undefined, front: FrontData, tracker: MetadataTracker) {
+  constructor(
+    paths: readonly string[], forms: readonly BundleForm[], first: { session: TarSession; next: TarEntry | undefined } | undefined, front: FrontData, tracker: MetadataTracker,
+    afterFront?: { readonly path: string; readonly size: number },
+  ) {
     super(front, tracker);
+    if (!first) this.#afterFront = { next: afterFront };
     this.form = forms[0]!;
     this.#paths = paths;
     this.#forms = forms;
@@ -326,33 +332,43 @@ class TarBundleReader extends BaseReader implements BundleReader {
         }
         : undefined;
       const places = inPlace ? await locateEntries(path, form, early ? { onEntry: early } : {}) : undefined;
-      let session: TarSession;
+      let session: TarSession | undefined;
       let pending: PlacedTarEntry | undefined;
-      if (i === 0 && this.#first) {
-        session = this.#first.session;
-        pending = this.#first.next;
-        this.#first = undefined;
-      } else {
-        session = new TarSession(path, form, signal, places === undefined);
-        this.#sessions.push(session);
-        const r = await readFrontEntries(frontEntriesOf(session.it), path, this.airlockRaw);
-        this.#checkSameFront(r.front, path);
-        pending = r.next;
+      // The first volume's front was read in this thread when the bundle was opened: with an
+      // index, where it ends is known and the front is not read again.
+      const known = i === 0 && !this.#first ? this.#afterFront : undefined;
+      if (i === 0) this.#afterFront = undefined;
+      let placed = places && known ? (known.next ? placedAfter(places, known.next, path, signal) : []) : undefined;
+      if (!placed) {
+        if (i === 0 && this.#first) {
+          session = this.#first.session;
+          pending = this.#first.next;
+          this.#first = undefined;
+        } else {
+          session = new TarSession(path, form, signal, places === undefined);
+          this.#sessions.push(session);
+          const r = await readFrontEntries(frontEntriesOf(session.it), path, this.airlockRaw);
+          this.#checkSameFront(r.front, path);
+          pending = r.next;
+        }
+        placed = places && pending ? placedAfter(places, pending, path, signal) : undefined;
+        if (placed) {
+          // Every entry after the front comes from the index: the session is not read further.
+          pending?.body.destroy();
+          pending = undefined;
+          await session.close();
+        }
       }
-      const placed = places && pending ? placedAfter(places, pending as TarEntry, path, signal) : undefined;
       let k = 0;
-      const nextEntry = placed
-        ? async (): Promise<PlacedTarEntry | undefined> => placed[k++]
+      if (placed) pending = placed[k++];
+      const fromIndex = placed;
+      const fromSession = session;
+      const nextEntry = fromIndex
+        ? async (): Promise<PlacedTarEntry | undefined> => fromIndex[k++]
         : async (): Promise<PlacedTarEntry | undefined> => {
-          const r = await session.it.next();
+          const r = await fromSession!.it.next();
           return r.done ? undefined : r.value;
         };
-      if (placed) {
-        // Every entry after the front comes from the index: the session is not read further.
-        pending?.body.destroy();
-        pending = placed[k++];
-        await session.close();
-      }
       const seenHere = new Set<string>();
       let number: number | undefined;
       const claim = (n: number | undefined, entry: PlacedTarEntry): void => {
@@ -403,7 +419,7 @@ class TarBundleReader extends BaseReader implements BundleReader {
           }
         }
       } finally {
-        await session.close();
+        await session?.close();
       }
       if (number === undefined && split) {
         number = parseVolumeName(path)?.number ?? (this.manifest.volumes?.count === 1 ? 1 : undefined);
@@ -513,7 +529,7 @@ type PlacedTarEntry = Pick<TarEntry, 'path' | 'size' | 'body'> & { readonly plac
  * front to back) when `first` is not where the index has it or an entry lies in a large
  * compressed frame.
  */
-function placedAfter(entries: ReadonlyMap<string, EntryPlace>, first: TarEntry, path: string, signal: AbortSignal | undefined): PlacedTarEntry[] | undefined {
+function placedAfter(entries: ReadonlyMap<string, EntryPlace>, first: { readonly path: string; readonly size: number }, path: string, signal: AbortSignal | undefined): PlacedTarEntry[] | undefined {
   const all = [...entries];
   const at = all.findIndex(([name]) => name === first.path);
   if (at < 0 || all[at]![1].size !== first.size) return undefined;
