@@ -323,15 +323,17 @@ class TarBundleReader extends BaseReader implements BundleReader {
     for (let i = 0; i < this.#paths.length; i++) {
       const path = this.#paths[i]!;
       const form = this.#forms[i] as 'tar' | 'tar.zst';
-      // In place: the index first (tar headers; for a .tar.zst, block headers only: ~30 ms for
-      // the large bench bundle); the front is then read by a session in this thread (a few MB),
-      // and the rest from the index.
+      // In place: the index first (tar headers; for a .tar.zst, block headers only: ~70 ms for
+      // the large bench bundle); the front is read by a session in this thread (a few MB) unless
+      // it was just read, and the rest comes from the index. A volume with an entry in a large
+      // compressed frame is read front to back (off this thread) as without `inPlace`.
       const early = onPlaced
         ? (name: string, e: EntryPlace): void => {
           if (e.ranges && this.#listedLayer(name)) onPlaced({ path, ranges: e.ranges });
         }
         : undefined;
-      const places = inPlace ? await locateEntries(path, form, early ? { onEntry: early } : {}) : undefined;
+      const located = inPlace ? await locateEntries(path, form, early ? { onEntry: early } : {}) : undefined;
+      const places = located && [...located.values()].every((e) => e.ranges !== undefined || e.data !== undefined) ? located : undefined;
       let session: TarSession | undefined;
       let pending: PlacedTarEntry | undefined;
       // The first volume's front was read in this thread when the bundle was opened: with an
