@@ -65,4 +65,34 @@ describe('verify as a copy into DiscardSink (issue 22)', () => {
     assert.deepEqual(sink.problems.map((p) => p.code), ['SIZE_MISMATCH']);
     assert.equal(await sink.exists(f.whole.desc), false, 'a copy to nowhere holds only what it was told it holds');
   });
+
+  it('hashInPlace: a sink that only checks takes the hash made elsewhere (the body is never read), with the same checks and errors; not for a blob it keeps', async () => {
+    const f = fixture();
+    const sha = (b: Buffer): string => digestOf(b).slice('sha256:'.length);
+    const sink = new DiscardSink({ holds: [f.root.desc.digest, f.cfg.desc.digest] });
+    const unread = (): Readable => new Readable({ read() { throw new Error('the body of an entry hashed in place was read'); } });
+    const damaged = Buffer.from(f.whole.data);
+    damaged[3] = damaged[3]! ^ 1;
+    const entries: SuppliedBlob[] = [
+      // The bytes where they lie are damaged: the hash made elsewhere says so.
+      { desc: f.whole.desc, body: unread(), where: 'vol1, entry whole', hashInPlace: async (o) => { o.onProgress(damaged.length); return { hex: sha(damaged), bytes: damaged.length }; } },
+      { desc: f.cut.desc, body: unread(), where: 'vol1, entry piece 0', piece: pieceOf(f.halves[0]!, 0), hashInPlace: async () => ({ hex: sha(f.halves[0]!), bytes: 10 }) },
+      // A short count is a size mismatch, as verifyStream reports it.
+      { desc: f.cut.desc, body: unread(), where: 'vol2, entry piece 10', piece: pieceOf(f.halves[1]!, 10), hashInPlace: async () => ({ hex: sha(f.halves[1]!), bytes: 3 }) },
+    ];
+    const events: CopyEvent[] = [];
+    const targets: RootTarget[] = f.plan.targets.map((t) => ({ ...t, sink }));
+    await executeCopy(f.plan, { kind: 'sequential', blobs: Readable.from(entries) as AsyncIterable<SuppliedBlob> }, targets, {
+      concurrency: 4, checkEveryBlob: true, onEvent: (e) => events.push(e),
+    });
+    assert.deepEqual(sink.problems.map((p) => [p.code, p.where]).sort(), [['DIGEST_MISMATCH', 'vol1, entry whole'], ['SIZE_MISMATCH', 'vol2, entry piece 10']]);
+    assert.equal(sink.blobs, 1);
+    assert.equal(sink.bytes, 10);
+    assert.equal(events.filter((e) => e.type === 'bytes').reduce((n, e) => n + (e.type === 'bytes' ? e.bytes : 0), 0), damaged.length);
+
+    // A blob the sink keeps (verify --upstream's release files) is not taken as a check: its body is read.
+    const keepSink = new DiscardSink({ keep: (d) => (d.digest === f.whole.desc.digest ? '/kept/whole' : undefined) });
+    assert.equal(keepSink.takesChecked(f.whole.desc), false);
+    assert.equal(keepSink.takesChecked(f.cut.desc), true);
+  });
 });
