@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, open } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -7,19 +7,8 @@ import { indexTar } from '../../src/archive/index.js';
 import { parseEntryName } from '../../src/bundle/index.js';
 import type { InspectResult } from '../../src/ops/index.js';
 import { makeSignedBundles, runCli, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
+import { flipByte } from '../../fixtures/harness/hostile.js';
 
-/** Flip one byte in the middle of a tar entry, in place. */
-async function flipByte(path: string, offset: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('bundle inspect and verify', () => {
   let b: SignedBundles;

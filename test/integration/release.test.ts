@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, open, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,7 @@ import { CHECKOUT, nodeModuleDirs, runIsolated } from '../../fixtures/harness/is
 import { startRegistry, type TestRegistry } from '../../fixtures/harness/registry.js';
 import { skopeoInspectRaw } from '../../fixtures/harness/skopeo.js';
 import { sha256Of } from '../../fixtures/harness/validate.js';
+import { flipByte } from '../../fixtures/harness/hostile.js';
 
 const run = promisify(execFile);
 const VERSION = (JSON.parse(await readFile(join(CHECKOUT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -48,17 +49,6 @@ function runTool(cmd: string, args: readonly string[], opts: { cwd?: string; env
   });
 }
 
-async function flipByte(path: string, offset: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('release: the single executable and the offline npm package', () => {
   let work: string;

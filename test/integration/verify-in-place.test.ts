@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, open, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { indexZstdTar, type FileRange } from '../../src/archive/index.js';
 import { parseEntryName } from '../../src/bundle/index.js';
 import { makeSignedBundles, runCli, type SignedBundles } from '../../fixtures/harness/signed-bundle.js';
+import { flipByte } from '../../fixtures/harness/hostile.js';
 
 const execFileP = promisify(execFile);
 const parseJsonOutput = <T>(r: { readonly stdout: string }): T => JSON.parse(r.stdout) as T;
@@ -15,18 +16,6 @@ interface Problem { code: string; message: string; where?: string }
 interface VerifyFailure { error: { code: string; problems: Problem[] } }
 interface VerifyOk { blobsChecked: number; bytesChecked: number; volumes?: { given: number[]; count: number } }
 
-/** Flip one byte of a file in place. */
-async function flipByte(path: string, offset: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** The largest entries of a .tar.zst of `kind` that lie in raw blocks, with their ranges. */
 function rawEntries(path: string, kind: 'blob' | 'piece'): { name: string; size: number; ranges: readonly FileRange[] }[] {
