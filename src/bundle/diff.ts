@@ -1,4 +1,5 @@
 import type { Digest } from '../oci/index.js';
+import { splitReference } from '../reference/index.js';
 import { heldDigests, travels, type BaseDocument } from './bases.js';
 import type { ArtifactKind, BundleArtifact } from './types.js';
 
@@ -157,13 +158,9 @@ function artifactsOf(doc: BaseDocument): Map<string, DiffArtifact> {
   } else {
     // A receipt names each artifact by its airlock.json source: `registry/repository[:tag]@digest`.
     for (const a of doc.receipt.artifacts) {
-      const at = a.source.lastIndexOf('@');
-      const name = at >= 0 ? a.source.slice(0, at) : a.source;
-      const colon = name.lastIndexOf(':');
-      const tagged = colon > name.lastIndexOf('/');
+      const { name, tag } = splitReference(a.source);
       // A tag the mirror list gave a digest-only reference is not in the source: receipts record it apart.
-      if (a.tag !== undefined && !tagged) add(a.kind, name, a.tag, a.digest);
-      else add(a.kind, tagged ? name.slice(0, colon) : name, tagged ? name.slice(colon + 1) : undefined, a.digest);
+      add(a.kind, name, tag ?? a.tag, a.digest);
     }
   }
   return out;

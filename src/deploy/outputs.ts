@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TargetRegistry, RepositoryLayout } from '../reference/index.js';
+import { splitReference, type TargetRegistry, type RepositoryLayout } from '../reference/index.js';
 import { writeFileAtomic } from '../util/index.js';
 import type { Receipt } from './receipt.js';
 import { mirrorConfigFiles, type TargetAccess } from './mirror-config.js';
@@ -107,12 +107,7 @@ function pinnedChartImages(artifacts: readonly MappedArtifact[], host: string): 
   for (const chart of artifacts.filter((a) => a.kind === 'chart' && a.chartImages && a.chartImages.length > 0)) {
     const pinned: PinnedImage[] = [];
     for (const ci of chart.chartImages!) {
-      const at = ci.ref.indexOf('@');
-      const name = at >= 0 ? ci.ref.slice(0, at) : ci.ref;
-      const digest = at >= 0 ? ci.ref.slice(at + 1) : undefined;
-      const colon = name.lastIndexOf(':');
-      const tag = colon > name.lastIndexOf('/') ? name.slice(colon + 1) : undefined;
-      const repo = tag !== undefined ? name.slice(0, colon) : name;
+      const { name: repo, tag, digest } = splitReference(ci.ref);
       const match = images.find((a) => `${a.sourceRegistry}/${a.sourceRepository}` === repo &&
         (digest !== undefined ? a.source.endsWith(`@${digest}`) || a.digest === digest : a.tag === tag));
       if (!match) continue;

@@ -14,6 +14,7 @@ import {
 } from '../oci/index.js';
 import { globMatch, type ImportPolicy, type PolicyRule } from './policy.js';
 import type { AirlockManifest, BundleArtifact } from '../bundle/index.js';
+import { registryOf } from '../reference/index.js';
 import { loadPublicKey, reverifyArtifactSignature, type UpstreamTrustOverride, type VerificationKey } from '../signing/index.js';
 import type { PolicyArtifactResult, PolicyCheck, PolicyDecision } from '../deploy/index.js';
 
@@ -86,7 +87,7 @@ async function judge(rule: PolicyRule, a: BundleArtifact, ctx: JudgeContext): Pr
   const repository = a.repository ?? '';
   switch (rule.kind) {
     case 'registries': {
-      const registry = repository.split('/')[0] ?? '';
+      const registry = registryOf(repository);
       const ok = rule.allow.some((g) => globMatch(g, registry));
       return { ...base, passed: ok, detail: ok ? `from ${registry}` : `from ${registry}, which is not in allow (${rule.allow.join(', ')})` };
     }

@@ -1,5 +1,6 @@
 export {
-  type Reference, type ParseReferenceOptions, DOCKER_HUB, DOCKER_HUB_API_HOST, parseReference, formatReference,
+  type Reference, type ReferenceParts, type ParseReferenceOptions, DOCKER_HUB, DOCKER_HUB_API_HOST, parseReference, formatReference,
   formatRepository, normaliseRegistry, registryApiHost, withDigest, withTag, isValidTag, isValidRepositoryPath,
+  splitReference, registryOf,
 } from './reference.js';
 export { type TargetRegistry, type RepositoryLayout, parseTarget, mapRepository } from './target.js';

@@ -44,37 +44,16 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
   if (/\s/.test(text)) fail('it contains whitespace');
   if (/^[a-z]+:\/\//i.test(text)) fail('it has a URL scheme', 'drop the scheme (docker://, https://); charts use oci:// only in the charts: section');
 
-  let rest = text;
-  let digest: Digest | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    const d = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!isDigest(d)) {
-      fail(`"${clip(d)}" is not a valid digest`, 'a digest is sha256: followed by 64 lowercase hex characters');
-    }
-    digest = d as Digest;
+  const parts = splitReference(text);
+  if (parts.digest !== undefined && !isDigest(parts.digest)) {
+    fail(`"${clip(parts.digest)}" is not a valid digest`, 'a digest is sha256: followed by 64 lowercase hex characters');
   }
+  const digest = parts.digest as Digest | undefined;
+  const tag = parts.tag;
+  if (tag !== undefined && !TAG.test(tag)) fail(`"${clip(tag)}" is not a valid tag`, 'a tag has up to 128 letters, digits, _ . and -, and does not start with . or -');
 
-  let tag: string | undefined;
-  const lastSlash = rest.lastIndexOf('/');
-  const lastColon = rest.lastIndexOf(':');
-  if (lastColon > lastSlash) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) fail(`"${clip(tag)}" is not a valid tag`, 'a tag has up to 128 letters, digits, _ . and -, and does not start with . or -');
-  }
-
-  const slash = rest.indexOf('/');
-  let registry = DOCKER_HUB;
-  let path = rest;
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-      registry = first;
-      path = rest.slice(slash + 1);
-    }
-  }
+  let registry = parts.registry ?? DOCKER_HUB;
+  let path = parts.path;
   if (registry !== DOCKER_HUB) validateHost(registry, fail);
   registry = normaliseRegistry(registry);
   if (path.length === 0) fail('the repository name is empty');
@@ -92,6 +71,61 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
     fail('it has neither a tag nor a digest');
   }
   return { registry, repository: path, ...(tag !== undefined ? { tag } : {}), ...(digest ? { digest } : {}) };
+}
+
+/**
+ * A reference string's pieces, split by the grammar parseReference reads, with nothing checked or
+ * defaulted: for strings airlock wrote itself (airlock.json sources, receipts, chart image records),
+ * which are already normalised and must not throw when read back.
+ */
+export interface ReferenceParts {
+  /** Everything before the tag and digest, as written: `[registry/]repository`. */
+  readonly name: string;
+  /** The registry component as written (`127.0.0.1:5000`); absent when the first component is not a host (Docker Hub). */
+  readonly registry?: string;
+  /** The repository path as written, after the registry (no `library/` added). */
+  readonly path: string;
+  readonly tag?: string;
+  /** Whatever follows the `@`, unchecked. */
+  readonly digest?: string;
+}
+
+/**
+ * Split `[registry[:port]/]repository[:tag][@digest]`. The first path component is the registry
+ * when it looks like a host (has a `.` or `:`, is `localhost`, or has capitals), as the Docker CLI
+ * reads it. Never throws; parseReference checks the pieces.
+ */
+export function splitReference(text: string): ReferenceParts {
+  let name = text;
+  let digest: string | undefined;
+  const at = name.indexOf('@');
+  if (at >= 0) {
+    digest = name.slice(at + 1);
+    name = name.slice(0, at);
+  }
+  let tag: string | undefined;
+  let rest = name;
+  const lastColon = rest.lastIndexOf(':');
+  if (lastColon > rest.lastIndexOf('/')) {
+    tag = rest.slice(lastColon + 1);
+    rest = rest.slice(0, lastColon);
+  }
+  let registry: string | undefined;
+  let path = rest;
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+      registry = first;
+      path = rest.slice(slash + 1);
+    }
+  }
+  return { name: rest, path, ...(registry !== undefined ? { registry } : {}), ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** The registry a reference or `registry/repository` names, normalised: Docker Hub when it names none. Never throws. */
+export function registryOf(text: string): string {
+  return normaliseRegistry(splitReference(text).registry ?? DOCKER_HUB);
 }
 
 function validateHost(host: string, fail: (why: string, hint?: string) => never): void {

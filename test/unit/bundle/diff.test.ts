@@ -57,4 +57,17 @@ describe('planDiff', () => {
     assert.deepEqual(r.artifacts.added.map((a) => a.name), ['r.example/demo/app:2.0']);
     assert.equal(r.delta.bytes, 500 + 500 + 1000 + sizeOf('code-2') + sizeOf('assets-2'));
   });
+
+  it('names a receipt\'s artifacts by tag or digest: a registry port, digest-only, tag+digest, a tag the receipt records apart', () => {
+    const receipt = fakeReceipt(d('b1'), [], [
+      { kind: 'image', source: `127.0.0.1:5000/app:1.0@${d('x1')}`, target: 'site/app', digest: d('x1'), status: 'pushed' },
+      { kind: 'image', source: `127.0.0.1:5000/pinned@${d('x2')}`, target: 'site/pinned', digest: d('x2'), status: 'pushed' },
+      { kind: 'image', source: `127.0.0.1:5000/given@${d('x3')}`, tag: 'v2', target: 'site/given', digest: d('x3'), status: 'pushed' },
+      { kind: 'image', source: `library/redis:7@${d('x4')}`, target: 'site/redis', digest: d('x4'), status: 'pushed' },
+    ]);
+    const r = planDiff({ kind: 'receipt', id: d('receipt'), path: 'receipt.json', raw: Buffer.from('{}'), receipt }, bundle(fakeManifest([])));
+    assert.deepEqual(r.artifacts.removed.map((a) => a.name), [
+      '127.0.0.1:5000/app:1.0', '127.0.0.1:5000/given:v2', `127.0.0.1:5000/pinned@${d('x2')}`, 'library/redis:7',
+    ]);
+  });
 });

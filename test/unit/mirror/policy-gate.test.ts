@@ -85,6 +85,20 @@ describe('evaluatePolicy', () => {
     assert.match(err.message, /refuses 1 of 2/);
   });
 
+  it('reads the registry of a repository through the reference module: a port is kept, no registry part means docker.io', async () => {
+    const f = new Front();
+    for (const [source, repository] of [['127.0.0.1:5000/app:1.0', '127.0.0.1:5000/app'], ['docker.io/library/nginx:1.27', 'docker.io/library/nginx'], ['library/redis:7', 'library/redis']] as const) {
+      const img = f.image({ os: 'linux', architecture: 'amd64' });
+      f.add({ kind: 'image', source, repository, digest: img.digest, mediaType: img.mediaType });
+    }
+    const d = await evaluatePolicy(policy('  - kind: registries\n    allow: [docker.io]\n'), f.manifest(), f.metadata);
+    assert.deepEqual(d.artifacts.map((a) => [a.source, a.allowed, a.checks[0]!.detail.split(',')[0]]), [
+      ['127.0.0.1:5000/app:1.0', false, 'from 127.0.0.1:5000'],
+      ['docker.io/library/nginx:1.27', true, 'from docker.io'],
+      ['library/redis:7', true, 'from docker.io'],
+    ]);
+  });
+
   it('does not trust a root carried in a bundle whose own signature did not verify', async () => {
     const f = new Front();
     const img = f.image({ os: 'linux', architecture: 'amd64' });

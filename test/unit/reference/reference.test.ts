@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatReference, mapRepository, parseReference, parseTarget } from '../../../src/reference/index.js';
+import { formatReference, mapRepository, parseReference, parseTarget, registryOf, splitReference } from '../../../src/reference/index.js';
 import { assertThrowsCode } from '../../helpers/assert.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
@@ -63,6 +63,44 @@ describe('parseReference', () => {
   it('round-trips through formatReference', () => {
     for (const s of ['docker.io/library/nginx:1.27', `ghcr.io/x/y:1.0@${D}`, 'localhost:5000/a/b']) {
       assert.equal(formatReference(parseReference(s)), s);
+    }
+  });
+});
+
+describe('splitReference and registryOf', () => {
+  // [input, name, registry, path, tag, digest, registryOf]
+  const table: [string, string, string | undefined, string, string | undefined, string | undefined, string][] = [
+    ['127.0.0.1:5000/app:1.0', '127.0.0.1:5000/app', '127.0.0.1:5000', 'app', '1.0', undefined, '127.0.0.1:5000'],
+    ['127.0.0.1:5000/app', '127.0.0.1:5000/app', '127.0.0.1:5000', 'app', undefined, undefined, '127.0.0.1:5000'],
+    [`127.0.0.1:5000/a/b@${D}`, '127.0.0.1:5000/a/b', '127.0.0.1:5000', 'a/b', undefined, D, '127.0.0.1:5000'],
+    [`docker.io/library/nginx:1.27@${D}`, 'docker.io/library/nginx', 'docker.io', 'library/nginx', '1.27', D, 'docker.io'],
+    ['ghcr.io/x/y', 'ghcr.io/x/y', 'ghcr.io', 'x/y', undefined, undefined, 'ghcr.io'],
+    ['library/nginx', 'library/nginx', undefined, 'library/nginx', undefined, undefined, 'docker.io'],
+    ['apache/superset:4.1.2', 'apache/superset', undefined, 'apache/superset', '4.1.2', undefined, 'docker.io'],
+    ['nginx', 'nginx', undefined, 'nginx', undefined, undefined, 'docker.io'],
+    ['localhost/app:v1', 'localhost/app', 'localhost', 'app', 'v1', undefined, 'localhost'],
+    ['index.docker.io/library/nginx', 'index.docker.io/library/nginx', 'index.docker.io', 'library/nginx', undefined, undefined, 'docker.io'],
+    ['[::1]:5000/app:v1', '[::1]:5000/app', '[::1]:5000', 'app', 'v1', undefined, '[::1]:5000'],
+  ];
+  for (const [input, name, registry, path, tag, digest, host] of table) {
+    it(`splits ${input}`, () => {
+      const p = splitReference(input);
+      assert.deepEqual([p.name, p.registry, p.path, p.tag, p.digest], [name, registry, path, tag, digest]);
+      assert.equal(registryOf(input), host);
+    });
+  }
+
+  it('agrees with parseReference on every valid reference, and never throws', () => {
+    for (const input of ['nginx:1.27', `ghcr.io/x/y:1.0@${D}`, 'localhost:5000/a/b', `redis@${D}`, '127.0.0.1:5000/app:1.0']) {
+      const p = splitReference(input);
+      const r = parseReference(input);
+      assert.equal(p.tag, r.tag);
+      assert.equal(p.digest, r.digest);
+      assert.equal(registryOf(input), r.registry);
+    }
+    for (const input of ['', 'Upper/Case:', 'nginx@sha256:abc', 'a//b', 'x/y:tag:again']) {
+      assert.doesNotThrow(() => splitReference(input));
+      assert.doesNotThrow(() => registryOf(input));
     }
   });
 });
