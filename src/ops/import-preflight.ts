@@ -115,7 +115,7 @@ export class ImportPreflight {
       return await run();
     } catch (err) {
       if (this.#writing || this.#o.signal?.aborted || !isRepositoryRefusal(err) || this.#explained.has(err)) throw err;
-      const where = repositoryOf(err.where, this.#o.client.registry);
+      const where = refusedRepository(err, this.#o.client.registry);
       const unreadable: Refusal[] = [];
       const sample = [...new Set([...(where && this.#o.repositories.includes(where) ? [where] : []), ...sampleByDepth(this.#o.repositories, READ_SAMPLE_PER_DEPTH)])];
       await forEachConcurrent(sample, this.#o.concurrency ?? 8, async (r) => {
@@ -272,9 +272,15 @@ function sampleByDepth(repositories: readonly string[], n: number): string[] {
   });
 }
 
-function repositoryOf(where: string | undefined, registry: string): string | undefined {
-  if (!where?.startsWith(`${registry}/`)) return undefined;
-  return where.slice(registry.length + 1).split('@')[0]!.split(':')[0];
+/**
+ * The target repository a refusal is about: the fields the registry layer puts on its errors, when
+ * the error came from this registry. Every RegistryError a refusal can be carries them (the
+ * transport sets them on each request's errors; RegistryRepository and uploads name the repository),
+ * so nothing is parsed back out of `where`; a registry-wide request (a token, the catalog) names no
+ * repository, and neither does this.
+ */
+function refusedRepository(err: RegistryError, registry: string): string | undefined {
+  return err.registry === registry ? err.repository : undefined;
 }
 
 function projectMissing(target: TargetRegistry, missing: readonly string[], repositories: readonly string[], dryRunCreate: boolean): AirlockError {

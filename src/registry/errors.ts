@@ -28,6 +28,10 @@ export interface RegistryErrorDetails extends ErrorDetails {
   readonly url: string;
   readonly errors?: readonly DistributionError[];
   readonly retryable?: boolean;
+  /** The registry the request went to, as its client names it (`127.0.0.1:5000`, `docker.io`). */
+  readonly registry?: string | undefined;
+  /** The repository path inside it (`library/nginx`), when the request was about one. */
+  readonly repository?: string | undefined;
 }
 
 /** A failed registry request: what the spec's error body said, on which request. Never holds secrets. */
@@ -40,6 +44,10 @@ export class RegistryError extends AirlockError {
   readonly errors: readonly DistributionError[];
   /** Worth another attempt (5xx, 408, 429, connection errors). */
   readonly retryable: boolean;
+  /** The registry the request went to; undefined when the thrower did not say. */
+  readonly registry: string | undefined;
+  /** The repository path inside the registry the request was about; undefined for registry-wide requests (the API root, the catalog, a token). */
+  readonly repository: string | undefined;
 
   constructor(code: ErrorCode, message: string, details: RegistryErrorDetails) {
     super(code, message, details);
@@ -48,6 +56,8 @@ export class RegistryError extends AirlockError {
     this.url = redactUrl(details.url);
     this.errors = details.errors ?? [];
     this.retryable = details.retryable ?? false;
+    this.registry = details.registry;
+    this.repository = details.repository;
   }
 
   /** Does the registry's error body carry `code`? */
@@ -101,6 +111,9 @@ export interface RegistryErrorContext {
   readonly body?: Uint8Array | undefined;
   /** `registry` or `registry/repository`, named in the message. */
   readonly where: string;
+  /** Carried on the error as fields (RegistryError.registry, .repository), for callers that act on them. */
+  readonly registry?: string | undefined;
+  readonly repository?: string | undefined;
   readonly side?: RegistrySide | undefined;
   /** Were credentials sent? Changes "required" into "rejected". */
   readonly hadCredentials?: boolean;
@@ -124,7 +137,10 @@ export function registryErrorFrom(ctx: RegistryErrorContext): RegistryError {
   const has = (c: string): boolean => errors.some((e) => e.code === c);
   const first = errors[0];
   const said = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : `HTTP ${ctx.status}`;
-  const base = { status: ctx.status, method: ctx.method, url: ctx.url, errors, where: ctx.where, retryable: isRetryableStatus(ctx.status) };
+  const base = {
+    status: ctx.status, method: ctx.method, url: ctx.url, errors, where: ctx.where, retryable: isRetryableStatus(ctx.status),
+    registry: ctx.registry, repository: ctx.repository,
+  };
   const about = ctx.what ? `${ctx.what} in ` : '';
 
   if (ctx.status === 401 || has('UNAUTHORIZED')) {
@@ -213,6 +229,8 @@ export interface TransportErrorContext {
   readonly method: string;
   readonly url: string;
   readonly where: string;
+  readonly registry?: string | undefined;
+  readonly repository?: string | undefined;
   readonly side?: RegistrySide | undefined;
   readonly https: boolean;
   readonly hasClientCert: boolean;
@@ -227,7 +245,7 @@ export function transportErrorFrom(err: unknown, ctx: TransportErrorContext): Re
   const code = errCode(err) ?? 'UNKNOWN';
   const certFlag = ctx.side === 'src' ? '--src-cert-dir' : ctx.side === 'dest' ? '--dest-cert-dir' : '--src-cert-dir/--dest-cert-dir';
   const verifyFlag = ctx.side === 'src' ? '--src-tls-verify=false' : ctx.side === 'dest' ? '--dest-tls-verify=false' : '--src-tls-verify=false/--dest-tls-verify=false';
-  const base = { method: ctx.method, url: ctx.url, where: ctx.where, cause: err, status: undefined };
+  const base = { method: ctx.method, url: ctx.url, where: ctx.where, registry: ctx.registry, repository: ctx.repository, cause: err, status: undefined };
   const host = hostOf(ctx.where);
   if (ctx.https && isTlsFailure(err)) {
     const clientSide = /CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE/.test(code);

@@ -69,7 +69,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     // HEAD first (spec "Checking if content exists"): no body, and Docker Hub does not count it against pull limits.
     const res = await this.#t.request({
       method: 'HEAD', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
-      scopes: this.#pull(), ok: [200, 404], where: this.#where, what: `manifest ${reference}`, signal: opts.signal,
+      scopes: this.#pull(), ok: [200, 404], where: this.#where, repository: this.name, what: `manifest ${reference}`, signal: opts.signal,
     });
     await res.body.dump().catch(() => {});
     if (res.status === 200) {
@@ -105,7 +105,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const what = `manifest ${reference}`;
     const res = await this.#t.request({
       method: 'GET', url: `/v2/${this.name}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT },
-      scopes: this.#pull(), ok: [200], where: this.#where, what, signal: opts.signal,
+      scopes: this.#pull(), ok: [200], where: this.#where, repository: this.name, what, signal: opts.signal,
     }).catch((err: unknown) => (explain ? this.#explainNotFound(err, opts) : Promise.reject(err)));
     const declared = Number(header(res, HEADER_CONTENT_LENGTH));
     if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
@@ -149,13 +149,13 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async #explainNotFound(err: unknown, opts: CallOptions): Promise<never> {
     if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND' || err.has('NAME_UNKNOWN')) throw err;
     const probe = await this.#t.request({
-      method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, signal: opts.signal,
+      method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, repository: this.name, signal: opts.signal,
     }).catch(() => undefined);
     if (probe?.status === 404) {
       const body = await readBodyStrict(probe.body, MAX_LIST_BODY_BYTES, 'the tag list', this.#where).catch(() => Buffer.alloc(0));
       if (body.includes('NAME_UNKNOWN')) {
         throw new RegistryError('NOT_FOUND', `repository ${this.#where} not found (NAME_UNKNOWN)`, {
-          method: err.method, url: err.url, status: 404, where: this.#where, cause: err,
+          method: err.method, url: err.url, status: 404, where: this.#where, registry: this.client.registry, repository: this.name, cause: err,
           errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }, ...err.errors],
           hint: 'check the repository name (and the registry path prefix); the account may also lack access to it',
         });
@@ -173,7 +173,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
       for (let attempt = 1; ; attempt++) {
         const res = await this.#t.request({
           method: 'GET', url: `/v2/${this.name}/manifests/${desc.digest}`, headers: { accept: `${desc.mediaType}, ${MANIFEST_ACCEPT}` },
-          scopes: this.#pull(), ok: [200], where: this.#where, what: `manifest ${desc.digest}`, signal: opts.signal,
+          scopes: this.#pull(), ok: [200], where: this.#where, repository: this.name, what: `manifest ${desc.digest}`, signal: opts.signal,
         });
         try {
           return Readable.from([await readBodyStrict(res.body, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`, this.#where, 'MANIFEST_INVALID')]);
@@ -185,7 +185,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const url = `/v2/${this.name}/blobs/${desc.digest}`;
     const get = (offset: number): Promise<TransportResponse> => this.#t.request({
       method: 'GET', url, headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-      scopes: this.#pull(), ok: offset > 0 ? [200, 206] : [200], where: this.#where, what: `blob ${desc.digest}`,
+      scopes: this.#pull(), ok: offset > 0 ? [200, 206] : [200], where: this.#where, repository: this.name, what: `blob ${desc.digest}`,
       signal: opts.signal, highWaterMark: BLOB_HIGH_WATER_MARK,
     });
     const first = await get(0);
@@ -196,7 +196,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const kind = this.#isManifest(desc) ? 'manifests' : 'blobs';
     const res = await this.#t.request({
       method: 'HEAD', url: `/v2/${this.name}/${kind}/${desc.digest}`, headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {},
-      scopes: this.#pull(), ok: [200, 404], where: this.#where, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, signal: opts.signal,
+      scopes: this.#pull(), ok: [200, 404], where: this.#where, repository: this.name, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, signal: opts.signal,
     });
     await res.body.dump().catch(() => {});
     return res.status === 200;
@@ -222,7 +222,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     // The exact bytes, with the descriptor's media type (spec "Pushing Manifests").
     const put = (): Promise<TransportResponse> => this.#t.request({
       method: 'PUT', url: `/v2/${this.name}/manifests/${reference}`, headers: { 'content-type': desc.mediaType }, body: bytes,
-      scopes: this.#push(), ok: [200, 201, 202], where: this.#where, what: `manifest ${reference === desc.digest ? desc.digest : `${reference} (${desc.digest})`}`,
+      scopes: this.#push(), ok: [200, 201, 202], where: this.#where, repository: this.name, what: `manifest ${reference === desc.digest ? desc.digest : `${reference} (${desc.digest})`}`,
       push: true, signal: opts.signal,
     });
     let res: TransportResponse;
@@ -286,7 +286,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const res = await this.#t.request({
       method: 'HEAD', url: `/v2/${this.name}/manifests/${tag}`, headers: { accept: MANIFEST_ACCEPT },
       // The push scopes (pull,push): the token a tag move needs anyway, not a second one.
-      scopes: this.#push(), ok: [200, 404], where: this.#where, what: `tag ${tag}`, signal: opts.signal,
+      scopes: this.#push(), ok: [200, 404], where: this.#where, repository: this.name, what: `tag ${tag}`, signal: opts.signal,
     });
     await res.body.dump().catch(() => {});
     return res.status === 200 && header(res, HEADER_DOCKER_CONTENT_DIGEST) === desc.digest;
@@ -317,7 +317,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async *#pages(first: string, scopes: string[], what: string, opts: CallOptions): AsyncGenerator<unknown> {
     let url: string | undefined = first;
     for (let i = 0; url && i < 100_000; i++) {
-      const res: TransportResponse = await this.#t.request({ method: 'GET', url, scopes, ok: [200], where: this.#where, what, signal: opts.signal });
+      const res: TransportResponse = await this.#t.request({ method: 'GET', url, scopes, ok: [200], where: this.#where, repository: this.name, what, signal: opts.signal });
       const body = await readBodyStrict(res.body, MAX_LIST_BODY_BYTES, what, this.#where);
       yield parseJson(body, what, this.#where);
       url = parseLinkNext(header(res, HEADER_LINK), res.url);
@@ -340,7 +340,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     for (let i = 0; url && i < 10_000; i++) {
       const res: TransportResponse = await this.#t.request({
         method: 'GET', url, headers: { accept: MEDIA_TYPE_OCI_INDEX }, scopes: this.#pull(), ok: [200, 400, 404, 405],
-        where: this.#where, what: `referrers of ${subject.digest}`, signal: opts.signal,
+        where: this.#where, repository: this.name, what: `referrers of ${subject.digest}`, signal: opts.signal,
       });
       if (res.status !== 200) {
         const body = await readBodyStrict(res.body, MAX_LIST_BODY_BYTES, 'referrers', this.#where).catch(() => Buffer.alloc(0));
@@ -401,7 +401,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async readable(opts: CallOptions = {}): Promise<boolean> {
     try {
       const res = await this.#t.request({
-        method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, what: 'the tag list', signal: opts.signal,
+        method: 'GET', url: `/v2/${this.name}/tags/list?n=1`, scopes: this.#pull(), ok: [200, 404], where: this.#where, repository: this.name, what: 'the tag list', signal: opts.signal,
       });
       await res.body.dump().catch(() => {});
       return true;
@@ -416,7 +416,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const kind = this.#isManifest(desc) ? 'manifests' : 'blobs';
     const res = await this.#t.request({
       method: 'DELETE', url: `/v2/${this.name}/${kind}/${desc.digest}`, scopes: [repositoryScope(this.name, '*')],
-      ok: [200, 202, 204, 404, 405], where: this.#where, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, push: true, signal: opts.signal,
+      ok: [200, 202, 204, 404, 405], where: this.#where, repository: this.name, what: `${kind === 'manifests' ? 'manifest' : 'blob'} ${desc.digest}`, push: true, signal: opts.signal,
     }).catch((err: unknown) => {
       // Deletion disabled or not allowed for this account: report "not deleted", do not fail.
       if (err instanceof RegistryError && (err.code === 'AUTH' || err.has('UNSUPPORTED'))) return undefined;

@@ -37,6 +37,8 @@ export interface TransportRequest {
   readonly retry?: boolean;
   /** `registry/repository` for messages. */
   readonly where: string;
+  /** The repository path the request is about, if any: carried on its errors (RegistryError.repository). */
+  readonly repository?: string;
   /** What the request is about, for messages ("manifest v1", "blob sha256:…"). */
   readonly what?: string;
   /** A write: changes how 403 and DIGEST_INVALID read. */
@@ -290,7 +292,7 @@ export class Transport {
           if (replayable && (await this.#auth.onChallenge(challenge, req.scopes, sentAuth))) continue;
           if (!replayable && (await this.#auth.onChallenge(challenge, req.scopes, sentAuth))) {
             throw new RegistryError('AUTH', `${req.where}: the registry asked for new credentials in the middle of a streamed upload`, {
-              method: req.method, url: u.toString(), status: 401, where: req.where, retryable: true,
+              method: req.method, url: u.toString(), status: 401, where: req.where, registry: this.registry, repository: req.repository, retryable: true,
               hint: 'retry the operation; the new token is cached now',
             });
           }
@@ -323,7 +325,7 @@ export class Transport {
           continue;
         }
         const mapped = transportErrorFrom(err, {
-          method: req.method, url: u.toString(), where: req.where, side: this.#opts.side, https: u.protocol === 'https:',
+          method: req.method, url: u.toString(), where: req.where, registry: this.registry, repository: req.repository, side: this.#opts.side, https: u.protocol === 'https:',
           hasClientCert: this.#hasClientCert, neverConnected: !this.#connected, attempts: attempt + 1,
         });
         if (canRetry && mapped.retryable && !isTlsFailure(err) && attempt < this.#policy.retries) {
@@ -350,7 +352,7 @@ export class Transport {
     const body = preread ?? (req.method === 'HEAD' ? new Uint8Array() : await readBodyCapped(res.body, MAX_ERROR_BODY_BYTES).catch(() => new Uint8Array()));
     const creds = await this.credentials(repositoryOfScopes(req.scopes)).catch(() => undefined);
     return registryErrorFrom({
-      method: req.method, url: res.url, status: res.status, body, where: req.where, side: this.#opts.side,
+      method: req.method, url: res.url, status: res.status, body, where: req.where, registry: this.registry, repository: req.repository, side: this.#opts.side,
       hadCredentials: sentAuth !== undefined && creds !== undefined, credentialsSource: creds?.source,
       what: req.what, push: req.push ?? false,
     });
@@ -378,13 +380,13 @@ export class Transport {
     if (res.status !== 200) {
       throw registryErrorFrom({
         method: mayUseCreds && c.identityToken ? 'POST' : 'GET', url: res.url, status: res.status === 403 ? 403 : res.status === 401 ? 401 : res.status,
-        body, where, side: this.#opts.side, hadCredentials: mayUseCreds, credentialsSource: c?.source, what: 'a token',
+        body, where, registry: this.registry, side: this.#opts.side, hadCredentials: mayUseCreds, credentialsSource: c?.source, what: 'a token',
       });
     }
     const parsed = parseTokenResponse(body);
     if (!parsed) {
       throw new RegistryError('AUTH', `the token service of ${this.registry} (${redactUrl(realm.origin)}) answered without a token`, {
-        method: 'GET', url: realm.origin, status: res.status, where, hint: 'the token service is misconfigured; contact the registry operator',
+        method: 'GET', url: realm.origin, status: res.status, where, registry: this.registry, hint: 'the token service is misconfigured; contact the registry operator',
       });
     }
     return parsed;
@@ -406,7 +408,7 @@ export class Transport {
         return res;
       } catch (err) {
         const mapped = transportErrorFrom(err, {
-          method, url: realm.toString(), where: ctx.where, side: this.#opts.side, https: realm.protocol === 'https:',
+          method, url: realm.toString(), where: ctx.where, registry: this.registry, side: this.#opts.side, https: realm.protocol === 'https:',
           hasClientCert: this.#hasClientCert, neverConnected: false, attempts: attempt + 1,
         });
         if (mapped.retryable && attempt < this.#policy.retries) {

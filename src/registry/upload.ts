@@ -53,6 +53,7 @@ export async function startUpload(ctx: UploadContext, query = ''): Promise<Trans
     // Opening a second session after a lost answer only leaves an orphan the registry purges.
     retry: true,
     where: ctx.where,
+    repository: ctx.repository,
     what: 'an upload session',
     push: true,
     signal: ctx.signal,
@@ -63,7 +64,7 @@ function locationOf(res: TransportResponse, ctx: UploadContext): string {
   const loc = header(res, HEADER_LOCATION);
   if (!loc) {
     throw new RegistryError('REGISTRY', `${ctx.where} answered an upload request without a Location header`, {
-      method: 'POST', url: res.url, status: res.status, where: ctx.where, hint: 'the registry is not distribution-spec compliant; run `airlock registry probe`',
+      method: 'POST', url: res.url, status: res.status, where: ctx.where, registry: ctx.transport.registry, repository: ctx.repository, hint: 'the registry is not distribution-spec compliant; run `airlock registry probe`',
     });
   }
   return ctx.transport.resolveUrl(loc).toString();
@@ -84,6 +85,7 @@ async function finishUpload(ctx: UploadContext, location: string, desc: Descript
     ok: [201, 204],
     retry: false,
     where: ctx.where,
+    repository: ctx.repository,
     what: `blob ${desc.digest}`,
     push: true,
     signal: ctx.signal,
@@ -185,6 +187,7 @@ async function patchChunk(ctx: UploadContext, location: string, chunk: Buffer, o
         ok: [202],
         retry: false,
         where: ctx.where,
+        repository: ctx.repository,
         what: 'an upload chunk',
         push: true,
         signal: ctx.signal,
@@ -200,7 +203,7 @@ async function patchChunk(ctx: UploadContext, location: string, chunk: Buffer, o
         // longer matches (BLOB_UPLOAD_INVALID): that session cannot continue. The bytes before this
         // chunk are gone from the stream, so the caller must push the blob again from its source.
         throw new RegistryError('NETWORK', `the upload of ${ctx.what ?? 'a blob'} to ${ctx.where} was interrupted and the registry cannot resume it`, {
-          method: 'PATCH', url: location, status: undefined, where: ctx.where, retryable: true, cause: err,
+          method: 'PATCH', url: location, status: undefined, where: ctx.where, registry: ctx.transport.registry, repository: ctx.repository, retryable: true, cause: err,
           errors: statusErr instanceof RegistryError ? statusErr.errors : [],
           hint: 'retry the copy; the interrupted upload session has been discarded',
         });
@@ -215,7 +218,7 @@ async function patchChunk(ctx: UploadContext, location: string, chunk: Buffer, o
 /** How many bytes the session holds: `Range: 0-<last>` of GET on the session (Distribution: "0-0" when empty). */
 async function uploadedBytes(ctx: UploadContext, location: string): Promise<number> {
   const res = await ctx.transport.request({
-    method: 'GET', url: location, scopes: ctx.scopes, ok: [204, 200], where: ctx.where, what: 'upload status', push: true, signal: ctx.signal,
+    method: 'GET', url: location, scopes: ctx.scopes, ok: [204, 200], where: ctx.where, repository: ctx.repository, what: 'upload status', push: true, signal: ctx.signal,
   });
   await res.body.dump().catch(() => {});
   const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res, HEADER_RANGE) ?? '');

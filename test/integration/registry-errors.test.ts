@@ -69,6 +69,8 @@ describe('registry errors name the registry and the fix', () => {
     const unknown = await assertRejectsCode(client.repository('no/such/repo').resolve('v1'), 'NOT_FOUND');
     assert.ok(unknown instanceof RegistryError && unknown.has('NAME_UNKNOWN'));
     assert.equal(exitCodeOf(unknown), 1);
+    // The repository travels as a field (import's preflight reads it), not only inside the message.
+    assert.deepEqual([unknown.registry, unknown.repository], [reg.host, 'no/such/repo']);
     const repo = client.repository('some/app');
     const img = testImage('errors-missing', { layers: 1, layerSize: 10 });
     const { Readable } = await import('node:stream');
@@ -77,6 +79,7 @@ describe('registry errors name the registry and the fix', () => {
     const missing = await assertRejectsCode(repo.resolve('v2'), 'NOT_FOUND');
     assert.ok(missing instanceof RegistryError && missing.has('MANIFEST_UNKNOWN'));
     assert.ok(missing.message.includes(`${reg.host}/some/app`));
+    assert.deepEqual([missing.registry, missing.repository], [reg.host, 'some/app']);
     await assertRejectsCode(repo.fetchManifest(`sha256:${'1'.repeat(64)}`), 'NOT_FOUND');
     assert.deepEqual(await client.repository('never/pushed').tags(), []);
     assert.deepEqual(await repo.tags(), ['v1']);

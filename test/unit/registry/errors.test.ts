@@ -27,6 +27,18 @@ describe('registryErrorFrom', () => {
       assert.ok(e.hint && e.hint.length > 0);
     });
   }
+  it('carries the registry and the repository as fields, when the request names them', () => {
+    const e = registryErrorFrom({ ...base, status: 404, body: body('NAME_UNKNOWN'), registry: '127.0.0.1:5000', repository: 'team/app' });
+    assert.deepEqual([e.registry, e.repository], ['127.0.0.1:5000', 'team/app']);
+    const wide = registryErrorFrom({ ...base, where: 'r.example', status: 401, registry: 'r.example' });
+    assert.deepEqual([wide.registry, wide.repository], ['r.example', undefined]);
+    const t = transportErrorFrom(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), {
+      method: 'GET', url: 'http://r.example/v2/', where: 'r.example/team/app', registry: 'r.example', repository: 'team/app',
+      https: false, hasClientCert: false, neverConnected: true, attempts: 1,
+    });
+    assert.deepEqual([t.registry, t.repository], ['r.example', 'team/app']);
+  });
+
   it('maps DIGEST_INVALID on a push to DIGEST_MISMATCH (exit 3)', () => {
     const e = registryErrorFrom({ ...base, method: 'PUT', status: 400, body: body('DIGEST_INVALID'), push: true });
     assert.equal(e.code, 'DIGEST_MISMATCH');
