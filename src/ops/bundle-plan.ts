@@ -1,7 +1,7 @@
 import { AirlockError } from '../errors.js';
 import { closure, planCopy, type CopyPlan, type NodeSource, type PlanNode, type PlannedRoot } from '../copy/index.js';
 import { isManifestMediaType, parseManifest, parsePlatform, type Digest } from '../oci/index.js';
-import { parseReference } from '../reference/index.js';
+import { mapRepository, parseReference, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
 import type { AirlockManifest } from '../bundle/index.js';
 
 /** The copy plan of a bundle, made from its front (airlock.json and the manifests) alone. */
@@ -87,4 +87,27 @@ export function buildBundlePlan(manifest: AirlockManifest, metadata: ReadonlyMap
     closureOf: (r) => closure(nodes, r.desc.digest),
     digestsHeldBy: (rs) => [...new Set(rs.flatMap((r) => closure(nodes, r.desc.digest)))].sort(),
   };
+}
+
+/**
+ * Source repository (`registry/repo`) → target repository path; refuse two sources on one target.
+ * The roots' registry and repository were parsed once, when the plan was read (buildBundlePlan).
+ * Import and serve both name repositories by it.
+ */
+export function mapArtifacts(roots: readonly PlannedRoot[], target: TargetRegistry, layout: RepositoryLayout): Map<string, string> {
+  const out = new Map<string, string>();
+  const owner = new Map<string, string>();
+  for (const a of roots) {
+    if (a.kind === 'file' || out.has(a.repository)) continue;
+    const path = mapRepository({ registry: a.registry, repository: a.repositoryPath }, target, layout);
+    const other = owner.get(path);
+    if (other && other !== a.repository) {
+      throw new AirlockError('MAPPING_CONFLICT', `${other} and ${a.repository} would both land on ${target.host}/${path}`, {
+        hint: layout === 'flat' ? 'use --layout scoped to keep the source registry in the path' : 'import them into different --to prefixes',
+      });
+    }
+    owner.set(path, a.repository);
+    out.set(a.repository, path);
+  }
+  return out;
 }

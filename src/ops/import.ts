@@ -9,9 +9,9 @@ import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
 import { defaultStateDir } from '../cache/index.js';
 import { verifyStream } from '../content/index.js';
-import { describePlan, executeCopy, FileJournal, findStaleClaim, journalKey, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type PlannedRoot, type RootTarget, type SequentialBlob } from '../copy/index.js';
+import { describePlan, executeCopy, FileJournal, findStaleClaim, journalKey, planCopy, type BlobSupply, type CopyEvent, type PendingWrites, type PlanDescription, type RootTarget, type SequentialBlob } from '../copy/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
-import { mapRepository, parseTarget, type RepositoryLayout, type TargetRegistry } from '../reference/index.js';
+import { parseTarget, type RepositoryLayout } from '../reference/index.js';
 import { createRegistryClient, RegistryError, type RegistryClient, type RegistryHostConfig, type RegistryRepository } from '../registry/index.js';
 import { targetAccess } from '../deploy/index.js';
 import { bundleLabel, openBundle, type AirlockManifest, type BundleBlob, type BundleReader } from '../bundle/index.js';
@@ -22,7 +22,7 @@ import { errorToRecord } from '../deploy/index.js';
 import { forEachConcurrent } from '../util/index.js';
 import { checkCarriedTool, type ToolCheck } from '../bundle/index.js';
 import { ImportPreflight } from './import-preflight.js';
-import { buildBundlePlan, type BundlePlan } from './bundle-plan.js';
+import { buildBundlePlan, mapArtifacts, type BundlePlan } from './bundle-plan.js';
 import { reverifyUpstream } from '../signing/index.js';
 import { pieceFile as spoolFile, shareCutBlobs, type ShareCutBlobsReport } from './pieces.js';
 import type { PolicyDecision } from '../deploy/index.js';
@@ -557,28 +557,6 @@ function descriptorLookup(plan: BundlePlan, manifest: AirlockManifest): (d: Dige
     const b = listed.get(d);
     return b ? { mediaType: b.mediaType, digest: b.digest, size: b.size } : undefined;
   };
-}
-
-/**
- * Source repository (`registry/repo`) → target repository path; refuse two sources on one target.
- * The roots' registry and repository were parsed once, when the plan was read (bundle-plan.ts).
- */
-export function mapArtifacts(roots: readonly PlannedRoot[], target: TargetRegistry, layout: RepositoryLayout): Map<string, string> {
-  const out = new Map<string, string>();
-  const owner = new Map<string, string>();
-  for (const a of roots) {
-    if (a.kind === 'file' || out.has(a.repository)) continue;
-    const path = mapRepository({ registry: a.registry, repository: a.repositoryPath }, target, layout);
-    const other = owner.get(path);
-    if (other && other !== a.repository) {
-      throw new AirlockError('MAPPING_CONFLICT', `${other} and ${a.repository} would both land on ${target.host}/${path}`, {
-        hint: layout === 'flat' ? 'use --layout scoped to keep the source registry in the path' : 'import them into different --to prefixes',
-      });
-    }
-    owner.set(path, a.repository);
-    out.set(a.repository, path);
-  }
-  return out;
 }
 
 /** Repositories of the target's catalog tried as mount sources for a delta's left-out blobs. */

@@ -16,8 +16,7 @@ import {
   readHtpasswd, referrersFallbackTag, referrersIndex, startRegistryServer, type ServeCatalog, type ServeContent, type ServedRepository, type ServedRequest,
   DEFAULT_LISTEN, defaultServeCacheDir, isLoopback, parseListen,
 } from '../serve/index.js';
-import { buildBundlePlan } from './bundle-plan.js';
-import { mapArtifacts } from './import.js';
+import { buildBundlePlan, mapArtifacts } from './bundle-plan.js';
 
 export interface ServeOptions {
   /** A bundle directory, a .tar or .tar.zst, or volumes of one split bundle. */
