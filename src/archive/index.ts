@@ -12,7 +12,7 @@ export {
   detectBundleForm, parseVolumeName, formatVolumeName, stripBundleExtension, type BundleForm, type VolumeName,
 } from './detect.js';
 export { createZstdFileStream, type ZstdFileStream, type ZstdFileStreamOptions } from './zstd-file.js';
-export { layoutArchive, PlacedFile, type ArchiveLayout, type PlacedEntry, type PlacedRegion } from './placed.js';
+export { layoutArchive, regionRanges, PlacedFile, type ArchiveLayout, type PlacedEntry, type PlacedRegion } from './placed.js';
 export { FileHasher } from './file-hasher.js';
 export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
 export { readFileRanges } from './range-reader.js';

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { AirlockError, SizeMismatchError } from '../errors.js';
 import { TAR_END_BYTES, encodeFileHeader, paddingOf } from './tar-header.js';
+import type { FileRange } from './zstd-index.js';
 import {
   RAW_BLOCK_HEADER_BYTES, RAW_BLOCK_MAX, RAW_FRAME_HEADER, RAW_LAST_EMPTY, compressFrame, rawBlockHeader, rawBlocksSize,
 } from './zstd.js';
@@ -87,6 +88,21 @@ export function layoutArchive(entries: readonly PlacedEntry[], form: 'tar' | 'ta
   }
   if (lead) emit(lead);
   return { form, literals, regions, tailOffset: offset, tailPrefix: Buffer.concat(pending) };
+}
+
+/**
+ * Where region `r`'s payload lies in the file, in order: the region itself in a `.tar`, one
+ * range per raw block (after its 3-byte header) in a `.tar.zst`. The same ranges that indexing
+ * the written file finds (zstd-index.ts, locate.ts), known without reading it back.
+ */
+export function regionRanges(r: PlacedRegion): FileRange[] {
+  if (!r.blocks) return r.size > 0 ? [{ offset: r.offset, length: r.size }] : [];
+  const out: FileRange[] = [];
+  const stride = RAW_BLOCK_MAX + RAW_BLOCK_HEADER_BYTES;
+  for (let k = 0, done = 0; done < r.size; k++, done += RAW_BLOCK_MAX) {
+    out.push({ offset: r.offset + k * stride + RAW_BLOCK_HEADER_BYTES, length: Math.min(RAW_BLOCK_MAX, r.size - done) });
+  }
+  return out;
 }
 
 /** Positional writes into one open file, with the contiguous written prefix tracked. */

@@ -9,7 +9,7 @@ import { AirlockError, DigestMismatchError, SizeMismatchError, abortError, ioErr
 import { HashingFileSink, PeriodicSync } from './file-sink.js';
 import {
   createTarWriter, createZstdCompressStream, formatVolumeName, stripBundleExtension, tarEntryBytes, zstdCompressBound,
-  TAR_END_BYTES, layoutArchive, FileHasher, PlacedFile, type EntryBodySource, type ZstdCompressStream,
+  TAR_END_BYTES, layoutArchive, regionRanges, FileHasher, PlacedFile, type EntryBodySource, type FileRange, type ZstdCompressStream,
 } from '../archive/index.js';
 import { hexOf, type Digest } from '../oci/index.js';
 import type { ContentSource } from '../content/index.js';
@@ -70,6 +70,12 @@ export interface WriteBundleResult {
   /** Every file written (the bundle, each volume, or each file of the directory), checksums.txt excluded. */
   readonly files: readonly WrittenFile[];
   readonly checksums: string;
+  /**
+   * An in-place write ({@link writesInPlace}): where each layer written into a region of its own
+   * lies in the file, by entry name (`blobs/sha256/<hex>`), as the layout put it (for the download
+   * cache's references: DownloadCache.recordBundle, without indexing the file again).
+   */
+  readonly places?: ReadonlyMap<string, readonly FileRange[]>;
 }
 
 interface EntrySpec {
@@ -273,7 +279,8 @@ async function writePlaced(
     await fh.sync();
     const sha256 = await hasher.finish(file.size);
     await fh.close();
-    return await publish(opts.output, [{ tmp, final: opts.output, size: file.size, sha256 }]);
+    const published = await publish(opts.output, [{ tmp, final: opts.output, size: file.size, sha256 }]);
+    return { ...published, places: new Map(layout.regions.map((r) => [r.path, regionRanges(r)])) };
   } catch (err) {
     stop.abort(err);
     await periodic.settle().catch(() => {});

@@ -8,7 +8,7 @@ import { AirlockError, isAirlockError, mismatchedDigest } from '../errors.js';
 import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
 import { LayoutStore } from '../layout/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { forEachConcurrent, writeFileAtomic } from '../util/index.js';
 
 /** Where a blob lies in a bundle this cache's user wrote: the file as it was, and the blob's ranges in it. */
 interface BlobRef {
@@ -94,23 +94,27 @@ export class DownloadCache extends LayoutStore {
 
   /**
    * Remember where the blobs `digests` lie in the bundle just written at `path` (a whole .tar or
-   * .tar.zst), as found by indexing it: only blobs stored as plain file ranges (raw zstd blocks).
-   * Returns how many were recorded.
+   * .tar.zst), as found by indexing it, or as `known` says (the writer's layout: bundle/writer.ts
+   * WriteBundleResult.places, which saves reading the block headers of the whole file back): only
+   * blobs stored as plain file ranges (raw zstd blocks). Returns how many were recorded.
    */
-  async recordBundle(given: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[]): Promise<number> {
+  async recordBundle(
+    given: string, form: 'tar' | 'tar.zst', blobs: readonly Pick<Descriptor, 'digest' | 'size'>[], known?: ReadonlyMap<string, readonly FileRange[]>,
+  ): Promise<number> {
     const path = resolve(given);
     const st = await stat(path);
-    const places = await locateEntries(path, form);
-    if (!places) return 0;
+    const rangesOf = known ? (name: string) => known.get(name) : await indexed(path, form);
+    if (!rangesOf) return 0;
     await mkdir(join(this.root, 'refs', 'sha256'), { recursive: true });
     let n = 0;
-    for (const b of blobs) {
-      const ranges = places.get(`blobs/sha256/${hexOf(b.digest)}`)?.ranges;
-      if (!ranges || bytesIn(ranges) !== b.size) continue;
+    // Several at once: each is fsync'd, and the file system commits them together.
+    await forEachConcurrent(blobs, REF_WRITES, async (b) => {
+      const ranges = rangesOf(`blobs/sha256/${hexOf(b.digest)}`);
+      if (!ranges || bytesIn(ranges) !== b.size) return;
       const ref: BlobRef = { v: 1, path, fileSize: st.size, mtimeMs: st.mtimeMs, ranges: ranges.map((r) => [r.offset, r.length] as const) };
       await writeFileAtomic(this.refPath(b.digest), `${JSON.stringify(ref)}\n`);
       n++;
-    }
+    });
     return n;
   }
 
@@ -133,6 +137,15 @@ export class DownloadCache extends LayoutStore {
     if (ranges.some((r) => r.offset + r.length > st.size)) return undefined;
     return { path: ref.path, ranges };
   }
+}
+
+/** References written at once by recordBundle. */
+const REF_WRITES = 16;
+
+/** Entry ranges found by indexing the file (archive/locate.ts), or undefined when it cannot be indexed. */
+async function indexed(path: string, form: 'tar' | 'tar.zst'): Promise<((name: string) => readonly FileRange[] | undefined) | undefined> {
+  const places = await locateEntries(path, form);
+  return places ? (name) => places.get(name)?.ranges : undefined;
 }
 
 const bytesIn = (ranges: readonly FileRange[]): number => ranges.reduce((s, r) => s + r.length, 0);

@@ -431,7 +431,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
         }
         if (!throwaway && direct.size > 0 && (form === 'tar' || form === 'tar.zst')) {
           const layers = included.filter((b) => direct.has(b.digest));
-          const recorded = await cache.recordBundle(output, form, layers).catch((err: unknown) => {
+          const recorded = await cache.recordBundle(output, form, layers, written.places).catch((err: unknown) => {
             logger.warn(`the download cache could not record where the layers lie in ${output} (${(err as Error).message}); the next export downloads them again`);
             return 0;
           });

@@ -13,6 +13,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { DownloadCache, openCache } from '../../../src/cache/index.js';
+import { locateEntries, type FileRange } from '../../../src/archive/index.js';
 import { writeBundle, type BundleBlob } from '../../../src/bundle/index.js';
 import { verifyStream } from '../../../src/content/index.js';
 import { LayoutStore } from '../../../src/layout/index.js';
@@ -34,6 +35,8 @@ interface Written {
   /** Manifests and configs (compressed frames in a .tar.zst). */
   readonly metadata: readonly Descriptor[];
   readonly cache: DownloadCache;
+  /** The writer's own account of where the layers lie (WriteBundleResult.places). */
+  readonly places: ReadonlyMap<string, readonly FileRange[]> | undefined;
 }
 
 const descOf = (b: BundleBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
@@ -46,7 +49,7 @@ async function written(t: TestContext, form: Form, opts: { compressionLevel?: nu
   const dir = await tempDir(t, 'airlock-download-cache-');
   const staged = await stageLayout(join(dir, 'staging'), { images: [[1, 3000, 300_001], [70_000]] });
   const output = join(dir, `site.${form}`);
-  await writeBundle({
+  const result = await writeBundle({
     layoutDir: staged.dir, airlockJson: airlockJson(airlockManifest(staged)), output, form, order: staged.order,
     ...(opts.compressionLevel !== undefined ? { compressionLevel: opts.compressionLevel } : {}),
     layers: {
@@ -58,7 +61,7 @@ async function written(t: TestContext, form: Form, opts: { compressionLevel?: nu
   await utimes(output, MTIME, MTIME);
   const cache = await openCache(join(dir, 'cache'));
   return {
-    dir, output, staged, cache,
+    dir, output, staged, cache, places: result.places,
     layers: staged.records.filter((r) => !staged.metadata.has(r.digest)).map(descOf),
     metadata: staged.records.filter((r) => staged.metadata.has(r.digest)).map(descOf),
   };
@@ -143,6 +146,22 @@ describe('DownloadCache.recordBundle and reading through references', () => {
       assert.equal(ref.ranges.reduce((s, r) => s + r[1], 0), big.size);
       if (form === 'tar.zst') assert.equal(ref.ranges.length, 3, 'one range per raw block of 128 KiB');
       else assert.equal(ref.ranges.length, 1);
+    });
+  }
+
+  for (const form of ['tar', 'tar.zst'] as const) {
+    it(`${form}: the writer's places are where indexing the file finds the layers, and record the same references`, async (t) => {
+      const w = await written(t, form);
+      const found = await locateEntries(w.output, form);
+      assert.ok(found && w.places);
+      assert.deepEqual([...w.places.keys()].sort(), w.layers.map((d) => `blobs/sha256/${hexOf(d.digest)}`).sort());
+      for (const [name, ranges] of w.places) assert.deepEqual(ranges, found.get(name)?.ranges, name);
+      assert.equal(await w.cache.recordBundle(w.output, form, w.layers), w.layers.length);
+      const indexed = await Promise.all(w.layers.map((d) => readFile(w.cache.refPath(d.digest), 'utf8')));
+      await rm(join(w.cache.root, 'refs'), { recursive: true });
+      assert.equal(await w.cache.recordBundle(w.output, form, w.layers, w.places), w.layers.length);
+      assert.deepEqual(await Promise.all(w.layers.map((d) => readFile(w.cache.refPath(d.digest), 'utf8'))), indexed);
+      for (const d of w.layers) assert.deepEqual(await consume(w.cache, d), w.staged.blobs.get(d.digest));
     });
   }
 
