@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { abortError } from '../errors.js';
 import type { Descriptor } from '../oci/index.js';
 import { RegistryError, transportErrorFrom } from './errors.js';
@@ -35,7 +35,7 @@ export function resumableBody(first: TransportResponse, opts: ResumableOptions):
       for (;;) {
         let failure: unknown;
         try {
-          for await (const raw of body as AsyncIterable<Buffer>) {
+          for await (const raw of chunksOf(body)) {
             let c = raw;
             if (skip > 0) {
               if (c.length <= skip) {
@@ -86,4 +86,58 @@ export function resumableBody(first: TransportResponse, opts: ResumableOptions):
     }
   }
   return Readable.from(gen(), { objectMode: false, highWaterMark: BLOB_HIGH_WATER_MARK });
+}
+
+/** Bytes received ahead of the consumer before `chunksOf` pauses the body. */
+const QUEUED_MAX = 256 * 1024;
+
+/**
+ * The chunks of `body` one by one, as they were received. Readable's own async iterator (for
+ * await) hands out everything buffered at once as one new Buffer: a copy of those bytes and an
+ * allocation of their size, which is what drives V8's mark-compacts while a blob streams
+ * (external memory; docs/BENCHMARKS.md "Export, CPU and wall account"). Errors and a premature
+ * close end it as for await would, after the chunks received before them.
+ */
+async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (c: Buffer): void => {
+    queue.push(c);
+    queued += c.length;
+    if (queued >= QUEUED_MAX) body.pause();
+    notify();
+  };
+  const stop = finished(body, (err) => {
+    if (err) failure ??= err;
+    else ended = true;
+    notify();
+  });
+  body.on('data', onData);
+  try {
+    for (;;) {
+      const c = queue.shift();
+      if (c) {
+        queued -= c.length;
+        if (queued === 0 && body.isPaused() && !ended && failure === undefined) body.resume();
+        yield c;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    body.off('data', onData);
+    stop();
+  }
 }
