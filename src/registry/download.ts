@@ -97,6 +97,13 @@ const QUEUED_MAX = 256 * 1024;
  * allocation of their size, which is what drives V8's mark-compacts while a blob streams
  * (external memory; docs/BENCHMARKS.md "Export, CPU and wall account"). Errors and a premature
  * close end it as for await would, after the chunks received before them.
+ *
+ * util/chunk-pool.ts `releasingChunks` takes 'data' chunks the same way for uploads, but on purpose
+ * not with this function: there a failure is thrown before any chunk still queued (no byte goes
+ * to a registry after its source failed, e.g. a digest mismatch at the end), and the body is paused
+ * after every chunk (its pool buffer is handed back when the next is asked for). Here the chunks
+ * received before an error are handed on first, since a resumed download counts them, and up to
+ * QUEUED_MAX bytes are taken ahead.
  */
 async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
