@@ -33,7 +33,7 @@ function readFull(fd: number, n: number, pos: number, path: string): void {
   }
 }
 
-function hashRanges(m: Extract<RangeHasherRequest, { ranges: unknown }>): void {
+function hashRanges(m: RangeHasherRequest): void {
   const fd = fdOf(m.path);
   const hash = createHash('sha256');
   const ranges = m.ranges;
@@ -73,11 +73,6 @@ function hashRanges(m: Extract<RangeHasherRequest, { ranges: unknown }>): void {
 }
 
 port.on('message', (m: RangeHasherRequest) => {
-  if ('close' in m) {
-    if (open) closeSync(open.fd);
-    open = undefined;
-    return;
-  }
   try {
     hashRanges(m);
   } catch (err) {

@@ -5,9 +5,11 @@ import { startWorker } from './worker-start.js';
 import type { FileRange } from './zstd-index.js';
 
 /** @internal Main thread → worker. */
-export type RangeHasherRequest =
-  | { readonly id: number; readonly path: string; readonly ranges: readonly FileRange[] }
-  | { readonly close: true };
+export interface RangeHasherRequest {
+  readonly id: number;
+  readonly path: string;
+  readonly ranges: readonly FileRange[];
+}
 /** @internal Worker → main thread. */
 export type RangeHasherReply =
   | { readonly id: number; readonly progress: number }
