@@ -6,11 +6,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { RangeHasherReply, RangeHasherRequest } from './range-hasher.js';
+import { nextSpan, type RangeCursor } from './range-span.js';
 
 const port = parentPort!;
 const BUFFER = 256 << 10;
-/** Gaps up to this size between ranges (the 3-byte headers of raw zstd blocks) are read over. */
-const MAX_GAP = 64;
 /** A progress message at most every this many bytes. */
 const PROGRESS_STEP = 32 << 20;
 const buf = Buffer.allocUnsafe(BUFFER);
@@ -36,33 +35,20 @@ function readFull(fd: number, n: number, pos: number, path: string): void {
 function hashRanges(m: RangeHasherRequest): void {
   const fd = fdOf(m.path);
   const hash = createHash('sha256');
-  const ranges = m.ranges;
   let bytes = 0;
   let reported = 0;
-  let i = 0;
-  let done = 0; // bytes of ranges[i] already hashed
-  while (i < ranges.length) {
+  let at: RangeCursor = { i: 0, done: 0 };
+  while (at.i < m.ranges.length) {
     // One read: as many whole or partial ranges (and the small gaps between them) as fit.
-    const start = ranges[i]!.offset + done;
-    const spans: { at: number; len: number }[] = [];
-    let end = start;
-    while (i < ranges.length) {
-      const r = ranges[i]!;
-      const from = r.offset + done;
-      if (spans.length > 0 && (from < end || from - end > MAX_GAP)) break;
-      const room = BUFFER - (from - start);
-      if (room <= 0) break;
-      const len = Math.min(r.length - done, room);
-      spans.push({ at: from - start, len });
-      end = from + len;
-      done += len;
-      if (done < r.length) break;
-      i++;
-      done = 0;
+    const span = nextSpan(m.ranges, at, { maxLength: BUFFER });
+    readFull(fd, span.length, span.start, m.path);
+    let o = 0;
+    for (const p of span.parts) {
+      if (!p.gap) hash.update(buf.subarray(o, o + p.len));
+      o += p.len;
     }
-    readFull(fd, end - start, start, m.path);
-    for (const s of spans) hash.update(buf.subarray(s.at, s.at + s.len));
-    for (const s of spans) bytes += s.len;
+    bytes += span.data;
+    at = span.next;
     if (bytes - reported >= PROGRESS_STEP) {
       port.postMessage({ id: m.id, progress: bytes - reported } satisfies RangeHasherReply);
       reported = bytes;

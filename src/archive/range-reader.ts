@@ -2,10 +2,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
 import { MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk } from '../util/index.js';
+import { MAX_GAP, nextSpan } from './range-span.js';
 import type { FileRange } from './zstd-index.js';
 
-/** Gaps up to this size between two ranges are read over (into a scratch buffer) rather than read apart. */
-const MAX_GAP = 64;
 
 /**
  * The bytes of `ranges` of one file, in order, as a stream of chunks of up to 1 MiB. Ranges
@@ -65,40 +64,14 @@ class RangeReadable extends Readable {
     if (this.#signal?.aborted) throw abortError(this.#signal);
     if (this.#i >= this.#ranges.length) return null;
     // Gather ranges (and the small gaps between them) into one chunk.
-    const first = this.#ranges[this.#i]!;
-    const start = first.offset + this.#done;
-    let want = 0;
-    let span = 0;
-    let end = start;
-    const plan: { len: number; gap: boolean }[] = [];
-    let i = this.#i;
-    let done = this.#done;
-    while (i < this.#ranges.length && want < CHUNK) {
-      const r = this.#ranges[i]!;
-      const from = r.offset + done;
-      if (from !== end) {
-        const gap = from - end;
-        if (gap < 0 || gap > MAX_GAP || plan.length >= 1000) break;
-        plan.push({ len: gap, gap: true });
-        span += gap;
-      }
-      const take = Math.min(r.length - done, CHUNK - want);
-      plan.push({ len: take, gap: false });
-      want += take;
-      span += take;
-      end = from + take;
-      done += take;
-      if (done === r.length) {
-        i++;
-        done = 0;
-      }
-    }
+    const span = nextSpan(this.#ranges, { i: this.#i, done: this.#done }, { maxData: CHUNK, maxParts: 1000 });
+    const want = span.data;
     // A pool chunk: an upload hands it back when sent (util/chunk-pool.ts); anyone else just drops it.
     // Small reads (a blob's last chunk, a small blob) are not worth a whole pool buffer.
     const out = want >= MIN_RELEASED ? takeChunk().subarray(0, want) : Buffer.allocUnsafe(want);
     const iov: Buffer[] = [];
     let o = 0;
-    for (const p of plan) {
+    for (const p of span.parts) {
       if (p.gap) iov.push(this.#scratch.subarray(0, p.len));
       else {
         iov.push(out.subarray(o, o + p.len));
@@ -106,17 +79,17 @@ class RangeReadable extends Readable {
       }
     }
     let got = 0;
-    while (got < span) {
-      const { bytesRead } = await this.#fh!.readv(skip(iov, got), start + got);
+    while (got < span.length) {
+      const { bytesRead } = await this.#fh!.readv(skip(iov, got), span.start + got);
       if (bytesRead === 0) {
-        throw new AirlockError('BUNDLE_UNREADABLE', `the file ends at byte ${start + got}, inside an entry`, {
+        throw new AirlockError('BUNDLE_UNREADABLE', `the file ends at byte ${span.start + got}, inside an entry`, {
           where: this.#path, hint: 'the file changed or was truncated while it was read: copy it again and check it against checksums.txt',
         });
       }
       got += bytesRead;
     }
-    this.#i = i;
-    this.#done = done;
+    this.#i = span.next.i;
+    this.#done = span.next.done;
     return out;
   }
 }
