@@ -79,7 +79,7 @@ export class DiscardSink implements ContentSink, PieceSink, CheckingSink {
     await this.#settle(piece, check);
   }
 
-  /** A check made elsewhere: counted when it passed, a problem when the bytes did not match. */
+  /** A check (made here or elsewhere): counted when it passed, a problem when the bytes did not match. */
   async #settle(checked: Pick<Descriptor, 'size'>, check: Promise<void>): Promise<boolean> {
     try {
       await check;
@@ -97,17 +97,9 @@ export class DiscardSink implements ContentSink, PieceSink, CheckingSink {
   async #take(checked: Pick<Descriptor, 'digest' | 'size'>, body: Readable, out: Writable, opts?: CallOptions): Promise<boolean> {
     // The copy engine's body verifies itself already: no second hash.
     const verify = isVerifiedFor(body, checked) ? [] : [verifyStream(checked)];
-    try {
-      await pipeline([body, ...verify, out], ...(opts?.signal ? [{ signal: opts.signal }] : []));
-    } catch (err) {
-      if (!isAirlockError(err) || (err.code !== 'DIGEST_MISMATCH' && err.code !== 'SIZE_MISMATCH')) throw err;
-      this.problems.push(err);
-      body.resume();
-      return false;
-    }
-    this.blobs++;
-    this.bytes += checked.size;
-    return true;
+    const ok = await this.#settle(checked, pipeline([body, ...verify, out], ...(opts?.signal ? [{ signal: opts.signal }] : [])));
+    if (!ok) body.resume();
+    return ok;
   }
 }
 

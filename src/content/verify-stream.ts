@@ -61,7 +61,7 @@ export class VerifyStream extends Transform implements SelfVerifying {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.#bytes += chunk.length;
     if (this.#bytes > this.#desc.size) {
-      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, this.#details()));
+      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, mismatchDetails(this.#opts.where)));
       return;
     }
     this.#hash.update(chunk);
@@ -70,24 +70,15 @@ export class VerifyStream extends Transform implements SelfVerifying {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.#bytes !== this.#desc.size) {
-      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, this.#details()));
-      return;
-    }
-    const actual = `sha256:${this.#hash.digest('hex')}`;
-    if (actual !== this.#desc.digest) {
-      cb(new DigestMismatchError(this.#desc.digest, actual, this.#bytes, this.#details()));
+    try {
+      verifyHashed(this.#desc, { bytes: this.#bytes, hex: this.#bytes === this.#desc.size ? this.#hash.digest('hex') : '' }, this.#opts);
+    } catch (err) {
+      cb(err as Error);
       return;
     }
     cb();
   }
 
-  #details(): { where?: string; hint: string } {
-    return {
-      ...(this.#opts.where ? { where: this.#opts.where } : {}),
-      hint: 'the content was damaged or altered in transit; fetch or copy it again',
-    };
-  }
 }
 
 export function verifyStream(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: VerifyStreamOptions): VerifyStream {
@@ -134,18 +125,21 @@ export async function readCapped(body: Readable, maxBytes: number, what: string)
 
 /** The same checks as verifyStream for bytes already in memory, with the same errors. */
 export function verifyBytes(data: Uint8Array, desc: Pick<Descriptor, 'digest' | 'size'>, opts: Pick<VerifyStreamOptions, 'where'> = {}): void {
-  const details = { ...(opts.where ? { where: opts.where } : {}), hint: 'the content was damaged or altered in transit; fetch or copy it again' };
-  if (data.length !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, data.length, details);
-  const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-  if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, data.length, details);
+  verifyHashed(desc, { bytes: data.length, hex: data.length === desc.size ? createHash('sha256').update(data).digest('hex') : '' }, opts);
+}
+
+function mismatchDetails(where: string | undefined): { readonly where?: string; readonly hint: string } {
+  return { ...(where ? { where } : {}), hint: 'the content was damaged or altered in transit; fetch or copy it again' };
 }
 
 /**
- * The same checks as verifyStream for bytes hashed elsewhere (a worker that read them where they
- * lie): their count and sha256 (hex) against `desc`, with the same errors.
+ * The one size and digest check behind verifyStream (at its end) and verifyBytes, also for bytes
+ * hashed elsewhere (a worker that read them where they lie): their count and sha256 (hex) against
+ * `desc`. The size is checked first: callers hash only the right number of bytes (`hex` is not
+ * looked at otherwise).
  */
 export function verifyHashed(desc: Pick<Descriptor, 'digest' | 'size'>, hashed: { readonly hex: string; readonly bytes: number }, opts: Pick<VerifyStreamOptions, 'where'> = {}): void {
-  const details = { ...(opts.where ? { where: opts.where } : {}), hint: 'the content was damaged or altered in transit; fetch or copy it again' };
+  const details = mismatchDetails(opts.where);
   if (hashed.bytes !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, hashed.bytes, details);
   const actual = `sha256:${hashed.hex}`;
   if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, hashed.bytes, details);
