@@ -1,28 +1,38 @@
 // The CLI as users run it (bin/airlock.js): the compiled modules (dist/src, from tsc) and the
-// pure-JavaScript packages they import (yargs, @sigstore/verify and what it uses, tar's header
-// reader, yaml, semver), bundled into a few files under dist/cli from the versions
-// package-lock.json pins. Node loads every file of a module graph one at a time (resolve, read,
-// compile, link): ~170 of ours and ~150 of those packages' for a no-op re-import, which started
-// ~65 ms sooner bundled (docs/BENCHMARKS.md). Left out, loaded from node_modules as they are:
-// zstd-napi (a native addon), undici (src/registry/undici-agent.ts loads parts of it by path)
-// and @sigstore/sign (loaded only to sign, with its own HTTP stack). Tests of the modules import
-// dist/src directly; the integration tests run this bundle through bin/airlock.js.
-// Worker entry points sit beside the chunks that start them (src/archive/worker-start.ts:
-// `new URL('./zstd-worker.js', import.meta.url)`). The version and the commit are recorded in
-// the bundle (scripts/build-info.ts, src/version.ts): `airlock version` prints them.
+// pure-JavaScript packages they import (yargs, undici, @sigstore/verify and what it uses, tar's
+// header reader, yaml, semver), bundled into one CommonJS script, dist/cli/airlock.cjs, from the
+// versions package-lock.json pins. bin/airlock.js starts it through dist/cli/launch.js
+// (src/cli/launch.ts), which compiles it with V8's code cache: Node 20 keeps no code cache for ES
+// modules, and a no-op re-import spent much of its CPU parsing and compiling the same code again
+// (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (afternoon)"). Commands and rarely used
+// libraries stay lazy: their `import()`s become `require()`s that run only when reached. Left out,
+// loaded from node_modules as they are: zstd-napi (a native addon) and @sigstore/sign (loaded
+// only to sign, with its own HTTP stack). undici is bundled through registry/undici-agent.bundled
+// (the `cli` flavour of scripts/standalone-build.ts), by the same paths as undici-agent.ts.
+// Tests of the modules import dist/src directly; the integration tests run this script through
+// bin/airlock.js.
+// The workers are ES modules of their own beside it (src/archive/worker-start.ts:
+// `new URL('./zstd-worker.js', import.meta.url)`, where import.meta.url is the script's URL).
+// The version and the commit are recorded in the bundle (scripts/build-info.ts, src/version.ts):
+// `airlock version` prints them.
 // yargs' translations are not carried (its locale files are looked up beside its code): its
 // messages are in English, as all of airlock's are.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildDefines, readBuildInfo } from '../dist/scripts/build-info.js';
+import { siblingsPlugin } from '../dist/scripts/standalone-build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/cli`;
+const defines = buildDefines(readBuildInfo(root));
 await rm(outdir, { recursive: true, force: true });
+
+// The workers: ES modules (with their shared chunks), started by file.
 await build({
   absWorkingDir: root,
-  entryPoints: ['dist/src/cli/main.js', 'dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js', 'dist/src/archive/range-hasher-worker.js'],
+  entryPoints: ['dist/src/archive/zstd-worker.js', 'dist/src/archive/file-hasher-worker.js', 'dist/src/archive/range-hasher-worker.js'],
   outdir,
   entryNames: '[name]',
   bundle: true,
@@ -30,12 +40,53 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign'],
-  // CommonJS packages call require() for Node's own modules.
+  external: ['zstd-napi', 'zstd-napi/*'],
   banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
-  // yargs' CommonJS build (src/cli/yargs-cjs.cts) names its locale directory by __dirname, which
-  // an ES module does not have: give it this chunk's directory (no locales there: English).
-  define: { ...buildDefines(readBuildInfo(root)), __dirname: 'import.meta.dirname' },
+  define: defines,
   sourcemap: true,
+  logLevel: 'warning',
+});
+
+// The CLI: one CommonJS script. launch.ts runs it as node runs a CommonJS module (the same five
+// arguments), so `require` is a real one for zstd-napi and @sigstore/sign; import.meta.url is
+// the script's own URL.
+const cli = `${outdir}/airlock.cjs`;
+await build({
+  absWorkingDir: root,
+  entryPoints: ['dist/src/cli/main.js'],
+  outfile: cli,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // import() becomes a require() that runs when reached: commands and libraries load lazily.
+  supported: { 'dynamic-import': false },
+  external: ['zstd-napi', 'zstd-napi/*', '@sigstore/sign'],
+  banner: { js: "var __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { ...defines, 'import.meta.url': '__airlockImportMetaUrl' },
+  plugins: [siblingsPlugin(root, 'cli')],
+  // ASCII (esbuild escapes the rest; comments go): launch.ts reads the script as latin1, and V8
+  // checks a code cache against the source's length. Minified (whitespace and syntax, names
+  // kept): 2.4 → 1.4 MB to read and, without a cache, to parse.
+  charset: 'ascii',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+const text = await readFile(cli);
+if (text.some((b) => b > 0x7f)) throw new Error(`${cli} is not ASCII`);
+
+// The launcher, with the script's sha256: the code cache's files are named by it.
+await build({
+  absWorkingDir: root,
+  stdin: { contents: "import { launch } from './dist/src/cli/launch.js';\nlaunch();\n", resolveDir: root, sourcefile: 'launch-entry.js' },
+  outfile: `${outdir}/launch.js`,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  define: { AIRLOCK_CLI_SHA256: JSON.stringify(createHash('sha256').update(text).digest('hex')) },
   logLevel: 'warning',
 });

@@ -19,10 +19,11 @@ import { join, resolve, sep } from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { buildDefines, type BuildInfo } from './build-info.js';
 
-export type Flavour = 'sea' | 'package';
+/** `cli`: the node CLI's CommonJS script (scripts/bundle-cli.mjs), which runs beside node_modules. */
+export type Flavour = 'sea' | 'package' | 'cli';
 
 /** Sibling suffixes tried in order, per flavour. */
-const SIBLINGS: Readonly<Record<Flavour, readonly string[]>> = { sea: ['sea', 'bundled'], package: ['package', 'bundled'] };
+const SIBLINGS: Readonly<Record<Flavour, readonly string[]>> = { sea: ['sea', 'bundled'], package: ['package', 'bundled'], cli: ['bundled'] };
 
 /**
  * Optional packages that bundled code asks for inside try/catch and that are not installed
@@ -39,8 +40,11 @@ export function zstdAddonPath(root: string): string {
   return join(root, 'node_modules', 'zstd-napi', 'build', 'Release', 'binding.node');
 }
 
-/** Resolve imports of the compiled modules to their flavour's siblings, and zstd-napi's binding to its own. */
-function siblingsPlugin(root: string, flavour: Flavour): Plugin {
+/**
+ * Resolve imports of the compiled modules to their flavour's siblings, and zstd-napi's binding to
+ * its own (the `cli` flavour leaves zstd-napi to node_modules).
+ */
+export function siblingsPlugin(root: string, flavour: Flavour): Plugin {
   const distSrc = join(root, 'dist', 'src') + sep;
   const sibling = (file: string): string | undefined => {
     for (const s of SIBLINGS[flavour]) {
@@ -62,7 +66,7 @@ function siblingsPlugin(root: string, flavour: Flavour): Plugin {
           : `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
         loader: 'js',
       }));
-      b.onResolve({ filter: /^zstd-napi\/binding\.js$/ }, () => {
+      if (flavour !== 'cli') b.onResolve({ filter: /^zstd-napi\/binding\.js$/ }, () => {
         const path = sibling(join(distSrc, 'archive', 'zstd-binding.js'));
         if (!path) throw new Error(`no zstd-binding sibling for the ${flavour} build in ${distSrc}archive`);
         return { path };

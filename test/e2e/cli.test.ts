@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { describeResult, parseJsonOutput, runCli } from '../../fixtures/harness/cli.js';
@@ -151,5 +151,36 @@ describe('airlock CLI (e2e)', () => {
     assert.match(human.stdout, new RegExp(`^airlock +${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(human.stdout, new RegExp(`^commit +${head === 'unknown' ? 'unknown' : head}`, 'm'));
     assert.match(human.stdout, /^runs as +node CLI/m);
+  });
+  it('keeps a V8 code cache per command under $XDG_CACHE_HOME/airlock/v8, used by the next run, and none with AIRLOCK_CODE_CACHE=off', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'airlock-code-cache-'));
+    try {
+      const cacheDir = join(xdg, 'airlock', 'v8');
+      const off = await runCli(['version'], { env: { XDG_CACHE_HOME: xdg, AIRLOCK_CODE_CACHE: 'off' } });
+      assert.equal(off.code, 0, describeResult(off));
+      assert.equal(existsSync(cacheDir), false);
+      const first = await runCli(['version'], { env: { XDG_CACHE_HOME: xdg } });
+      assert.equal(first.code, 0, describeResult(first));
+      const files = readdirSync(cacheDir);
+      assert.equal(files.length, 1, files.join(' '));
+      assert.match(files[0]!, new RegExp(`^[0-9a-f]{16}-${process.version.replace(/\./g, '\\.')}-${process.arch}-version\\.v8$`));
+      const made = statSync(join(cacheDir, files[0]!)).mtimeMs;
+      const second = await runCli(['version'], { env: { XDG_CACHE_HOME: xdg } });
+      assert.equal(second.code, 0, describeResult(second));
+      assert.equal(second.stdout, first.stdout);
+      assert.equal(statSync(join(cacheDir, files[0]!)).mtimeMs, made, 'the cache was accepted, not written again');
+      // A damaged cache is not used (and is replaced after a successful run).
+      writeFileSync(join(cacheDir, files[0]!), Buffer.alloc(4096, 1), { mode: 0o600 });
+      const third = await runCli(['version'], { env: { XDG_CACHE_HOME: xdg } });
+      assert.equal(third.code, 0, describeResult(third));
+      assert.equal(third.stdout, first.stdout);
+      assert.notEqual(readFileSync(join(cacheDir, files[0]!))[0], 1);
+      // A failed run writes none.
+      const bad = await runCli(['bundle', 'verify', join(xdg, 'absent.tar.zst')], { env: { XDG_CACHE_HOME: xdg } });
+      assert.notEqual(bad.code, 0);
+      assert.deepEqual(readdirSync(cacheDir), files);
+    } finally {
+      await rm(xdg, { recursive: true, force: true });
+    }
   });
 });
