@@ -7,11 +7,9 @@
  *   such file (an npm install, or a checkout without a release) refuses, with the way out:
  *   carrying node_modules or the npm package would not run where npm and Node are missing.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ToolToCarry } from '../ops/index.js';
@@ -34,6 +32,10 @@ export async function resolveToolToCarry(logger: Logger): Promise<ToolToCarry> {
   }
   let said: { tool?: { version?: string; commit?: string }; singleExecutable?: boolean };
   try {
+    // Loaded here: node:child_process costs every other command's start-up ~3 ms (bundle import
+    // reaches this module through bundle export's flags).
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
     const { stdout } = await promisify(execFile)(candidate, ['version', '--json'], { env: {}, timeout: 60_000 });
     said = JSON.parse(stdout) as typeof said;
   } catch (err) {
