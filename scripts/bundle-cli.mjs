@@ -47,9 +47,9 @@ await build({
   logLevel: 'warning',
 });
 
-// The CLI: one CommonJS script. launch.ts runs it as node runs a CommonJS module (the same five
-// arguments), so `require` is a real one for zstd-napi and @sigstore/sign; import.meta.url is
-// the script's own URL.
+// The CLI: one CommonJS script, already wrapped in the function node wraps such a module in (the
+// same five arguments): launch.ts compiles the file as it is, and calls that function with a real
+// `require` (for zstd-napi and @sigstore/sign). import.meta.url is the script's own URL.
 const cli = `${outdir}/airlock.cjs`;
 await build({
   absWorkingDir: root,
@@ -62,7 +62,9 @@ await build({
   // import() becomes a require() that runs when reached: commands and libraries load lazily.
   supported: { 'dynamic-import': false },
   external: ['zstd-napi', 'zstd-napi/*', '@sigstore/sign'],
-  banner: { js: "var __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // Strict, as the ES modules it is made of (a "use strict" after the banner would not count).
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  footer: { js: '})' },
   define: { ...defines, 'import.meta.url': '__airlockImportMetaUrl' },
   plugins: [siblingsPlugin(root, 'cli')],
   // ASCII (esbuild escapes the rest; comments go): launch.ts reads the script as latin1, and V8
@@ -78,15 +80,17 @@ await build({
 const text = await readFile(cli);
 if (text.some((b) => b > 0x7f)) throw new Error(`${cli} is not ASCII`);
 
-// The launcher, with the script's sha256: the code cache's files are named by it.
+// The launcher, with the script's sha256 (the code cache's files are named by it). CommonJS, as
+// bin/airlock.js is (bin/package.json): an ES module entry costs node its ESM loader, ~5-10 ms.
 await build({
   absWorkingDir: root,
   stdin: { contents: "import { launch } from './dist/src/cli/launch.js';\nlaunch();\n", resolveDir: root, sourcefile: 'launch-entry.js' },
-  outfile: `${outdir}/launch.js`,
+  outfile: `${outdir}/launch.cjs`,
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  define: { AIRLOCK_CLI_SHA256: JSON.stringify(createHash('sha256').update(text).digest('hex')) },
+  define: { AIRLOCK_CLI_SHA256: JSON.stringify(createHash('sha256').update(text).digest('hex')), 'import.meta.url': '__airlockLaunchUrl' },
+  banner: { js: "var __airlockLaunchUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });

@@ -103,6 +103,8 @@ export function launch(): void {
   setFlagsFromString('--wasm-tiering-budget=1000000000');
   const here = dirname(fileURLToPath(import.meta.url));
   const file = join(here, 'airlock.cjs');
+  // The script is already the function node wraps a CommonJS module in (scripts/bundle-cli.mjs):
+  // compiled as read, with no copy of its 1.7 MB into a wrapped string.
   const source = readFileSync(file, 'latin1');
   const key = process.env.AIRLOCK_CODE_CACHE === 'off' ? undefined : commandKey(process.argv.slice(2));
   const build = AIRLOCK_CLI_SHA256.slice(0, 16);
@@ -113,7 +115,7 @@ export function launch(): void {
     path = undefined; // no home directory
   }
   const cachedData = path ? readCache(path) : undefined;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(source, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
