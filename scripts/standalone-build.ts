@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { join, resolve, sep } from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
@@ -81,6 +82,27 @@ export function siblingsPlugin(root: string, flavour: Flavour): Plugin {
   };
 }
 
+/**
+ * undici's HTTP/1 client requires its HTTP/2 one at the top (client.js: `const connectH2 =
+ * require('./client-h2.js')`), which loads node:http2 (~8 ms of start-up). airlock never offers
+ * h2 (no `allowH2`), so connectH2 is never called: in the bundled builds it is required on first
+ * call instead. A build of another undici whose client.js no longer has that line fails here, so
+ * the change is made again or dropped on purpose.
+ */
+export function undiciLazyH2Plugin(): Plugin {
+  const line = "const connectH2 = require('./client-h2.js')";
+  return {
+    name: 'airlock-undici-lazy-h2',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes(line)) throw new Error(`${args.path}: no \`${line}\` to make lazy (another undici?)`);
+        return { contents: text.replace(line, "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)"), loader: 'js' };
+      });
+    },
+  };
+}
+
 /** The packages (name@version, license) a build carries, from esbuild's metafile. */
 export function carriedPackages(root: string, metafile: Metafile): { name: string; version: string; license: string; dir: string }[] {
   const dirs = new Set<string>();
@@ -123,7 +145,7 @@ export async function buildSeaScripts(root: string, outDir: string, info: BuildI
     platform: 'node' as const,
     target: 'node20',
     define,
-    plugins: [siblingsPlugin(root, 'sea')],
+    plugins: [siblingsPlugin(root, 'sea'), undiciLazyH2Plugin()],
     legalComments: 'none' as const,
     logLevel: 'warning' as const,
     metafile: true,
@@ -168,7 +190,7 @@ export async function buildPackageCli(root: string, outDir: string, info: BuildI
     banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
     // As in scripts/bundle-cli.mjs: yargs' CommonJS build asks for __dirname.
     define: { ...buildDefines(info), __dirname: 'import.meta.dirname' },
-    plugins: [siblingsPlugin(root, 'package')],
+    plugins: [siblingsPlugin(root, 'package'), undiciLazyH2Plugin()],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,
