@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { splitReference, type TargetRegistry, type RepositoryLayout } from '../reference/index.js';
-import { writeFileAtomic } from '../util/index.js';
+import { writeFileAtomic, writeFileAtomicIfChanged } from '../util/index.js';
 import type { Receipt } from './receipt.js';
 import { mirrorConfigFiles, type TargetAccess } from './mirror-config.js';
 
@@ -34,16 +34,18 @@ export interface DeployOutputsOptions {
 export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<string[]> {
   const written: string[] = [];
   // The files are independent: written side by side (each one atomically, synced), the receipt
-  // last, once all the others are whole.
+  // last, once all the others are whole. A file that already holds its text (a re-import into the
+  // same --out-dir) is left as it is; the receipt (its times) always changes.
   const pending: Promise<void>[] = [];
-  const write = async (p: string, text: string): Promise<void> => {
+  const write = async (p: string, text: string, ifChanged = false): Promise<void> => {
     await mkdir(join(p, '..'), { recursive: true });
-    await writeFileAtomic(p, text);
+    if (ifChanged) await writeFileAtomicIfChanged(p, text);
+    else await writeFileAtomic(p, text);
   };
   const put = (rel: string, text: string): void => {
     const p = join(o.outDir, rel);
     written.push(p);
-    pending.push(write(p, text));
+    pending.push(write(p, text, true));
   };
   const host = o.target.host;
   const mirrored = (a: MappedArtifact): string => `${host}/${a.targetRepository}${a.tag !== undefined ? `:${a.tag}` : ''}@${a.digest}`;

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { ioError } from '../errors.js';
@@ -18,6 +19,36 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw ioError(err, 'write', path);
+  }
+}
+
+/**
+ * As writeFileAtomic, but a file that already holds exactly `data` (a regular file, not a link,
+ * with no wider permissions than `mode`) is left as it is: no temporary file, no fsync, no rename.
+ * For outputs that a re-run writes again unchanged (a no-op re-import's mirror configs). Returns
+ * whether it wrote.
+ */
+export async function writeFileAtomicIfChanged(path: string, data: string | Uint8Array, mode = 0o644): Promise<boolean> {
+  if (await holds(path, typeof data === 'string' ? Buffer.from(data) : data, mode)) return false;
+  await writeFileAtomic(path, data, mode);
+  return true;
+}
+
+async function holds(path: string, data: Uint8Array, mode: number): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== data.byteLength || (st.mode & 0o777 & ~mode) !== 0) return false;
+    return Buffer.from(await fh.readFile()).equals(data);
+  } catch {
+    return false;
+  } finally {
+    await fh.close().catch(() => {});
   }
 }
 

@@ -2,6 +2,6 @@ export { parseSize, formatBytes } from './size.js';
 export { parseDuration, formatAge } from './duration.js';
 export { forEachConcurrent, Semaphore } from './pool.js';
 export { redactUrl, redactHeaders } from './redact.js';
-export { writeFileAtomic, sha256Hex } from './fs.js';
+export { writeFileAtomic, writeFileAtomicIfChanged, sha256Hex } from './fs.js';
 export { takeChunk, releasingChunks, POOL_CHUNK, MIN_RELEASED } from './chunk-pool.js';
 export { generatorRow, recoveryMatrix, applyMatrix, checkShape as checkCodeShape, gfMul, invert as gfInvert } from './reed-solomon.js';
