@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildDefines, readBuildInfo } from '../dist/scripts/build-info.js';
-import { siblingsPlugin, undiciLazyH2Plugin } from '../dist/scripts/standalone-build.js';
+import { siblingsPlugin, undiciPlugin } from '../dist/scripts/standalone-build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/cli`;
@@ -66,7 +66,7 @@ await build({
   banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   footer: { js: '})' },
   define: { ...defines, 'import.meta.url': '__airlockImportMetaUrl' },
-  plugins: [siblingsPlugin(root, 'cli'), undiciLazyH2Plugin()],
+  plugins: [siblingsPlugin(root, 'cli'), undiciPlugin(root)],
   // ASCII (esbuild escapes the rest; comments go): launch.ts reads the script as latin1, and V8
   // checks a code cache against the source's length. Minified (whitespace and syntax, names
   // kept): 2.4 → 1.4 MB to read and, without a cache, to parse.

@@ -83,22 +83,39 @@ export function siblingsPlugin(root: string, flavour: Flavour): Plugin {
 }
 
 /**
- * undici's HTTP/1 client requires its HTTP/2 one at the top (client.js: `const connectH2 =
- * require('./client-h2.js')`), which loads node:http2 (~8 ms of start-up). airlock never offers
- * h2 (no `allowH2`), so connectH2 is never called: in the bundled builds it is required on first
- * call instead. A build of another undici whose client.js no longer has that line fails here, so
- * the change is made again or dropped on purpose.
+ * Two changes to undici's code in the bundled builds, each checked: a build of another undici
+ * whose files no longer have the line fails here, so the change is made again or dropped on
+ * purpose.
+ * - Its HTTP/1 client requires its HTTP/2 one at the top (client.js: `const connectH2 =
+ *   require('./client-h2.js')`), which loads node:http2 (~8 ms of start-up). airlock never offers
+ *   h2 (no `allowH2`), so connectH2 is never called: it is required on first call instead.
+ * - llhttp is compiled through src/registry/llhttp-tiering.ts (client-h1.js: `llhttpInstance =
+ *   lazyllhttp()`), which keeps it out of TurboFan without leaving a V8 flag changed.
  */
-export function undiciLazyH2Plugin(): Plugin {
-  const line = "const connectH2 = require('./client-h2.js')";
+export function undiciPlugin(root: string): Plugin {
+  const tiering = join(root, 'dist', 'src', 'registry', 'llhttp-tiering.js');
+  const edits: { file: RegExp; line: string; by: string }[] = [
+    {
+      file: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/,
+      line: "const connectH2 = require('./client-h2.js')",
+      by: "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)",
+    },
+    {
+      file: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h1\.js$/,
+      line: 'llhttpInstance = lazyllhttp()',
+      by: `llhttpInstance = require(${JSON.stringify(tiering)}).compileLlhttp(lazyllhttp)`,
+    },
+  ];
   return {
-    name: 'airlock-undici-lazy-h2',
+    name: 'airlock-undici',
     setup(b) {
-      b.onLoad({ filter: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, async (args) => {
-        const text = await readFile(args.path, 'utf8');
-        if (!text.includes(line)) throw new Error(`${args.path}: no \`${line}\` to make lazy (another undici?)`);
-        return { contents: text.replace(line, "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)"), loader: 'js' };
-      });
+      for (const e of edits) {
+        b.onLoad({ filter: e.file }, async (args) => {
+          const text = await readFile(args.path, 'utf8');
+          if (text.split(e.line).length !== 2) throw new Error(`${args.path}: not exactly one \`${e.line}\` to change (another undici?)`);
+          return { contents: text.replace(e.line, e.by), loader: 'js' };
+        });
+      }
     },
   };
 }
@@ -145,7 +162,7 @@ export async function buildSeaScripts(root: string, outDir: string, info: BuildI
     platform: 'node' as const,
     target: 'node20',
     define,
-    plugins: [siblingsPlugin(root, 'sea'), undiciLazyH2Plugin()],
+    plugins: [siblingsPlugin(root, 'sea'), undiciPlugin(root)],
     legalComments: 'none' as const,
     logLevel: 'warning' as const,
     metafile: true,
@@ -190,7 +207,7 @@ export async function buildPackageCli(root: string, outDir: string, info: BuildI
     banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
     // As in scripts/bundle-cli.mjs: yargs' CommonJS build asks for __dirname.
     define: { ...buildDefines(info), __dirname: 'import.meta.dirname' },
-    plugins: [siblingsPlugin(root, 'package'), undiciLazyH2Plugin()],
+    plugins: [siblingsPlugin(root, 'package'), undiciPlugin(root)],
     legalComments: 'none',
     logLevel: 'warning',
     metafile: true,

@@ -22,7 +22,6 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { Script, constants } from 'node:vm';
 
 /** The sha256 of airlock.cjs, recorded by scripts/bundle-cli.mjs. */
@@ -98,9 +97,8 @@ export function writeCache(path: string, payload: Buffer, keepPrefix: string): v
 }
 
 export function launch(): void {
-  // Set before compiling: V8 accepts a code cache only under the flags it was made with, and
-  // main.ts sets this one (its reason is there) at once anyway.
-  setFlagsFromString('--wasm-tiering-budget=1000000000');
+  // No V8 flag is changed before this compile or left changed at exit: V8 accepts a code cache
+  // only under the flags it was made with (src/registry/llhttp-tiering.ts).
   const here = dirname(fileURLToPath(import.meta.url));
   const file = join(here, 'airlock.cjs');
   // The script is already the function node wraps a CommonJS module in (scripts/bundle-cli.mjs):

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
 import type { Argv } from 'yargs';
 import yargs from './yargs-cjs.cjs';
 import { AirlockError, EXIT, exitCodeOf } from '../errors.js';
@@ -25,13 +24,7 @@ import { errorToJson, formatError } from './render/errors.js';
 import { createStderrLogger } from './render/logger.js';
 import { TOOL_VERSION } from '../version.js';
 
-// undici parses HTTP with llhttp, a WebAssembly module. V8 compiles it quickly (Liftoff), then,
-// once it is warm, again with TurboFan on a background thread: ~0.15 CPU-s and ~35 MB, and a
-// process cannot exit until that compile is done, so a short run (a no-op re-import: ~30
-// requests) waited ~50 ms at its end for code it never used. The optimised parser is not needed:
-// registry responses are small, and bodies pass through it in whole chunks (an import or an
-// export with and without this flag: the same CPU time). docs/BENCHMARKS.md, no-op re-import.
-setFlagsFromString('--wasm-tiering-budget=1000000000');
+// llhttp's tiering flag: src/registry/llhttp-tiering.ts (set only while undici compiles it).
 
 const GROUPS: Record<string, { describe: string; commands: AirlockCommand[]; examples: [string, string][] }> = {
   bundle: {
