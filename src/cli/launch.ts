@@ -14,7 +14,7 @@
  * records (V8 itself checks only its version, its flags and the source's length). It is written to
  * a temporary name and renamed. Anything wrong (no home, a read-only disk, a damaged or foreign
  * file, a cache V8 refuses) means a run without the cache, never a failure.
- * `AIRLOCK_CODE_CACHE=off` turns it off.
+ * `AIRLOCK_CODE_CACHE=off` turns it off, and a run with `--no-cache` neither reads nor writes it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,9 +33,14 @@ const MAX_CACHE = 64 * 1024 * 1024;
 /** The command groups of src/cli/main.ts: a cache is kept per `group-command`. */
 const GROUPS = new Set(['bundle', 'keys', 'registry', 'chart', 'site']);
 
-/** `bundle-import`, `version`, …; undefined for anything a cache should not be kept for. */
+/**
+ * `bundle-import`, `version`, …; undefined for anything a cache should not be kept for: help and
+ * `--version` (they would keep a cache of the help text's code under the command's name), and
+ * `--no-cache`, which promises that nothing is kept under $XDG_CACHE_HOME (no code cache either:
+ * none read, none written).
+ */
 export function commandKey(argv: readonly string[]): string | undefined {
-  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) return undefined;
+  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--no-cache' || a.startsWith('--no-cache='))) return undefined;
   const word = (s: string | undefined): s is string => s !== undefined && /^[a-z]{1,20}$/.test(s);
   const [a, b] = argv;
   if (!word(a)) return undefined;

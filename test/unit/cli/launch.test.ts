@@ -9,11 +9,12 @@ describe('cli launch: the code cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-launch-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps one cache per command, none for help, version flags or anything unexpected', () => {
+  it('keeps one cache per command, none for help, version flags, --no-cache or anything unexpected', () => {
     assert.equal(commandKey(['bundle', 'import', 'x.tar.zst', '--to', 'r']), 'bundle-import');
     assert.equal(commandKey(['version']), 'version');
     assert.equal(commandKey(['completion', 'bash']), 'completion');
     assert.equal(commandKey(['bundle', 'import', '--help']), undefined);
+    assert.equal(commandKey(['bundle', 'export', '-f', 'm.yaml', '-o', 'b.tar.zst', '--no-cache']), undefined);
     assert.equal(commandKey(['--version']), undefined);
     assert.equal(commandKey(['bundle']), undefined);
     assert.equal(commandKey(['bundle', '--json']), undefined);
