@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
  * So `--wasm-tiering-budget` is raised while llhttp is compiled (V8 gives each function of a
  * module its budget then), and put back to its default at once: V8 checks every code cache
  * against its flags, and with a flag left changed node refused its own embedded code cache for
- * each of its modules loaded afterwards (~40 in a no-op re-import: http, tls, streams…),
+ * each of its modules loaded afterwards (61 in a no-op re-import: http, tls, streams…),
  * compiled them from source and serialised a cache for each, and airlock's own code cache
  * (src/cli/launch.ts) was made under other flags than it is read under (docs/BENCHMARKS.md,
  * "No-op re-import, 2026-12-07 (afternoon)"). The default is known per V8 version; on a V8 not
