@@ -9,6 +9,13 @@ import { header, type ResponseBody, type Transport, type TransportResponse } fro
 /** Blob downloads use 1 MiB buffers: fewer, larger chunks through verifyStream and the sink. */
 export const BLOB_HIGH_WATER_MARK = 1 << 20;
 
+/**
+ * Blobs from this size on are downloaded over a connection of their own into pooled receive
+ * buffers when the registry speaks plain HTTP (wire-get.ts); smaller ones (configs, signatures)
+ * share undici's kept-alive connections, where a new connection would cost more than it saves.
+ */
+export const WIRE_MIN_BYTES = 256 * 1024;
+
 export interface ResumableOptions {
   readonly transport: Transport;
   readonly desc: Descriptor;
