@@ -17,13 +17,13 @@
  */
 
 /** Bytes per slab. */
-export const RECEIVE_SLAB = 1 << 20;
+export const RECEIVE_SLAB = 2 << 20;
 /** Largest single read into a slab. */
-const READ_MAX = 256 << 10;
+const READ_MAX = 1 << 20;
 /** A slab with less room than this left is sealed and the reader moves on to a fresh one. */
-const READ_MIN = 64 << 10;
+const READ_MIN = 128 << 10;
 /** Free slabs kept; beyond this, slabs handed back are left to the garbage collector. */
-const MAX_FREE = 48;
+const MAX_FREE = 24;
 
 interface Slab {
   readonly buf: Buffer;
