@@ -30,7 +30,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign'],
+  external: ['zstd-napi', 'zstd-napi/*', 'undici', 'undici/*', '@sigstore/sign', '@sigstore/sign/*'],
   // CommonJS packages call require() for Node's own modules.
   banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
   // yargs' CommonJS build (src/cli/yargs-cjs.cts) names its locale directory by __dirname, which
