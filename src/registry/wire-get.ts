@@ -29,10 +29,15 @@ export interface WireGetOptions {
   readonly highWaterMark?: number;
 }
 
+/** An HTTP header field name (RFC 9110 token). */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** Response heads larger than this are not ours to parse (undici's default limit is 16 KiB). */
 const MAX_HEAD_BYTES = 64 << 10;
 
 export function wireGet(u: URL, headers: Readonly<Record<string, string>>, opts: WireGetOptions): Promise<WireResponse | undefined> {
+  // A field this code would have to refuse (a line break in a token, say): undici refuses it with its own error.
+  if (Object.entries(headers).some(([k, v]) => !FIELD_NAME.test(k) || /[\r\n\0]/.test(v))) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const slabs = new ReceiveSlabs();
     let head: Buffer | undefined = Buffer.alloc(0);
