@@ -61,7 +61,7 @@ await build({
   target: 'node20',
   // import() becomes a require() that runs when reached: commands and libraries load lazily.
   supported: { 'dynamic-import': false },
-  external: ['zstd-napi', 'zstd-napi/*', '@sigstore/sign'],
+  external: ['zstd-napi', 'zstd-napi/*', '@sigstore/sign', '@sigstore/sign/*'],
   // Strict, as the ES modules it is made of (a "use strict" after the banner would not count).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {'use strict';var __airlockImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   footer: { js: '})' },

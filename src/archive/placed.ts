@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { AirlockError, SizeMismatchError } from '../errors.js';
+import { releaseReceived } from '../util/index.js';
 import { TAR_END_BYTES, encodeFileHeader, paddingOf } from './tar-header.js';
 import type { FileRange } from './zstd-index.js';
 import {
@@ -150,6 +151,8 @@ export class PlacedFile {
         const { iov, fileStart, fileBytes } = region.blocks ? blockIovecs(region, pos, bufs) : { iov: bufs, fileStart: region.offset + pos, fileBytes: n };
         pos += n;
         writeAllAt(this.fh, iov, fileStart).then(() => {
+          // The bytes are in the page cache now: chunks lent by a download's receive pool go back.
+          for (const b of bufs) releaseReceived(b);
           this.#written += fileBytes;
           this.#done[index] = fileStart + fileBytes - region.offset;
           this.#advance();

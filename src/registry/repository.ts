@@ -8,7 +8,7 @@ import {
 import { repositoryScope } from './auth.js';
 import type { ReferrersAttempt, RegistryHost } from './host.js';
 import { RegistryError } from './errors.js';
-import { BLOB_HIGH_WATER_MARK, resumableBody } from './download.js';
+import { BLOB_HIGH_WATER_MARK, WIRE_MIN_BYTES, resumableBody } from './download.js';
 import {
   HEADER_CONTENT_LENGTH, HEADER_CONTENT_TYPE, HEADER_DOCKER_CONTENT_DIGEST, HEADER_LINK, HEADER_LOCATION, HEADER_OCI_FILTERS_APPLIED,
   HEADER_OCI_SUBJECT, MAX_LIST_BODY_BYTES,
@@ -186,7 +186,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const get = (offset: number): Promise<TransportResponse> => this.#t.request({
       method: 'GET', url, headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       scopes: this.#pull(), ok: offset > 0 ? [200, 206] : [200], where: this.#where, repository: this.name, what: `blob ${desc.digest}`,
-      signal: opts.signal, highWaterMark: BLOB_HIGH_WATER_MARK,
+      signal: opts.signal, highWaterMark: BLOB_HIGH_WATER_MARK, wire: desc.size >= WIRE_MIN_BYTES,
     });
     const first = await get(0);
     return resumableBody(first, { transport: this.#t, desc, where: `${this.#where}@${desc.digest}`, reopen: get, signal: opts.signal });

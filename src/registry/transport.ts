@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { createDispatcher } from './proxy.js';
+import { createDispatcher, proxyConfigured } from './proxy.js';
+import { wireGet, type WireResponse } from './wire-get.js';
 import { AirlockError, abortError, isAirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NOOP_LOGGER } from '../log.js';
@@ -46,6 +47,12 @@ export interface TransportRequest {
   readonly signal?: AbortSignal | undefined;
   /** Larger stream buffers for blob downloads. */
   readonly highWaterMark?: number;
+  /**
+   * A large blob download: over plain HTTP (no proxy), read it on a connection of its own into
+   * pooled receive buffers (wire-get.ts) when the answer is a plain 200/206; anything else is
+   * asked again through undici. Its body's chunks may be handed back with releaseReceived.
+   */
+  readonly wire?: boolean;
   /**
    * `registry` (default): the registry's own scheme (Basic or bearer tokens, learnt from its
    * challenges). `basic`: the credentials as Basic auth and no challenge handling, for a product's
@@ -213,9 +220,30 @@ export class Transport {
     body: RequestBody | undefined,
     signal: AbortSignal | undefined,
     highWaterMark: number | undefined,
+    wire?: readonly number[],
   ): Promise<TransportResponse> {
     if (this.#closed) throw new AirlockError('INTERNAL', `registry client for ${this.registry} used after close()`);
     const agent = await this.#createAgent();
+    if (wire && method === 'GET' && body === undefined && u.protocol === 'http:' && !(this.#opts.proxy === 'env' && proxyConfigured())) {
+      let w: WireResponse | undefined;
+      try {
+        w = await wireGet(u, headers, { signal, timeoutMs: this.#opts.timeoutMs ?? 120_000, ...(highWaterMark ? { highWaterMark } : {}) });
+      } catch (err) {
+        this.#report({ method, url: redactUrl(u) });
+        throw err;
+      }
+      if (w && wire.includes(w.status)) {
+        this.#connected = true;
+        this.#report({ method, url: redactUrl(u), status: w.status });
+        const wb = w.body;
+        const dump = async (): Promise<null> => {
+          wb.destroy();
+          return null;
+        };
+        return { status: w.status, headers: w.headers, body: Object.assign(wb, { dump }) as unknown as ResponseBody, url: u.toString() };
+      }
+      w?.body.destroy();
+    }
     const bytes = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : body.length;
     const h: Record<string, string> = { ...headers };
     if (body !== undefined || method === 'PUT' || method === 'POST' || method === 'PATCH') h['content-length'] = String(bytes);
@@ -269,7 +297,7 @@ export class Transport {
         let target = u;
         sentAuth = !this.#sameOrigin(u) || req.auth === 'none' ? undefined : req.auth === 'basic' ? await this.#basic() : await this.#auth.authorization(req.scopes);
         const headers: Record<string, string> = { ...req.headers, ...(sentAuth ? { authorization: sentAuth } : {}) };
-        let res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark);
+        let res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark, req.wire ? req.ok : undefined);
         // Redirects: storage backends (S3, GCS, a CDN) answer blob GETs with 307 to a signed URL.
         // Authorization goes only to the registry's own origin (spec "Pulling Blobs" allows the
         // redirect; credentials must not follow it to another host).

@@ -5,3 +5,4 @@ export { redactUrl, redactHeaders } from './redact.js';
 export { writeFileAtomic, writeFileAtomicIfChanged, sha256Hex } from './fs.js';
 export { takeChunk, releasingChunks, POOL_CHUNK, MIN_RELEASED } from './chunk-pool.js';
 export { generatorRow, recoveryMatrix, applyMatrix, checkShape as checkCodeShape, gfMul, invert as gfInvert } from './reed-solomon.js';
+export { ReceiveSlabs, releaseReceived, RECEIVE_SLAB } from './receive-pool.js';

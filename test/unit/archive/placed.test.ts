@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import {
-  FileHasher, PlacedFile, createTarWriter, createZstdCompressStream, createZstdFileStream, layoutArchive, readTarEntries,
+  FileHasher, PlacedFile, createTarWriter, regionRanges, createZstdCompressStream, createZstdFileStream, layoutArchive, readTarEntries,
   type PlacedEntry,
 } from '../../../src/archive/index.js';
+import { ReceiveSlabs } from '../../../src/util/index.js';
+import { freeReceiveSlabs } from '../../../src/util/receive-pool.js';
 import { tempDir } from './temp.js';
 
 const KIB = 1024;
@@ -126,5 +129,35 @@ describe('placed archives (layoutArchive, PlacedFile, FileHasher)', () => {
     const sink = placed.tailSink();
     await pipeline(Readable.from([layout.tailPrefix, Buffer.alloc(1024)]), sink as Writable);
     assert.equal(placed.prefix, placed.size);
+  });
+
+  it('a region sink hands chunks lent by a download\'s receive pool back once they are written, and the file holds their bytes', async (t) => {
+    const dir = await tempDir(t);
+    const size = 600 * KIB;
+    const layout = layoutArchive([{ path: 'a', size }], 'tar.zst', 3);
+    const path = join(dir, 'x');
+    const fh = await open(path, 'wx');
+    t.after(() => fh.close());
+    const placed = new PlacedFile(fh, layout);
+    await placed.writeLiterals();
+    // As wire-get does: reads into the slab, each cut into a lent chunk.
+    const slabs = new ReceiveSlabs();
+    const data = randomBytes(size);
+    const chunks: Buffer[] = [];
+    for (let pos = 0; pos < size;) {
+      const space = slabs.space();
+      const n = Math.min(space.length, size - pos, 100_000);
+      data.copy(space, 0, pos, pos + n);
+      chunks.push(slabs.take(0, n));
+      slabs.advance(n);
+      pos += n;
+    }
+    slabs.close();
+    const before = freeReceiveSlabs();
+    await pipeline(Readable.from(chunks), placed.regionSink(0));
+    assert.equal(freeReceiveSlabs(), before + 1, 'the slab is free again');
+    const r = layout.regions[0]!;
+    const onDisk = Buffer.concat(regionRanges(r).map((x) => Buffer.from(readFileSync(path).subarray(x.offset, x.offset + x.length))));
+    assert.ok(onDisk.equals(data));
   });
 });

@@ -96,6 +96,12 @@ describe('signBundleManifest → verifyBundleManifest', () => {
     assert.equal(status.verified, true);
     assert.equal(status.signer, pub.fingerprint);
   });
+
+  it('signs with the DSSE bundler loaded by its path, the same class as the package index exports', async () => {
+    const byPath = (await import('@sigstore/sign/dist/bundler/dsse.js')).default.DSSEBundleBuilder;
+    assert.equal(typeof byPath, 'function');
+    assert.equal(byPath, (await import('@sigstore/sign')).default.DSSEBundleBuilder);
+  });
 });
 
 describe('verifyBundleManifest refuses', () => {
