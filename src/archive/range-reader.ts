@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
-import { MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk } from '../util/index.js';
+import { CHUNKS, MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk, type ChunkedBody } from '../util/index.js';
 import { MAX_GAP, nextSpan } from './range-span.js';
 import type { FileRange } from './zstd-index.js';
 
@@ -11,13 +11,14 @@ import type { FileRange } from './zstd-index.js';
  * separated by small gaps (the 3-byte headers between raw zstd blocks) are gathered by one
  * positional readv per chunk, the gaps landing in a scratch buffer. Each chunk is a buffer of
  * its own (from the chunk pool) that the consumer is free to keep. A file shorter than the ranges fails
- * BUNDLE_UNREADABLE (changed or truncated since it was indexed).
+ * BUNDLE_UNREADABLE (changed or truncated since it was indexed). The chunks can also be taken
+ * straight ({@link CHUNKS}), without the stream machinery: an upload does.
  */
 export function readFileRanges(path: string, ranges: readonly FileRange[], signal?: AbortSignal): Readable {
   return new RangeReadable(path, ranges.filter((r) => r.length > 0), signal);
 }
 
-class RangeReadable extends Readable {
+class RangeReadable extends Readable implements ChunkedBody {
   readonly #path: string;
   readonly #ranges: readonly FileRange[];
   readonly #signal: AbortSignal | undefined;
@@ -35,16 +36,6 @@ class RangeReadable extends Readable {
     this.#signal = signal;
   }
 
-  override _construct(cb: (err?: Error | null) => void): void {
-    open(this.#path, 'r').then(
-      (fh) => {
-        this.#fh = fh;
-        cb();
-      },
-      (err: unknown) => cb(ioError(err, 'open', this.#path)),
-    );
-  }
-
   override _read(): void {
     this.#fill().then(
       (chunk) => this.push(chunk),
@@ -59,10 +50,47 @@ class RangeReadable extends Readable {
     else fh.close().then(() => cb(err), () => cb(err));
   }
 
+  /** The chunks as an iterator (util/chunk-pool.ts CHUNKS): #fill one after the other, the stream destroyed at the end. */
+  async *[CHUNKS](): AsyncGenerator<Buffer, void, undefined> {
+    try {
+      for (;;) {
+        const chunk = await this.#fill();
+        if (chunk === null) return;
+        yield chunk;
+      }
+    } finally {
+      // The end, an error or an early return(): the file is closed. Errors go to the taker (they
+      // are thrown at it), not to 'error' listeners a taker of chunks need not have.
+      if (!this.destroyed) this.destroy();
+    }
+  }
+
+  #gone(): Error {
+    return this.errored ?? Object.assign(new Error('the stream was destroyed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  }
+
+  async #open(): Promise<FileHandle> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.#path, 'r');
+    } catch (err) {
+      throw ioError(err, 'open', this.#path);
+    }
+    if (this.destroyed) {
+      await fh.close().catch(() => {});
+      throw this.#gone();
+    }
+    this.#fh = fh;
+    return fh;
+  }
+
   /** The next chunk, or null after the last range. */
   async #fill(): Promise<Buffer | null> {
     if (this.#signal?.aborted) throw abortError(this.#signal);
+    // Destroyed while its chunks are taken: do not open the file again.
+    if (this.destroyed) throw this.#gone();
     if (this.#i >= this.#ranges.length) return null;
+    const fh = this.#fh ?? (await this.#open());
     // Gather ranges (and the small gaps between them) into one chunk.
     const span = nextSpan(this.#ranges, { i: this.#i, done: this.#done }, { maxData: CHUNK, maxParts: 1000 });
     const want = span.data;
@@ -80,7 +108,7 @@ class RangeReadable extends Readable {
     }
     let got = 0;
     while (got < span.length) {
-      const { bytesRead } = await this.#fh!.readv(skip(iov, got), span.start + got);
+      const { bytesRead } = await fh.readv(skip(iov, got), span.start + got);
       if (bytesRead === 0) {
         throw new AirlockError('BUNDLE_UNREADABLE', `the file ends at byte ${span.start + got}, inside an entry`, {
           where: this.#path, hint: 'the file changed or was truncated while it was read: copy it again and check it against checksums.txt',

@@ -1,8 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, SizeMismatchError, AirlockError } from '../errors.js';
 import type { Descriptor, Digest } from '../oci/index.js';
+import { CHUNKS, chunksOf, type ChunkedBody } from '../util/index.js';
 
 export interface VerifyStreamOptions {
   /** Named in errors: "blob sha256:… of docker.io/library/nginx:1.27", a bundle entry. */
@@ -83,6 +84,106 @@ export class VerifyStream extends Transform implements SelfVerifying {
 
 export function verifyStream(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: VerifyStreamOptions): VerifyStream {
   return new VerifyStream(desc, opts);
+}
+
+/**
+ * `body` checked against `desc` as it streams, as `body.pipe(verifyStream(desc, opts))` with
+ * `body`'s errors passed on, and with the same checks and errors. A body that offers its chunks
+ * straight (util/chunk-pool.ts CHUNKS: the bundle's range reader) is checked chunk by chunk as
+ * they are taken, with no Transform in between, and the result offers its chunks straight too
+ * (an upload takes them: one buffer from the file read to the socket, hashed on the way).
+ */
+export function verifyBody(body: Readable, desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions = {}): Readable & SelfVerifying {
+  const chunked = chunksOf(body);
+  if (chunked) return new VerifiedChunks(body, chunked, desc, opts);
+  const verified = body.pipe(verifyStream(desc, opts));
+  body.on('error', (err) => verified.destroy(err));
+  return verified;
+}
+
+/**
+ * verifyStream's checks on the chunks of a ChunkedBody as they are taken: the count, a failure as
+ * soon as more than `desc.size` bytes arrive, then the size and the digest (verifyHashed). The
+ * chunk that completes `desc.size` bytes is handed on only once the source has ended and the
+ * digest matched: the last bytes of a damaged blob are never sent on. Read as a stream (a sink
+ * that does not take chunks), it pushes the same chunks.
+ */
+class VerifiedChunks extends Readable implements SelfVerifying, ChunkedBody {
+  readonly #src: Readable;
+  readonly #chunks: ChunkedBody;
+  readonly #desc: Pick<Descriptor, 'digest' | 'size'>;
+  readonly #opts: VerifyStreamOptions;
+  #it: AsyncGenerator<Buffer, void, undefined> | undefined;
+
+  constructor(src: Readable, chunks: ChunkedBody, desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions) {
+    super({ highWaterMark: 1 });
+    this.#src = src;
+    this.#chunks = chunks;
+    this.#desc = desc;
+    this.#opts = opts;
+    // The source's own errors (destroyed from outside with one) end this stream with them.
+    src.on('error', (err) => this.destroy(err));
+  }
+
+  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#desc.digest === desc.digest && this.#desc.size === desc.size;
+
+  [CHUNKS](): AsyncGenerator<Buffer, void, undefined> {
+    if (this.#it) throw new Error('the chunks of a body can be taken once');
+    this.#it = this.#checked();
+    return this.#it;
+  }
+
+  override _read(): void {
+    this.#it ??= this.#checked();
+    this.#it.next().then(
+      (r) => this.push(r.done ? null : r.value),
+      (err: unknown) => this.destroy(err as Error),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // The source is destroyed with this stream (a chunk read in flight completes unused); a
+    // generator suspended at a yield is returned, which returns the source's.
+    if (err) this.#src.destroy(err);
+    else this.#src.destroy();
+    void this.#it?.return().catch(() => {});
+    cb(err);
+  }
+
+  async *#checked(): AsyncGenerator<Buffer, void, undefined> {
+    const { digest, size } = this.#desc;
+    const hash = createHash('sha256');
+    const src = this.#chunks[CHUNKS]();
+    let bytes = 0;
+    let done = false;
+    try {
+      let r = await src.next();
+      while (!r.done) {
+        const chunk = r.value;
+        bytes += chunk.length;
+        if (bytes > size) throw new SizeMismatchError(digest, size, bytes, mismatchDetails(this.#opts.where));
+        hash.update(chunk);
+        this.#opts.onProgress?.(chunk.length);
+        if (bytes < size) {
+          yield chunk;
+          r = await src.next();
+          continue;
+        }
+        // All the bytes: the source must end here, and the digest match, before the chunk goes on.
+        do r = await src.next();
+        while (!r.done && r.value.length === 0);
+        if (!r.done) throw new SizeMismatchError(digest, size, bytes + r.value.length, mismatchDetails(this.#opts.where));
+        done = true;
+        verifyHashed(this.#desc, { bytes, hex: hash.digest('hex') }, this.#opts);
+        yield chunk;
+        return;
+      }
+      done = true;
+      verifyHashed(this.#desc, { bytes, hex: bytes === size ? hash.digest('hex') : '' }, this.#opts);
+    } finally {
+      if (!done) await src.return?.();
+    }
+  }
 }
 
 /**

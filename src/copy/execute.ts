@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { AirlockError, isAirlockError } from '../errors.js';
-import { canCheckTags, canFetch, canMount, canTakeChecked, canTakePieces, verifyHashed, verifyStream, type BlobPieceRef, type CheckingSink, type ContentSink, type PieceSink } from '../content/index.js';
+import { canCheckTags, canFetch, canMount, canTakeChecked, canTakePieces, verifyBody, verifyHashed, type BlobPieceRef, type CheckingSink, type ContentSink, type PieceSink } from '../content/index.js';
 import type { Descriptor, Digest } from '../oci/index.js';
 import { forEachConcurrent, Semaphore } from '../util/index.js';
 import { closure } from './walk.js';
@@ -231,11 +231,8 @@ export async function executeCopy(plan: CopyPlan, supplied: BlobSupply | (() => 
   }
 
   const describe = (d: Digest): string => opts.describeBlob?.(d) ?? `blob ${d}`;
-  const verifying = (body: Readable, checked: Pick<Descriptor, 'digest' | 'size'>, where: string): Readable => {
-    const verified = body.pipe(verifyStream(checked, { where, onProgress: (n) => emit({ type: 'bytes', bytes: n }) }));
-    body.on('error', (err) => verified.destroy(err));
-    return verified;
-  };
+  const verifying = (body: Readable, checked: Pick<Descriptor, 'digest' | 'size'>, where: string): Readable =>
+    verifyBody(body, checked, { where, onProgress: (n) => emit({ type: 'bytes', bytes: n }) });
   const pushOne = async (repo: RepoState, desc: Descriptor, body: Readable, where = describe(desc.digest)): Promise<void> => {
     emit({ type: 'blob-start', digest: desc.digest, size: desc.size });
     await repo.sink.push(desc, verifying(body, desc, where), signal ? { signal } : {});

@@ -5,8 +5,8 @@ import type { Descriptor } from '../oci/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LOCATION, HEADER_RANGE } from './headers.js';
 import { sleep } from './retry.js';
-import { releasingChunks } from '../util/index.js';
-import { header, type Transport, type TransportResponse } from './transport.js';
+import { CHUNKS, chunksOf, releasing, releasingChunks } from '../util/index.js';
+import { header, type RequestBody, type Transport, type TransportResponse } from './transport.js';
 
 /**
  * Blob upload, as the distribution spec's "Pushing blobs" section describes
@@ -75,7 +75,7 @@ function locationOf(res: TransportResponse, ctx: UploadContext): string {
  * (spec "Pushing blobs"); the registry checks the digest there. Never retried by the transport: a
  * session that saw a failed PUT has unknown contents.
  */
-async function finishUpload(ctx: UploadContext, location: string, desc: Descriptor, body?: Buffer | { stream: Readable | AsyncIterable<Buffer>; length: number }): Promise<void> {
+async function finishUpload(ctx: UploadContext, location: string, desc: Descriptor, body?: RequestBody): Promise<void> {
   const res = await ctx.transport.request({
     method: 'PUT',
     url: withDigest(location, desc.digest),
@@ -135,8 +135,24 @@ async function uploadStreamed(ctx: UploadContext, desc: Descriptor, body: Readab
     sourceError ??= err;
   };
   body.on('error', onError);
+  // A body that offers its chunks straight (a bundle read, verified on the way: content/verify-stream.ts
+  // verifyBody) is taken as they come, with no stream machinery between the file and the socket.
+  const chunked = chunksOf(body);
+  let stream: AsyncIterable<Buffer>;
+  if (chunked) {
+    const source = chunked[CHUNKS]();
+    stream = releasing({
+      next: () => source.next().catch((err: unknown) => {
+        sourceError ??= err;
+        throw err;
+      }),
+      return: async () => (await source.return?.()) ?? { done: true, value: undefined },
+    });
+  } else {
+    stream = releasingChunks(body);
+  }
   try {
-    await finishUpload(ctx, location, desc, { stream: releasingChunks(body), length: desc.size });
+    await finishUpload(ctx, location, desc, { stream, length: desc.size });
   } catch (err) {
     body.destroy();
     await cancelUpload(ctx, location);
@@ -263,7 +279,9 @@ async function* chunks(body: Readable, size: number): AsyncGenerator<Buffer> {
 async function readExactly(body: Readable, desc: Descriptor, where: string): Promise<Buffer> {
   const out = Buffer.allocUnsafe(desc.size);
   let n = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
+  const chunked = chunksOf(body);
+  const source: AsyncIterable<Buffer> = chunked ? { [Symbol.asyncIterator]: () => chunked[CHUNKS]() } : body;
+  for await (const c of source) {
     if (n + c.length > desc.size) {
       body.destroy();
       throw new SizeMismatchError(desc.digest, desc.size, n + c.length, { where });

@@ -108,3 +108,58 @@ export async function* releasingChunks(body: Readable): AsyncGenerator<Buffer, v
     body.off('close', onClose);
   }
 }
+
+/**
+ * The mark of a body whose chunks can be taken straight, as an async iterator, instead of through
+ * the stream machinery (Readable.push, 'data' events, pipe, Transform: ~15-20 % of an import's
+ * client CPU in `perf`, docs/BENCHMARKS.md). A symbol, not a class: a stream carries it as a
+ * capability, and a consumer asks for it with {@link chunksOf}.
+ *
+ * Taking the chunks takes the body: it is not to be read as a stream after that. Each chunk is the
+ * consumer's (a pool chunk it may hand back once done with it, or leave to the collector). The
+ * iterator's end is the body's end; its errors are the body's errors. return() before the end
+ * releases what the body holds (a file), as destroying the stream would.
+ */
+export const CHUNKS: unique symbol = Symbol('airlock.chunks');
+
+export interface ChunkedBody {
+  readonly [CHUNKS]: () => AsyncIterator<Buffer, void, undefined>;
+}
+
+/** The chunks of `body` when it offers them straight (see CHUNKS); undefined for any other stream. */
+export function chunksOf(body: object): ChunkedBody | undefined {
+  const take = (body as Partial<ChunkedBody>)[CHUNKS];
+  return typeof take === 'function' ? (body as ChunkedBody) : undefined;
+}
+
+/**
+ * `chunks` for an HTTP request body sent by undici, handing each pool chunk back once the next
+ * is asked for, on the grounds {@link releasingChunks} gives: undici asks for the next chunk only
+ * after the socket drained (or closed). A request that stops early returns the iterator instead,
+ * and nothing is handed back then.
+ */
+export async function* releasing(chunks: AsyncIterator<Buffer, void, undefined>): AsyncGenerator<Buffer, void, undefined> {
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await chunks.next();
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+      // Resumed by next(): the consumer is done with this one.
+      giveBack(r.value);
+    }
+  } finally {
+    if (!finished) await chunks.return?.();
+  }
+}
+
+/**
+ * Hand back chunks an HTTP client is known to be done with: a request whose whole body the server
+ * acknowledged (a blob upload answered 201 has had every byte read by the registry).
+ */
+export function giveBackAll(chunks: readonly Buffer[]): void {
+  for (const c of chunks) giveBack(c);
+}
