@@ -19,8 +19,14 @@ import type { AuthScheme, RegistryClientOptions, RegistryHostConfig, RequestInfo
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
-/** A body that can be sent again (Buffer) or once (a stream of known length). */
-export type RequestBody = Buffer | { readonly stream: Readable | AsyncIterable<Buffer>; readonly length: number };
+/**
+ * A body that can be sent again (a Buffer, or chunks held in memory, sent one after the other
+ * rather than copied into one buffer) or once (a stream of known length).
+ */
+export type RequestBody =
+  | Buffer
+  | { readonly chunks: readonly Buffer[]; readonly length: number }
+  | { readonly stream: Readable | AsyncIterable<Buffer>; readonly length: number };
 
 export type ResponseBody = Dispatcher.ResponseData['body'];
 
@@ -255,7 +261,7 @@ export class Transport {
         method,
         headers: h,
         // undici sends an async iterable too (its writeIterable), though its types name only Readable.
-        body: body === undefined ? null : Buffer.isBuffer(body) ? body : body.stream as Readable,
+        body: body === undefined ? null : Buffer.isBuffer(body) ? body : 'chunks' in body ? body.chunks as unknown as Readable : body.stream as Readable,
         ...(signal ? { signal } : {}),
         ...(method === 'HEAD' && this.#headKeepAlive ? { reset: false } : {}),
         highWaterMark: highWaterMark ?? 1 << 16,
@@ -285,7 +291,7 @@ export class Transport {
    * idempotent requests, and coded errors for everything else.
    */
   async request(req: TransportRequest): Promise<TransportResponse> {
-    const replayable = req.body === undefined || Buffer.isBuffer(req.body);
+    const replayable = req.body === undefined || Buffer.isBuffer(req.body) || 'chunks' in req.body;
     const canRetry = (req.retry ?? IDEMPOTENT_METHODS.has(req.method)) && replayable;
     let attempt = 0;
     let authRounds = 0;

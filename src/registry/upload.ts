@@ -5,7 +5,7 @@ import type { Descriptor } from '../oci/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LOCATION, HEADER_RANGE } from './headers.js';
 import { sleep } from './retry.js';
-import { CHUNKS, chunksOf, releasing, releasingChunks } from '../util/index.js';
+import { CHUNKS, chunksOf, giveBackAll, releasing, releasingChunks } from '../util/index.js';
 import { header, type RequestBody, type Transport, type TransportResponse } from './transport.js';
 
 /**
@@ -35,7 +35,9 @@ const OCTET = 'application/octet-stream';
 export async function uploadBlob(ctx: UploadContext, desc: Descriptor, body: Readable): Promise<void> {
   if (desc.size <= ctx.monolithicMax) {
     const data = await readExactly(body, desc, ctx.where);
-    await uploadMonolithic(ctx, desc, data);
+    await uploadMonolithic(ctx, desc, data.length === 1 ? data[0]! : { chunks: data, length: desc.size });
+    // Answered 201: the registry read every byte, so the chunks (pool chunks of a bundle read) can go back.
+    giveBackAll(data);
   } else if (ctx.chunkSize > 0) {
     await uploadChunked({ ...ctx, what: `blob ${desc.digest}` }, desc, body);
   } else {
@@ -104,7 +106,7 @@ function withDigest(location: string, digest: string): string {
  * session: a PUT cut off half-way leaves a session with unknown contents (Distribution appends what
  * arrived), which must not be reused.
  */
-async function uploadMonolithic(ctx: UploadContext, desc: Descriptor, data: Buffer): Promise<void> {
+async function uploadMonolithic(ctx: UploadContext, desc: Descriptor, data: Buffer | { readonly chunks: readonly Buffer[]; readonly length: number }): Promise<void> {
   let attempt = 0;
   for (;;) {
     const location = locationOf(await startUpload(ctx), ctx);
@@ -275,20 +277,25 @@ async function* chunks(body: Readable, size: number): AsyncGenerator<Buffer> {
   if (fill > 0) yield buf.subarray(0, fill);
 }
 
-/** Read a small blob whole, refusing more or fewer bytes than the descriptor says. */
-async function readExactly(body: Readable, desc: Descriptor, where: string): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(desc.size);
-  let n = 0;
+/**
+ * Read a small blob whole, as the chunks it came in (not copied into one buffer: a copy, and fresh
+ * pages for it, cost ~4 % of an import's client CPU in `perf`), refusing more or fewer bytes than
+ * the descriptor says. At least one chunk (an empty one for an empty blob).
+ */
+async function readExactly(body: Readable, desc: Descriptor, where: string): Promise<Buffer[]> {
   const chunked = chunksOf(body);
+  const out: Buffer[] = [];
+  let n = 0;
   const source: AsyncIterable<Buffer> = chunked ? { [Symbol.asyncIterator]: () => chunked[CHUNKS]() } : body;
   for await (const c of source) {
     if (n + c.length > desc.size) {
       body.destroy();
       throw new SizeMismatchError(desc.digest, desc.size, n + c.length, { where });
     }
-    c.copy(out, n);
+    if (c.length === 0) continue;
+    out.push(c);
     n += c.length;
   }
   if (n !== desc.size) throw new SizeMismatchError(desc.digest, desc.size, n, { where });
-  return out;
+  return out.length > 0 ? out : [Buffer.alloc(0)];
 }
