@@ -1,3 +1,4 @@
+import { readvSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
@@ -50,11 +51,18 @@ class RangeReadable extends Readable implements ChunkedBody {
     else fh.close().then(() => cb(err), () => cb(err));
   }
 
-  /** The chunks as an iterator (util/chunk-pool.ts CHUNKS): #fill one after the other, the stream destroyed at the end. */
+  /**
+   * The chunks as an iterator (util/chunk-pool.ts CHUNKS): #fill one after the other, the stream
+   * destroyed at the end. Read with a blocking readv in this thread, not through libuv's pool: the
+   * chunk is then hashed and sent by the same core while it is still in its cache (1 MiB, L2 is 2
+   * MiB here), and no worker is woken per read (futex, a context switch, a request object). A read
+   * from the page cache takes ~0.1-0.2 ms; from a cold disk it stalls the event loop for as long
+   * as the disk takes, which the other uploads, waiting on the same disk, would mostly wait anyway.
+   */
   async *[CHUNKS](): AsyncGenerator<Buffer, void, undefined> {
     try {
       for (;;) {
-        const chunk = await this.#fill();
+        const chunk = await this.#fill(true);
         if (chunk === null) return;
         yield chunk;
       }
@@ -84,8 +92,8 @@ class RangeReadable extends Readable implements ChunkedBody {
     return fh;
   }
 
-  /** The next chunk, or null after the last range. */
-  async #fill(): Promise<Buffer | null> {
+  /** The next chunk, or null after the last range; `sync`: read with readvSync (see CHUNKS). */
+  async #fill(sync = false): Promise<Buffer | null> {
     if (this.#signal?.aborted) throw abortError(this.#signal);
     // Destroyed while its chunks are taken: do not open the file again.
     if (this.destroyed) throw this.#gone();
@@ -108,7 +116,7 @@ class RangeReadable extends Readable implements ChunkedBody {
     }
     let got = 0;
     while (got < span.length) {
-      const { bytesRead } = await fh.readv(skip(iov, got), span.start + got);
+      const bytesRead = sync ? readvSync(fh.fd, skip(iov, got), span.start + got) : (await fh.readv(skip(iov, got), span.start + got)).bytesRead;
       if (bytesRead === 0) {
         throw new AirlockError('BUNDLE_UNREADABLE', `the file ends at byte ${span.start + got}, inside an entry`, {
           where: this.#path, hint: 'the file changed or was truncated while it was read: copy it again and check it against checksums.txt',
