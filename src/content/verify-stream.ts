@@ -36,18 +36,17 @@ export function isVerifiedFor<T extends object>(body: T, desc: Pick<Descriptor, 
 }
 
 /**
- * A pass-through that hashes and counts every byte, fails as soon as more than `desc.size` bytes
- * arrive, and fails at the end if the size or the digest differ. Nothing downstream may treat the
- * data as good before this stream has ended without error.
+ * The check verifyStream and verifyBody make as bytes pass: each chunk counted and hashed, a
+ * failure as soon as more than `desc.size` bytes arrived, then the size and the digest at the end
+ * (verifyHashed).
  */
-export class VerifyStream extends Transform implements SelfVerifying {
+class RunningCheck {
   readonly #hash: Hash = createHash('sha256');
   readonly #desc: Pick<Descriptor, 'digest' | 'size'>;
   readonly #opts: VerifyStreamOptions;
   #bytes = 0;
 
-  constructor(desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions = {}) {
-    super({ highWaterMark: 1 << 20 });
+  constructor(desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions) {
     this.#desc = desc;
     this.#opts = opts;
   }
@@ -56,30 +55,69 @@ export class VerifyStream extends Transform implements SelfVerifying {
     return this.#bytes;
   }
 
-  /** True when this stream checks exactly `desc` (isVerifiedFor). */
-  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#desc.digest === desc.digest && this.#desc.size === desc.size;
+  /** All the size has arrived (add() refuses more). */
+  get complete(): boolean {
+    return this.#bytes === this.#desc.size;
+  }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** True when this checks exactly `desc` (isVerifiedFor). */
+  covers(desc: Pick<Descriptor, 'digest' | 'size'>): boolean {
+    return this.#desc.digest === desc.digest && this.#desc.size === desc.size;
+  }
+
+  /** Count and hash `chunk`; throws SizeMismatchError, before hashing, once more than the size has arrived. */
+  add(chunk: Buffer): void {
     this.#bytes += chunk.length;
-    if (this.#bytes > this.#desc.size) {
-      cb(new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, mismatchDetails(this.#opts.where)));
-      return;
-    }
+    if (this.#bytes > this.#desc.size) throw new SizeMismatchError(this.#desc.digest, this.#desc.size, this.#bytes, mismatchDetails(this.#opts.where));
     this.#hash.update(chunk);
     this.#opts.onProgress?.(chunk.length);
+  }
+
+  /** Throws unless exactly the size arrived, with the digest. */
+  finish(): void {
+    verifyHashed(this.#desc, { bytes: this.#bytes, hex: this.#bytes === this.#desc.size ? this.#hash.digest('hex') : '' }, this.#opts);
+  }
+}
+
+/**
+ * A pass-through that hashes and counts every byte, fails as soon as more than `desc.size` bytes
+ * arrive, and fails at the end if the size or the digest differ. Nothing downstream may treat the
+ * data as good before this stream has ended without error.
+ */
+export class VerifyStream extends Transform implements SelfVerifying {
+  readonly #check: RunningCheck;
+
+  constructor(desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions = {}) {
+    super({ highWaterMark: 1 << 20 });
+    this.#check = new RunningCheck(desc, opts);
+  }
+
+  get bytes(): number {
+    return this.#check.bytes;
+  }
+
+  /** True when this stream checks exactly `desc` (isVerifiedFor). */
+  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#check.covers(desc);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.#check.add(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
     try {
-      verifyHashed(this.#desc, { bytes: this.#bytes, hex: this.#bytes === this.#desc.size ? this.#hash.digest('hex') : '' }, this.#opts);
+      this.#check.finish();
     } catch (err) {
       cb(err as Error);
       return;
     }
     cb();
   }
-
 }
 
 export function verifyStream(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: VerifyStreamOptions): VerifyStream {
@@ -111,21 +149,19 @@ export function verifyBody(body: Readable, desc: Pick<Descriptor, 'digest' | 'si
 class VerifiedChunks extends Readable implements SelfVerifying, ChunkedBody {
   readonly #src: Readable;
   readonly #chunks: ChunkedBody;
-  readonly #desc: Pick<Descriptor, 'digest' | 'size'>;
-  readonly #opts: VerifyStreamOptions;
+  readonly #check: RunningCheck;
   #it: AsyncGenerator<Buffer, void, undefined> | undefined;
 
   constructor(src: Readable, chunks: ChunkedBody, desc: Pick<Descriptor, 'digest' | 'size'>, opts: VerifyStreamOptions) {
     super({ highWaterMark: 1 });
     this.#src = src;
     this.#chunks = chunks;
-    this.#desc = desc;
-    this.#opts = opts;
+    this.#check = new RunningCheck(desc, opts);
     // The source's own errors (destroyed from outside with one) end this stream with them.
     src.on('error', (err) => this.destroy(err));
   }
 
-  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#desc.digest === desc.digest && this.#desc.size === desc.size;
+  readonly [VERIFIES] = (desc: Pick<Descriptor, 'digest' | 'size'>): boolean => this.#check.covers(desc);
 
   [CHUNKS](): AsyncGenerator<Buffer, void, undefined> {
     if (this.#it) throw new Error('the chunks of a body can be taken once');
@@ -151,20 +187,15 @@ class VerifiedChunks extends Readable implements SelfVerifying, ChunkedBody {
   }
 
   async *#checked(): AsyncGenerator<Buffer, void, undefined> {
-    const { digest, size } = this.#desc;
-    const hash = createHash('sha256');
+    const check = this.#check;
     const src = this.#chunks[CHUNKS]();
-    let bytes = 0;
     let done = false;
     try {
       let r = await src.next();
       while (!r.done) {
         const chunk = r.value;
-        bytes += chunk.length;
-        if (bytes > size) throw new SizeMismatchError(digest, size, bytes, mismatchDetails(this.#opts.where));
-        hash.update(chunk);
-        this.#opts.onProgress?.(chunk.length);
-        if (bytes < size) {
+        check.add(chunk);
+        if (!check.complete) {
           yield chunk;
           r = await src.next();
           continue;
@@ -172,14 +203,15 @@ class VerifiedChunks extends Readable implements SelfVerifying, ChunkedBody {
         // All the bytes: the source must end here, and the digest match, before the chunk goes on.
         do r = await src.next();
         while (!r.done && r.value.length === 0);
-        if (!r.done) throw new SizeMismatchError(digest, size, bytes + r.value.length, mismatchDetails(this.#opts.where));
+        // A byte more than the size: add() throws the size mismatch, counting that chunk.
+        if (!r.done) check.add(r.value);
         done = true;
-        verifyHashed(this.#desc, { bytes, hex: hash.digest('hex') }, this.#opts);
+        check.finish();
         yield chunk;
         return;
       }
       done = true;
-      verifyHashed(this.#desc, { bytes, hex: bytes === size ? hash.digest('hex') : '' }, this.#opts);
+      check.finish();
     } finally {
       if (!done) await src.return?.();
     }

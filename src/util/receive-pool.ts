@@ -5,9 +5,10 @@
  * HTTP client copies and concatenates on top: ~2 GB of short-lived external memory per 1.6 GB
  * export, and V8 starts a mark-compact every 64 MB of it (~55 per export, with concurrent marking
  * on every core: docs/BENCHMARKS.md "Export CPU, 2026-12-07 (afternoon)"). Here a connection reads
- * straight into a 1 MiB slab, one read after the other at increasing offsets; each read becomes
- * one chunk, a view of the slab (no allocation of bytes). A slab goes back to the free list once
- * its reader has moved on to another slab and every chunk cut from it has been handed back.
+ * straight into a 2 MiB slab (RECEIVE_SLAB; reads of up to 1 MiB), one read after the other at
+ * increasing offsets; each read becomes one chunk, a view of the slab (no allocation of bytes). A
+ * slab goes back to the free list once its reader has moved on to another slab and every chunk cut
+ * from it has been handed back.
  *
  * Handing back: only the last holder of a chunk, once it is done with the bytes (the bundle
  * writer, after the write that copied them into the page cache), calls {@link releaseReceived}.
@@ -54,8 +55,8 @@ function recycle(slab: Slab): void {
 /**
  * One connection's reads: `space()` is where the next read goes (for `net.connect`'s
  * `onread.buffer`), `take(n)` cuts the `n` bytes just read there into a chunk (lent out:
- * hand it back with releaseReceived), `skip(n)` marks them used without lending them (response
- * headers, copied elsewhere). `close()` when the connection is done.
+ * hand it back with releaseReceived), `advance(n)` moves past the `n` bytes of that read (lent
+ * or not: response headers are copied elsewhere). `close()` when the connection is done.
  */
 export class ReceiveSlabs {
   #slab: Slab = newSlab();
