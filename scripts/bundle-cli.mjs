@@ -1,7 +1,7 @@
 // The CLI as users run it (bin/airlock.js): the compiled modules (dist/src, from tsc) and the
 // pure-JavaScript packages they import (yargs, undici, @sigstore/verify and what it uses, tar's
 // header reader, yaml, semver), bundled into one CommonJS script, dist/cli/airlock.cjs, from the
-// versions package-lock.json pins. bin/airlock.js starts it through dist/cli/launch.js
+// versions package-lock.json pins. bin/airlock.js starts it through dist/cli/launch.cjs
 // (src/cli/launch.ts), which compiles it with V8's code cache: Node 20 keeps no code cache for ES
 // modules, and a no-op re-import spent much of its CPU parsing and compiling the same code again
 // (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (afternoon)"). Commands and rarely used

@@ -205,7 +205,8 @@ export async function buildPackageCli(root: string, outDir: string, info: BuildI
     platform: 'node',
     target: 'node20',
     banner: { js: "import { createRequire as __airlockRequire } from 'node:module'; const require = __airlockRequire(import.meta.url);" },
-    // As in scripts/bundle-cli.mjs: yargs' CommonJS build asks for __dirname.
+    // yargs' CommonJS build (src/cli/yargs-cjs.cts) names its locale directory by __dirname, which
+    // an ES module does not have: this chunk's directory (no locales there: English).
     define: { ...buildDefines(info), __dirname: 'import.meta.dirname' },
     plugins: [siblingsPlugin(root, 'package'), undiciPlugin(root)],
     legalComments: 'none',

@@ -24,7 +24,8 @@ import { errorToJson, formatError } from './render/errors.js';
 import { createStderrLogger } from './render/logger.js';
 import { TOOL_VERSION } from '../version.js';
 
-// llhttp's tiering flag: src/registry/llhttp-tiering.ts (set only while undici compiles it).
+// No V8 flag is set here: a flag left changed makes V8 refuse node's and airlock's code caches.
+// llhttp's `--liftoff-only` is set only while undici compiles it (src/registry/llhttp-tiering.ts).
 
 const GROUPS: Record<string, { describe: string; commands: AirlockCommand[]; examples: [string, string][] }> = {
   bundle: {
