@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
 
 /**
  * undici parses HTTP with llhttp, a WebAssembly module. V8 compiles it quickly (Liftoff), then,
@@ -13,21 +13,34 @@ import { setFlagsFromString } from 'node:v8';
  * tier-up off: a full import's ~300 requests used 1e9 up, and `--trace-wasm-compilation-times`
  * showed llhttp's largest function compiled by TurboFan (620 ms on a loaded machine); under
  * `--liftoff-only` at compile time it showed none (docs/BENCHMARKS.md, "Import client CPU,
- * 2026-12-07 (afternoon)"). The flag must not stay set: V8 checks every code cache against its
- * flags, and with a flag left changed node refused its own embedded code cache for each of its
- * modules loaded afterwards (61 in a no-op re-import: http, tls, streams…), and airlock's own
- * code cache (src/cli/launch.ts) would be made under other flags than it is read under
- * (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (afternoon)"). `--liftoff-only` is off by
- * default in every V8, so putting it back needs no table of defaults.
+ * 2026-12-07 (afternoon)"). The flags must not stay changed: V8 checks every code cache against
+ * its flags, and with a flag left changed node refused its own embedded code cache for each of
+ * its modules loaded afterwards (61 in a no-op re-import: http, tls, streams…), and airlock's own
+ * code cache (src/cli/launch.ts) would be made under other flags than it is read under, so
+ * refused by every run and written again at its exit (docs/BENCHMARKS.md, "No-op re-import,
+ * 2026-12-07 (afternoon)" and "(evening)").
+ *
+ * Clearing `--liftoff-only` is not enough: V8 applies a flag's implications when it is set (here
+ * `--no-wasm-tier-up` and `--no-wasm-dynamic-tiering`, V8 11.3 in node 20) and does not undo
+ * them when it is cleared. So the flags' state is compared through `v8.cachedDataVersionTag()`
+ * (V8's version, flag hash and CPU features: what a code cache is checked against) before and
+ * after, and the implied flags are set back to their defaults only when it differs: a V8 that
+ * implies nothing is not handed flags it may not know (an unknown flag is an error on stderr).
+ * test/unit/registry/llhttp-tiering.test.ts holds the tag equal under the node that runs it.
  *
  * Called by undici's client-h1.js in the bundled builds (scripts/standalone-build.ts,
  * undiciPlugin): `llhttpInstance = compileLlhttp(lazyllhttp)`.
  */
 export function compileLlhttp<T>(compile: () => T): T {
+  const before = cachedDataVersionTag();
   setFlagsFromString('--liftoff-only');
   try {
     return compile();
   } finally {
     setFlagsFromString('--no-liftoff-only');
+    if (cachedDataVersionTag() !== before) for (const flag of IMPLIED) setFlagsFromString(flag);
   }
 }
+
+/** What setting `--liftoff-only` turns off (on by default), set back after the compile. */
+const IMPLIED = ['--wasm-tier-up', '--wasm-dynamic-tiering'];
