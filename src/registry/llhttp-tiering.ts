@@ -22,11 +22,17 @@ import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
  *
  * Clearing `--liftoff-only` is not enough: V8 applies a flag's implications when it is set (here
  * `--no-wasm-tier-up` and `--no-wasm-dynamic-tiering`, V8 11.3 in node 20) and does not undo
- * them when it is cleared. So the flags' state is compared through `v8.cachedDataVersionTag()`
- * (V8's version, flag hash and CPU features: what a code cache is checked against) before and
- * after, and the implied flags are set back to their defaults only when it differs: a V8 that
- * implies nothing is not handed flags it may not know (an unknown flag is an error on stderr).
- * test/unit/registry/llhttp-tiering.test.ts holds the tag equal under the node that runs it.
+ * them when it is cleared. Left so, they kept llhttp off TurboFan but made every run refuse
+ * airlock's code cache and write it again at exit; set back, the functions V8 compiled lazily
+ * after the compile carried tier-up checks again, and a full import compiled llhttp's largest
+ * function with TurboFan (274 ms, `--trace-wasm-compilation-times`). So the module is compiled
+ * eagerly (`--no-wasm-lazy-compilation`, ~8 ms of Liftoff for its ~50 functions), all of it
+ * under `--liftoff-only`, and every flag is set back afterwards: the implied ones only when
+ * `v8.cachedDataVersionTag()` (V8's version, flag hash and CPU features: what a code cache is
+ * checked against) says they stayed changed, so a V8 that implies nothing is not handed flags
+ * it may not know (an unknown flag is an error on stderr). Measured 2026-12-07 (evening): no
+ * TurboFan compile in a full import, the tag the same as before, the code cache accepted.
+ * test/unit/registry/llhttp-tiering.test.ts holds the tag and the cache under the node running it.
  *
  * Called by undici's client-h1.js in the bundled builds (scripts/standalone-build.ts,
  * undiciPlugin): `llhttpInstance = compileLlhttp(lazyllhttp)`.
@@ -34,13 +40,15 @@ import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
 export function compileLlhttp<T>(compile: () => T): T {
   const before = cachedDataVersionTag();
   setFlagsFromString('--liftoff-only');
+  setFlagsFromString('--no-wasm-lazy-compilation');
   try {
     return compile();
   } finally {
     setFlagsFromString('--no-liftoff-only');
+    setFlagsFromString('--wasm-lazy-compilation');
     if (cachedDataVersionTag() !== before) for (const flag of IMPLIED) setFlagsFromString(flag);
   }
 }
 
-/** What setting `--liftoff-only` turns off (on by default), set back after the compile. */
+/** What setting `--liftoff-only` turns off (on by default in V8 11–13), set back after the compile. */
 const IMPLIED = ['--wasm-tier-up', '--wasm-dynamic-tiering'];
