@@ -291,7 +291,9 @@ export class Transport {
    * HTTPS is still preferred: whatever plain HTTP answers is used only once HTTPS has failed
    * with something other than a refused connection (the same failures the sequential fallback in
    * `request` acts on); when HTTPS answers, the plain-HTTP answer is dropped. A host with TLS
-   * verification on never gets here (its scheme is https from the start).
+   * verification on never gets here (its scheme is https from the start), nor a request that
+   * carries credentials (they would go out in clear before HTTPS had its chance; the first
+   * request, the API root's GET, carries none: auth is learnt from its challenge).
    */
   async #exchangeEitherScheme(u: URL, method: HttpMethod, headers: Record<string, string>, signal: AbortSignal | undefined, highWaterMark: number | undefined): Promise<TransportResponse> {
     const plain = new URL(u);
@@ -346,7 +348,8 @@ export class Transport {
         let target = u;
         sentAuth = !this.#sameOrigin(u) || req.auth === 'none' ? undefined : req.auth === 'basic' ? await this.#basic() : await this.#auth.authorization(req.scopes);
         const headers: Record<string, string> = { ...req.headers, ...(sentAuth ? { authorization: sentAuth } : {}) };
-        const race = this.config.tls === 'skip-verify' && this.#scheme === undefined && !this.#connected && !this.#racing &&
+        // Never with credentials: they would go out in clear before HTTPS had its chance.
+        const race = this.config.tls === 'skip-verify' && this.#scheme === undefined && !this.#connected && !this.#racing && sentAuth === undefined &&
           u.protocol === 'https:' && u.host === this.apiHost && (req.method === 'GET' || req.method === 'HEAD') && req.body === undefined && !req.wire;
         if (race) this.#racing = true;
         let res = race
