@@ -102,8 +102,13 @@ export class Transport {
   /** Decided scheme; undefined while skip-verify has not yet seen whether TLS works. */
   #scheme: 'https' | 'http' | undefined;
   #connected = false;
-  /** A first request is asking over HTTPS and plain HTTP at once (#exchangeEitherScheme). */
-  #racing = false;
+  /**
+   * Settled when the request asking over HTTPS and plain HTTP at once (#exchangeEitherScheme) has
+   * its answer; undefined when none is. Requests that start meanwhile wait for it and go out over
+   * the scheme it found, instead of each trying TLS first (seen: nine failed TLS attempts at the
+   * start of a loaded no-op re-import).
+   */
+  #settling: Promise<void> | undefined;
   /** By repository ('' for the registry as a whole): authfile keys may be scoped to a namespace. */
   readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
   #closed = false;
@@ -342,6 +347,8 @@ export class Transport {
     let authRounds = 0;
     for (;;) {
       if (req.signal?.aborted) throw abortError(req.signal);
+      while (this.#scheme === undefined && this.#settling) await this.#settling;
+      if (req.signal?.aborted) throw abortError(req.signal);
       const u = this.resolveUrl(req.url);
       let sentAuth: string | undefined;
       try {
@@ -349,14 +356,21 @@ export class Transport {
         sentAuth = !this.#sameOrigin(u) || req.auth === 'none' ? undefined : req.auth === 'basic' ? await this.#basic() : await this.#auth.authorization(req.scopes);
         const headers: Record<string, string> = { ...req.headers, ...(sentAuth ? { authorization: sentAuth } : {}) };
         // Never with credentials: they would go out in clear before HTTPS had its chance.
-        const race = this.config.tls === 'skip-verify' && this.#scheme === undefined && !this.#connected && !this.#racing && sentAuth === undefined &&
+        const race = this.config.tls === 'skip-verify' && this.#scheme === undefined && !this.#connected && !this.#settling && sentAuth === undefined &&
           u.protocol === 'https:' && u.host === this.apiHost && (req.method === 'GET' || req.method === 'HEAD') && req.body === undefined && !req.wire;
-        if (race) this.#racing = true;
-        let res = race
-          ? await this.#exchangeEitherScheme(target, req.method, headers, req.signal, req.highWaterMark).finally(() => {
-            this.#racing = false;
-          })
-          : await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark, req.wire ? req.ok : undefined);
+        let res: TransportResponse;
+        if (race) {
+          const either = this.#exchangeEitherScheme(target, req.method, headers, req.signal, req.highWaterMark);
+          const settling = either.then(() => undefined, () => undefined);
+          this.#settling = settling;
+          try {
+            res = await either;
+          } finally {
+            if (this.#settling === settling) this.#settling = undefined;
+          }
+        } else {
+          res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark, req.wire ? req.ok : undefined);
+        }
         // Redirects: storage backends (S3, GCS, a CDN) answer blob GETs with 307 to a signed URL.
         // Authorization goes only to the registry's own origin (spec "Pulling Blobs" allows the
         // redirect; credentials must not follow it to another host).
