@@ -347,7 +347,7 @@ export class Transport {
     let authRounds = 0;
     for (;;) {
       if (req.signal?.aborted) throw abortError(req.signal);
-      while (this.#scheme === undefined && this.#settling) await this.#settling;
+      while (this.#scheme === undefined && this.#settling && !req.signal?.aborted) await settledOrAborted(this.#settling, req.signal);
       if (req.signal?.aborted) throw abortError(req.signal);
       const u = this.resolveUrl(req.url);
       let sentAuth: string | undefined;
@@ -520,6 +520,19 @@ export class Transport {
       }
     }
   }
+}
+
+/** `p` settled, or `signal` aborted (whichever comes first; the listener is removed either way). */
+function settledOrAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void p.then(done);
+  });
 }
 
 function isRefused(err: unknown): boolean {
