@@ -83,7 +83,7 @@ export function siblingsPlugin(root: string, flavour: Flavour): Plugin {
 }
 
 /**
- * Two changes to undici's code in the bundled builds, each checked: a build of another undici
+ * Three changes to undici's code in the bundled builds, each checked: a build of another undici
  * whose files no longer have the line fails here, so the change is made again or dropped on
  * purpose.
  * - Its HTTP/1 client requires its HTTP/2 one at the top (client.js: `const connectH2 =
@@ -91,6 +91,13 @@ export function siblingsPlugin(root: string, flavour: Flavour): Plugin {
  *   h2 (no `allowH2`), so connectH2 is never called: it is required on first call instead.
  * - llhttp is compiled through src/registry/llhttp-tiering.ts (client-h1.js: `llhttpInstance =
  *   lazyllhttp()`), which keeps it out of TurboFan without leaving a V8 flag changed.
+ * - A dispatcher closed without an error (`close()`, as every command ends) destroys each of its
+ *   sockets with a new ClientDestroyedError (dispatcher-base.js), and node's streams read the
+ *   `stack` of the error a socket is destroyed with (streams/destroy.js `checkError`). Formatting
+ *   a stack with a frame in the bundled script makes V8 find the line ends of its 1.7 MB source
+ *   first: 19 M of a no-op re-import's 0.9 G instructions, for stacks no one sees. That error is
+ *   made without frames (its message and name are unchanged; an error given to destroy() keeps
+ *   its own stack) (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (evening)").
  */
 export function undiciPlugin(root: string): Plugin {
   const tiering = join(root, 'dist', 'src', 'registry', 'llhttp-tiering.js');
@@ -104,6 +111,11 @@ export function undiciPlugin(root: string): Plugin {
       file: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h1\.js$/,
       line: 'llhttpInstance = lazyllhttp()',
       by: `llhttpInstance = require(${JSON.stringify(tiering)}).compileLlhttp(lazyllhttp)`,
+    },
+    {
+      file: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]dispatcher-base\.js$/,
+      line: 'if (!err) {\n      err = new ClientDestroyedError()\n    }',
+      by: 'if (!err) {\n      const limit = Error.stackTraceLimit\n      Error.stackTraceLimit = 0\n      err = new ClientDestroyedError()\n      Error.stackTraceLimit = limit\n    }',
     },
   ];
   return {

@@ -53,8 +53,15 @@ function cacheDir(): string {
   return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'airlock', 'v8');
 }
 
-/** The payload of a cache file that passes every check, else undefined. */
-export function readCache(path: string): Buffer | undefined {
+/**
+ * The payload of a cache file that passes every check, else undefined. `scratch`, when given and
+ * large enough, is the memory it is read into (the payload is then a view of it): launch() hands
+ * it the buffer the script's source was read into, already copied into a string. On these
+ * machines a page touched for the first time costs ~12 µs (a guest page fault), so reading the
+ * 1.2 MB cache into memory the process already holds saves ~300 of them
+ * (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (evening)").
+ */
+export function readCache(path: string, scratch?: Buffer): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -66,7 +73,7 @@ export function readCache(path: string): Buffer | undefined {
     const uid = process.getuid?.();
     if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
     if (st.size <= HEADER || st.size > MAX_CACHE) return undefined;
-    const buf = Buffer.allocUnsafe(st.size);
+    const buf = scratch && scratch.length >= st.size ? scratch.subarray(0, st.size) : Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < buf.length) {
       const n = readSync(fd, buf, off, buf.length - off, off);
@@ -108,7 +115,10 @@ export function launch(): void {
   const file = join(here, 'airlock.cjs');
   // The script is already the function node wraps a CommonJS module in (scripts/bundle-cli.mjs):
   // compiled as read, with no copy of its 1.7 MB into a wrapped string.
-  const source = readFileSync(file, 'latin1');
+  // Read as bytes, then copied into the string V8 compiles (latin1: one byte a character); the
+  // bytes' buffer is free after that and takes the cache next.
+  const bytes = readFileSync(file);
+  const source = bytes.toString('latin1');
   const key = process.env.AIRLOCK_CODE_CACHE === 'off' ? undefined : commandKey(process.argv.slice(2));
   const build = AIRLOCK_CLI_SHA256.slice(0, 16);
   let path: string | undefined;
@@ -117,7 +127,8 @@ export function launch(): void {
   } catch {
     path = undefined; // no home directory
   }
-  const cachedData = path ? readCache(path) : undefined;
+  // (Only a buffer of its own: a small one may be a slice of node's shared pool.)
+  const cachedData = path ? readCache(path, bytes.byteLength === bytes.buffer.byteLength ? bytes : undefined) : undefined;
   const script = new Script(source, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),

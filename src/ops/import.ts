@@ -388,7 +388,16 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     // Referrers listed by the tag schema need to know whether the target has the referrers API:
     // asked now (a read of an empty subject), alongside the copy, instead of after it.
     const listed = targets.find((t) => t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject);
-    if (listed && !opts.dryRun) void client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => {});
+    const referrersApi = listed && !opts.dryRun ? client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => false) : undefined;
+    // And, once that is known, whether each such referrer is listed already (a read; a no-op finds
+    // them all listed): asked alongside the copy too, so that step 6 has nothing left to ask.
+    // The tag-schema index only grows, so what is listed now is listed after the copy.
+    const alreadyListed = new Map<string, Promise<boolean>>();
+    for (const t of referrersApi ? targets : []) {
+      const bytes = t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject ? plan.nodes.get(t.root.desc.digest)?.bytes : undefined;
+      if (!bytes) continue;
+      alreadyListed.set(`${t.repository}@${t.root.desc.digest}`, referrersApi!.then(() => repoFor(t.repository).referrerListed(t.root.desc, bytes, signal ? { signal } : {})).catch(() => false));
+    }
     const { base, report } = await copyFrom(reader).catch(async (err: unknown) => {
       if (opts.dryRun || !journal || !isStaleClaimError(err)) throw err;
       // The registry has the last word: forget every claim, read the bundle again, ask the target
@@ -407,7 +416,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     if (report.waiting.length === 0) await rm(spoolDir, { recursive: true, force: true }).catch(() => {});
 
     // 6. Referrers for registries without the referrers API: the tag-schema fallback index.
-    if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, plan, logger, signal);
+    if (!opts.dryRun) await updateReferrerFallbacks(report.completed, repoFor, plan, logger, signal, alreadyListed);
 
     const waitingRoots = new Set(report.waiting.map((w) => w.target.root));
     const present = new Set(report.present);
@@ -770,12 +779,18 @@ async function updateReferrerFallbacks(
   plan: BundlePlan,
   logger: Logger,
   signal?: AbortSignal,
+  /** Asked alongside the copy (referrerListed): true skips the referrer; false or absent asks again here. */
+  alreadyListed?: ReadonlyMap<string, Promise<boolean>>,
 ): Promise<void> {
   for (const t of completed) {
     const root = t.root;
     if (root.kind !== 'referrer' || root.referrerTag || !root.subject) continue;
     const bytes = plan.nodes.get(root.desc.digest)?.bytes;
     if (!bytes) continue;
+    if (await alreadyListed?.get(`${t.repository}@${root.desc.digest}`)) {
+      logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
+      continue;
+    }
     await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
     logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
   }

@@ -264,6 +264,19 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     await this.#addToFallbackIndex(sub.subject.digest, fallbackEntry(desc, sub), opts);
   }
 
+  async referrerListed(desc: Descriptor, bytes: Buffer, opts: CallOptions = {}): Promise<boolean> {
+    const sub = subjectOf(bytes);
+    if (!sub || (await this.client.supportsReferrersApi(this.name, opts))) return true;
+    const tag = referrersTag(sub.subject.digest);
+    try {
+      const { bytes: index } = await this.#fetchManifest(tag, opts, false);
+      return referrerDescriptors(index, `${this.#where}:${tag}`).some((d) => d.digest === desc.digest);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND') return false;
+      throw err;
+    }
+  }
+
   // One way to write an entry, whichever path adds it, so the index bytes do not depend on history.
   async #addToFallbackIndex(subject: Digest, entry: Descriptor, opts: CallOptions): Promise<void> {
     const tag = referrersTag(subject);

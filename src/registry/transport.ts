@@ -102,6 +102,13 @@ export class Transport {
   /** Decided scheme; undefined while skip-verify has not yet seen whether TLS works. */
   #scheme: 'https' | 'http' | undefined;
   #connected = false;
+  /**
+   * Settled when the request asking over HTTPS and plain HTTP at once (#exchangeEitherScheme) has
+   * its answer; undefined when none is. Requests that start meanwhile wait for it and go out over
+   * the scheme it found, instead of each trying TLS first (seen: nine failed TLS attempts at the
+   * start of a loaded no-op re-import).
+   */
+  #settling: Promise<void> | undefined;
   /** By repository ('' for the registry as a whole): authfile keys may be scoped to a namespace. */
   readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
   #closed = false;
@@ -227,6 +234,8 @@ export class Transport {
     signal: AbortSignal | undefined,
     highWaterMark: number | undefined,
     wire?: readonly number[],
+    /** The answer does not settle the scheme (#exchangeEitherScheme's plain-HTTP half). */
+    speculative = false,
   ): Promise<TransportResponse> {
     if (this.#closed) throw new AirlockError('INTERNAL', `registry client for ${this.registry} used after close()`);
     const agent = await this.#createAgent();
@@ -275,9 +284,50 @@ export class Transport {
       throw err;
     }
     this.#connected = true;
-    if (this.#scheme === undefined) this.#scheme = u.protocol === 'http:' ? 'http' : 'https';
+    if (this.#scheme === undefined && !speculative) this.#scheme = u.protocol === 'http:' ? 'http' : 'https';
     this.#report({ method, url: redactUrl(u), status: res.statusCode, ...(bytes ? { bytesSent: bytes } : {}) });
     return { status: res.statusCode, headers: res.headers as Record<string, string | string[] | undefined>, body: res.body, url: u.toString() };
+  }
+
+  /**
+   * skip-verify, scheme not yet known: the first GET or HEAD asks over HTTPS and plain HTTP at once
+   * instead of one after the other (skopeo's order, without the wait: the TLS attempt's failure
+   * against a plain-HTTP registry took a round trip and a TLS setup before HTTP was even asked).
+   * HTTPS is still preferred: whatever plain HTTP answers is used only once HTTPS has failed
+   * with something other than a refused connection (the same failures the sequential fallback in
+   * `request` acts on); when HTTPS answers, the plain-HTTP answer is dropped. A host with TLS
+   * verification on never gets here (its scheme is https from the start), nor a request that
+   * carries credentials (they would go out in clear before HTTPS had its chance; the first
+   * request, the API root's GET, carries none: auth is learnt from its challenge).
+   */
+  async #exchangeEitherScheme(u: URL, method: HttpMethod, headers: Record<string, string>, signal: AbortSignal | undefined, highWaterMark: number | undefined): Promise<TransportResponse> {
+    const plain = new URL(u);
+    plain.protocol = 'http:';
+    const drop = new AbortController();
+    const plainTry = this.#exchange(plain, method, headers, undefined, signal ? AbortSignal.any([signal, drop.signal]) : drop.signal, highWaterMark, undefined, true);
+    plainTry.catch(() => {});
+    let tlsErr: unknown;
+    try {
+      const res = await this.#exchange(u, method, headers, undefined, signal, highWaterMark);
+      drop.abort();
+      void plainTry.then((r) => r.body.dump(), () => {}).catch(() => {});
+      return res;
+    } catch (err) {
+      tlsErr = err;
+    }
+    if (signal?.aborted || isRefused(tlsErr) || this.#scheme !== undefined) {
+      drop.abort();
+      throw tlsErr;
+    }
+    let res: TransportResponse;
+    try {
+      res = await plainTry;
+    } catch {
+      throw tlsErr; // neither answered: request() falls back to plain HTTP as before, and reports that
+    }
+    this.#logger.debug(`${this.apiHost} does not answer TLS (${errCode(tlsErr)}); plain HTTP, asked at the same time, did`);
+    this.#scheme = 'http';
+    return res;
   }
 
   #report(info: RequestInfo): void {
@@ -297,13 +347,30 @@ export class Transport {
     let authRounds = 0;
     for (;;) {
       if (req.signal?.aborted) throw abortError(req.signal);
+      while (this.#scheme === undefined && this.#settling && !req.signal?.aborted) await settledOrAborted(this.#settling, req.signal);
+      if (req.signal?.aborted) throw abortError(req.signal);
       const u = this.resolveUrl(req.url);
       let sentAuth: string | undefined;
       try {
         let target = u;
         sentAuth = !this.#sameOrigin(u) || req.auth === 'none' ? undefined : req.auth === 'basic' ? await this.#basic() : await this.#auth.authorization(req.scopes);
         const headers: Record<string, string> = { ...req.headers, ...(sentAuth ? { authorization: sentAuth } : {}) };
-        let res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark, req.wire ? req.ok : undefined);
+        // Never with credentials: they would go out in clear before HTTPS had its chance.
+        const race = this.config.tls === 'skip-verify' && this.#scheme === undefined && !this.#connected && !this.#settling && sentAuth === undefined &&
+          u.protocol === 'https:' && u.host === this.apiHost && (req.method === 'GET' || req.method === 'HEAD') && req.body === undefined && !req.wire;
+        let res: TransportResponse;
+        if (race) {
+          const either = this.#exchangeEitherScheme(target, req.method, headers, req.signal, req.highWaterMark);
+          const settling = either.then(() => undefined, () => undefined);
+          this.#settling = settling;
+          try {
+            res = await either;
+          } finally {
+            if (this.#settling === settling) this.#settling = undefined;
+          }
+        } else {
+          res = await this.#exchange(target, req.method, headers, req.body, req.signal, req.highWaterMark, req.wire ? req.ok : undefined);
+        }
         // Redirects: storage backends (S3, GCS, a CDN) answer blob GETs with 307 to a signed URL.
         // Authorization goes only to the registry's own origin (spec "Pulling Blobs" allows the
         // redirect; credentials must not follow it to another host).
@@ -453,6 +520,19 @@ export class Transport {
       }
     }
   }
+}
+
+/** `p` settled, or `signal` aborted (whichever comes first; the listener is removed either way). */
+function settledOrAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void p.then(done);
+  });
 }
 
 function isRefused(err: unknown): boolean {

@@ -152,6 +152,12 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
    * For a referrer pushed by an earlier, interrupted run, whose fallback update never happened.
    */
   ensureReferrerListed(desc: Descriptor, bytes: Buffer, opts?: CallOptions): Promise<void>;
+  /**
+   * Whether ensureReferrerListed would find nothing to do: the referrers API lists it, or the
+   * tag-schema index already holds it. Read-only (one GET of that index). Import asks it alongside
+   * the copy, so that a no-op re-import has nothing left to ask after it.
+   */
+  referrerListed(desc: Descriptor, bytes: Buffer, opts?: CallOptions): Promise<boolean>;
   tag(desc: Descriptor, tag: string, opts?: TagOptions): Promise<void>;
   tagPointsAt(desc: Descriptor, tag: string, opts?: CallOptions): Promise<boolean>;
   tags(opts?: CallOptions): Promise<string[]>;

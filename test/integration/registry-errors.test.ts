@@ -96,6 +96,9 @@ describe('registry errors name the registry and the fix', () => {
     const skip = createRegistryClient(tlsReg.host, { tls: 'skip-verify' });
     t.after(() => skip.close());
     await skip.ping();
+    // HTTPS and plain HTTP are asked at once; Distribution's TLS port answers plain HTTP too (400),
+    // and HTTPS is still the one kept.
+    assert.equal(skip.scheme, 'https');
     const trusted = createRegistryClient(tlsReg.host, { tls: 'verify', certDir: tlsReg.ca!.certDir });
     t.after(() => trusted.close());
     await trusted.ping();
@@ -122,6 +125,7 @@ describe('registry errors name the registry and the fix', () => {
     const client = createRegistryClient(reg.host, { tls: 'skip-verify' });
     t.after(() => client.close());
     await client.ping();
+    assert.equal(client.scheme, 'http');
     const verify = createRegistryClient(reg.host, { tls: 'verify' }, { retries: 0 });
     t.after(() => verify.close());
     await assertRejectsCode(verify.ping(), 'TLS');

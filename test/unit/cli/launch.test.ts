@@ -47,6 +47,15 @@ describe('cli launch: the code cache', () => {
     chmodSync(path, 0o600);
     assert.deepEqual(readCache(path), payload);
     assert.equal(readCache(join(dir, 'absent.v8')), undefined);
+    // Into memory the caller hands over when it is large enough; a buffer of its own otherwise.
+    const scratch = Buffer.alloc(good.length + 100, 0xee);
+    const into = readCache(path, scratch);
+    assert.deepEqual(into, payload);
+    assert.equal(into!.buffer, scratch.buffer);
+    const small = readCache(path, Buffer.alloc(10));
+    assert.deepEqual(small, payload);
+    writeFileSync(path, flipped, { mode: 0o600 });
+    assert.equal(readCache(path, scratch), undefined, 'a changed payload, read into scratch memory');
   });
 
   it('drops the caches of other builds when it writes one', () => {
