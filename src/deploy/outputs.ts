@@ -33,15 +33,13 @@ export interface DeployOutputsOptions {
 /** Write the import's outputs for the nodes that will pull (docs/deploy-outputs.md). */
 export async function writeDeployOutputs(o: DeployOutputsOptions): Promise<string[]> {
   const written: string[] = [];
-  // The files are independent: written side by side (each one atomically), the receipt last, once
-  // all the others are whole. A file that already holds its text (a re-import into the same
-  // --out-dir) is left as it is; the receipt (its times) always changes. Only the receipt is
-  // synced: the others are derived from the bundle and the target, and any re-run writes them
-  // again (writeFileAtomic's `sync`).
+  // The files are independent: written side by side (each one atomically, synced), the receipt
+  // last, once all the others are whole. A file that already holds its text (a re-import into the
+  // same --out-dir) is left as it is; the receipt (its times) always changes.
   const pending: Promise<void>[] = [];
   const write = async (p: string, text: string, ifChanged = false): Promise<void> => {
     await mkdir(join(p, '..'), { recursive: true });
-    if (ifChanged) await writeFileAtomicIfChanged(p, text, 0o644, { sync: false });
+    if (ifChanged) await writeFileAtomicIfChanged(p, text);
     else await writeFileAtomic(p, text);
   };
   const put = (rel: string, text: string): void => {

@@ -48,7 +48,6 @@ export async function writeReleaseRecord(i: ReleaseRecordInput): Promise<string>
       };
     }),
   };
-  // Not synced: every import writes it again from the bundle and the receipt (writeFileAtomic's `sync`).
-  await writeFileAtomic(join(i.outDir, 'release-record.json'), `${JSON.stringify(record, null, 2)}\n`, 0o644, { sync: false });
+  await writeFileAtomic(join(i.outDir, 'release-record.json'), `${JSON.stringify(record, null, 2)}\n`);
   return 'release-record.json';
 }

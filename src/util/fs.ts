@@ -4,25 +4,14 @@ import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { ioError } from '../errors.js';
 
-export interface WriteFileAtomicOptions {
-  /**
-   * fsync the temporary file before the rename (default true). false only for files that any
-   * re-run writes again, derived from what the run itself holds (an import's image map and mirror
-   * configs): a crash of the process still leaves the old file or the whole new one (the rename),
-   * and a power cut at worst an empty or old one, which the next run replaces. Each fsync costs
-   * ~4 ms of wall here (docs/BENCHMARKS.md, "No-op re-import, 2026-12-07 (evening)").
-   */
-  readonly sync?: boolean;
-}
-
 /** Write `data` to `path` through a temporary sibling and rename it into place when whole. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(data);
-      if (opts.sync !== false) await fh.sync();
+      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -39,9 +28,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
  * For outputs that a re-run writes again unchanged (a no-op re-import's mirror configs). Returns
  * whether it wrote.
  */
-export async function writeFileAtomicIfChanged(path: string, data: string | Uint8Array, mode = 0o644, opts: WriteFileAtomicOptions = {}): Promise<boolean> {
+export async function writeFileAtomicIfChanged(path: string, data: string | Uint8Array, mode = 0o644): Promise<boolean> {
   if (await holds(path, typeof data === 'string' ? Buffer.from(data) : data, mode)) return false;
-  await writeFileAtomic(path, data, mode, opts);
+  await writeFileAtomic(path, data, mode);
   return true;
 }
 
