@@ -57,8 +57,13 @@ interface Block {
   /** File offset of the block's content (after its 3-byte header). */
   readonly at: number;
   readonly size: number;
-  /** Its header was predicted, not read: readers check it (FileRange.rawBlock). */
-  readonly predicted?: boolean;
+  /**
+   * Predicted, not read: this many blocks of `size` bytes, back to back (3-byte header, block),
+   * whose headers readers check (FileRange.rawBlock). One entry for the run, so that no loop of
+   * this function runs once per block: V8 would compile the whole function on stack (OSR) for it,
+   * ~80 ms of a compiler thread's CPU in every import.
+   */
+  readonly predicted?: number;
 }
 
 /**
@@ -149,17 +154,19 @@ export function indexZstdTar(path: string, opts: IndexZstdTarOptions = {}): Zstd
         // after it are predicted, up to the layer's last block, whose header is read again.
         if (blocks.length === 1 && layer > 2 * RAW_BLOCK_MAX && v === RAW_BLOCK_MAX * 8) {
           const full = Math.ceil(layer / RAW_BLOCK_MAX) - 2;
-          for (let k = 0; k < full; k++) {
-            blocks.push({ at: at + 3, size: RAW_BLOCK_MAX, predicted: true });
-            at += 3 + RAW_BLOCK_MAX;
-          }
+          blocks.push({ at: at + 3, size: RAW_BLOCK_MAX, predicted: full });
+          at += full * (3 + RAW_BLOCK_MAX);
           if (at > size) throw new NotIndexable(`it ends inside a frame (byte ${pos})`);
         }
       }
       const end = at + (checksum ? 4 : 0);
       if (end > size) throw new NotIndexable(`it ends inside a frame (byte ${pos})`);
       if (allRaw) {
-        for (const b of blocks) if (b.size > 0 && !walker.done) walker.raw(b.at, b.size, b.predicted === true);
+        for (const b of blocks) {
+          if (walker.done) break;
+          if (b.predicted !== undefined) walker.predicted(b.at, b.size, b.predicted);
+          else if (b.size > 0) walker.raw(b.at, b.size);
+        }
       } else {
         if (end - pos > maxDecoded) throw new NotIndexable(`a compressed frame of ${end - pos} bytes at byte ${pos}`);
         const frame = readAt(Buffer.allocUnsafe(end - pos), end - pos, pos);
@@ -254,14 +261,25 @@ class TarWalker {
     }
   }
 
-  /** `predicted`: the block's header was not read (a whole block of data, by construction: see indexZstdTar). */
-  raw(fileAt: number, length: number, predicted = false): void {
-    if (predicted && (this.#state !== 'data' || this.#left < length)) throw new NotIndexable(`a predicted block at byte ${fileAt} is not all layer bytes`);
+  /**
+   * `count` blocks of `size` bytes each, the first at `fileAt`, whose headers were predicted, not
+   * read: all of them entry data, by construction (indexZstdTar), each a range that says so.
+   */
+  predicted(fileAt: number, size: number, count: number): void {
+    if (this.#state !== 'data' || this.#left <= count * size) throw new NotIndexable(`the predicted blocks at byte ${fileAt} are not all layer bytes`);
+    const ranges = this.#cur!.ranges;
+    this.#cur!.held = undefined;
+    if (ranges) for (let k = 0; k < count; k++) ranges.push({ offset: fileAt + k * (3 + size), length: size, rawBlock: size });
+    this.#left -= count * size;
+    this.#at += count * size;
+  }
+
+  raw(fileAt: number, length: number): void {
     while (length > 0 && this.#state !== 'end') {
       const n = Math.min(length, this.#left);
       if (this.#state === 'header' || this.#state === 'meta') this.#acc.push(this.#read(fileAt, n));
       else if (this.#state === 'data') {
-        this.#cur!.ranges?.push(predicted ? { offset: fileAt, length: n, rawBlock: length } : { offset: fileAt, length: n });
+        this.#cur!.ranges?.push({ offset: fileAt, length: n });
         this.#cur!.held = undefined;
       }
       fileAt += n;
