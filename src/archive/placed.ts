@@ -94,7 +94,8 @@ export function layoutArchive(entries: readonly PlacedEntry[], form: 'tar' | 'ta
 /**
  * Where region `r`'s payload lies in the file, in order: the region itself in a `.tar`, one
  * range per raw block (after its 3-byte header) in a `.tar.zst`. The same ranges that indexing
- * the written file finds (zstd-index.ts, locate.ts), known without reading it back.
+ * the written file finds (zstd-index.ts, locate.ts), known without reading it back (the index
+ * also marks the blocks whose headers it predicted: FileRange.rawBlock).
  */
 export function regionRanges(r: PlacedRegion): FileRange[] {
   if (!r.blocks) return r.size > 0 ? [{ offset: r.offset, length: r.size }] : [];

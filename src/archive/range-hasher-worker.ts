@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { RangeHasherReply, RangeHasherRequest } from './range-hasher.js';
-import { nextSpan, type RangeCursor } from './range-span.js';
+import { blockHeaderProblem, nextSpan, type RangeCursor } from './range-span.js';
 
 const port = parentPort!;
 const BUFFER = 256 << 10;
@@ -44,6 +44,11 @@ function hashRanges(m: RangeHasherRequest): void {
     readFull(fd, span.length, span.start, m.path);
     let o = 0;
     for (const p of span.parts) {
+      if (p.rawBlock !== undefined) {
+        // A raw block header the index predicted (FileRange.rawBlock): checked before its block is hashed.
+        const problem = blockHeaderProblem(buf.subarray(o, o + p.len), p.rawBlock, span.start + o);
+        if (problem) throw Object.assign(new Error(`the zstd stream is damaged: ${problem}`), { code: 'EBLOCKHEADER' });
+      }
       if (!p.gap) hash.update(buf.subarray(o, o + p.len));
       o += p.len;
     }

@@ -3,14 +3,17 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { AirlockError, abortError, ioError } from '../errors.js';
 import { CHUNKS, MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk, type ChunkedBody } from '../util/index.js';
-import { MAX_GAP, nextSpan } from './range-span.js';
+import { blockHeaderProblem, nextSpan, type RangeSpan } from './range-span.js';
 import type { FileRange } from './zstd-index.js';
 
 
 /**
  * The bytes of `ranges` of one file, in order, as a stream of chunks of up to 1 MiB. Ranges
  * separated by small gaps (the 3-byte headers between raw zstd blocks) are gathered by one
- * positional readv per chunk, the gaps landing in a scratch buffer. Each chunk is a buffer of
+ * positional readv per chunk, the gaps landing in a scratch buffer. A raw block header the index
+ * predicted (FileRange.rawBlock) is read with its block and checked before the chunk is handed
+ * out: one that is not what the bundle format puts there fails BUNDLE_UNREADABLE, as the zstd
+ * decoder refuses a damaged stream. Each chunk is a buffer of
  * its own (from the chunk pool) that the consumer is free to keep. A file shorter than the ranges fails
  * BUNDLE_UNREADABLE (changed or truncated since it was indexed). The chunks can also be taken
  * straight ({@link CHUNKS}), without the stream machinery: an upload does.
@@ -23,7 +26,8 @@ class RangeReadable extends Readable implements ChunkedBody {
   readonly #path: string;
   readonly #ranges: readonly FileRange[];
   readonly #signal: AbortSignal | undefined;
-  readonly #scratch = Buffer.allocUnsafe(MAX_GAP);
+  /** Where the gaps of a read land, each in a place of its own (block headers are checked after the read). */
+  #scratch = Buffer.allocUnsafe(256);
   #fh: FileHandle | undefined;
   /** Next range, and bytes of it already handed out. */
   #i = 0;
@@ -106,10 +110,14 @@ class RangeReadable extends Readable implements ChunkedBody {
     // Small reads (a blob's last chunk, a small blob) are not worth a whole pool buffer.
     const out = want >= MIN_RELEASED ? takeChunk().subarray(0, want) : Buffer.allocUnsafe(want);
     const iov: Buffer[] = [];
+    if (span.length - want > this.#scratch.length) this.#scratch = Buffer.allocUnsafe(span.length - want);
     let o = 0;
+    let g = 0;
     for (const p of span.parts) {
-      if (p.gap) iov.push(this.#scratch.subarray(0, p.len));
-      else {
+      if (p.gap) {
+        iov.push(this.#scratch.subarray(g, g + p.len));
+        g += p.len;
+      } else {
         iov.push(out.subarray(o, o + p.len));
         o += p.len;
       }
@@ -124,9 +132,27 @@ class RangeReadable extends Readable implements ChunkedBody {
       }
       got += bytesRead;
     }
+    this.#checkHeaders(span, iov);
     this.#i = span.next.i;
     this.#done = span.next.done;
     return out;
+  }
+
+  /** The predicted raw block headers the read brought in (each in its own iovec) are what the format says. */
+  #checkHeaders(span: RangeSpan, iov: readonly Buffer[]): void {
+    let at = span.start;
+    for (let k = 0; k < span.parts.length; k++) {
+      const p = span.parts[k]!;
+      if (p.rawBlock !== undefined) {
+        const problem = blockHeaderProblem(iov[k]!, p.rawBlock, at);
+        if (problem) {
+          throw new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${problem}`, {
+            where: this.#path, hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
+          });
+        }
+      }
+      at += p.len;
+    }
   }
 }
 

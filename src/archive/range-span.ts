@@ -1,5 +1,8 @@
 import type { FileRange } from './zstd-index.js';
 
+/** zstd.ts RAW_BLOCK_HEADER_BYTES (not imported: this module runs in the hashing workers, which load no zstd binding). */
+const RAW_BLOCK_HEADER_BYTES = 3;
+
 /** Gaps up to this size between two ranges (the 3-byte headers between raw zstd blocks) are read over rather than read apart. */
 export const MAX_GAP = 64;
 
@@ -10,10 +13,21 @@ export interface RangeCursor {
 }
 
 /** One positional read over ranges: its parts in file order, each bytes of a range or a gap read over. */
+export interface SpanPart {
+  readonly len: number;
+  readonly gap: boolean;
+  /**
+   * A gap that is the 3-byte header of the raw block the next range lies in, which the index did
+   * not read (FileRange.rawBlock): the header of a raw block of this many bytes, not the frame's
+   * last. Whoever reads the span checks it ({@link blockHeaderProblem}) before using the bytes.
+   */
+  readonly rawBlock?: number;
+}
+
 export interface RangeSpan {
   /** File offset of the read. */
   readonly start: number;
-  readonly parts: readonly { readonly len: number; readonly gap: boolean }[];
+  readonly parts: readonly SpanPart[];
   /** Bytes of the ranges in it (parts that are not gaps). */
   readonly data: number;
   /** Bytes to read: data and gaps. */
@@ -36,6 +50,10 @@ export interface SpanLimits {
  * between them (up to MAX_GAP) into one span of the file, within `limits`. Used by the range
  * reader (a readv per chunk, the gaps into a scratch buffer) and the range hasher's workers (one
  * read into their buffer). Empty ranges are passed over. Call only while `at.i < ranges.length`.
+ *
+ * A range whose raw block header is still to be checked (FileRange.rawBlock) is read with that
+ * header: a span that starts at it starts 3 bytes earlier, and the header is a gap part that
+ * says what it must be (SpanPart.rawBlock).
  */
 export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: SpanLimits = {}): RangeSpan {
   const maxData = limits.maxData ?? Infinity;
@@ -43,8 +61,9 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
   const maxParts = limits.maxParts ?? Infinity;
   let { i, done } = at;
   while (i < ranges.length && ranges[i]!.length === 0) i++;
-  const start = i < ranges.length ? ranges[i]!.offset + done : 0;
-  const parts: { len: number; gap: boolean }[] = [];
+  const first = ranges[i];
+  const start = first ? first.offset + done - (done === 0 && first.rawBlock !== undefined ? RAW_BLOCK_HEADER_BYTES : 0) : 0;
+  const parts: SpanPart[] = [];
   let end = start;
   let data = 0;
   while (i < ranges.length) {
@@ -56,10 +75,20 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
     const from = r.offset + done;
     const room = Math.min(maxData - data, maxLength - (from - start));
     if (room <= 0) break;
+    const header = done === 0 ? r.rawBlock : undefined;
     if (from !== end) {
       const gap = from - end;
       if (gap < 0 || gap > MAX_GAP || parts.length >= maxParts) break;
-      parts.push({ len: gap, gap: true });
+      // An unchecked header is the 3 bytes right before its range (a larger gap has it at its end).
+      if (header !== undefined && gap >= RAW_BLOCK_HEADER_BYTES) {
+        if (gap > RAW_BLOCK_HEADER_BYTES) parts.push({ len: gap - RAW_BLOCK_HEADER_BYTES, gap: true });
+        parts.push({ len: RAW_BLOCK_HEADER_BYTES, gap: true, rawBlock: header });
+      } else {
+        if (header !== undefined) break; // the header lies before the span's end: read it in the next span
+        parts.push({ len: gap, gap: true });
+      }
+    } else if (header !== undefined) {
+      break; // no room for its header: it starts the next span
     }
     const take = Math.min(r.length - done, room);
     parts.push({ len: take, gap: false });
@@ -72,4 +101,18 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
     }
   }
   return { start, parts, data, length: end - start, next: { i, done } };
+}
+
+/**
+ * Why `bytes` (3, read at file offset `at`) are not the header of a raw block of `size` bytes that
+ * is not its frame's last (RFC 8878 §3.1.1.2: Last_Block bit 0, Block_Type 0 = Raw_Block,
+ * Block_Size), the header the bundle writer puts before every block of a stored layer
+ * (zstd.ts rawBlockHeader); undefined when they are.
+ */
+export function blockHeaderProblem(bytes: Uint8Array, size: number, at: number): string | undefined {
+  if (bytes.length !== RAW_BLOCK_HEADER_BYTES) return `the block header at byte ${at} is cut short`;
+  const v = bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16);
+  if (v === size * 8) return undefined;
+  const type = ['raw', 'RLE', 'compressed', 'reserved'][(v >> 1) & 3]!;
+  return `the block header at byte ${at} says a ${type} block of ${v >>> 3} bytes${v & 1 ? ' (the last of its frame)' : ''}, where the bundle has a raw block of ${size} bytes`;
 }

@@ -323,8 +323,8 @@ class TarBundleReader extends BaseReader implements BundleReader {
     for (let i = 0; i < this.#paths.length; i++) {
       const path = this.#paths[i]!;
       const form = this.#forms[i] as 'tar' | 'tar.zst';
-      // In place: the index first (tar headers; for a .tar.zst, block headers only: ~70 ms for
-      // the large bench bundle); the front is read by a session in this thread (a few MB) unless
+      // In place: the index first (tar headers; for a .tar.zst, a few block headers per layer:
+      // ~40-70 ms for the large bench bundle); the front is read by a session in this thread (a few MB) unless
       // it was just read, and the rest comes from the index. A volume with an entry in a large
       // compressed frame is read front to back (off this thread) as without `inPlace`.
       const early = onPlaced
@@ -435,8 +435,9 @@ class TarBundleReader extends BaseReader implements BundleReader {
     if (this.#iterated || this.manifest.volumes !== undefined || this.#paths.length !== 1) return undefined;
     const path = this.#paths[0]!;
     const found = new Map<string, EntryLocation>();
-    // A .tar.zst: headers of raw blocks only (one 3-byte read per 128 KiB) and the compressed
-    // frames between them: ~30 ms for the large bench bundle.
+    // A .tar.zst: the compressed frames (the front, tar headers) and a few block headers per
+    // stored layer (the rest are predicted, and checked as the layer is read: zstd-index.ts):
+    // ~40-70 ms for the large bench bundle in a fresh process.
     const places = await locateEntries(path, this.#forms[0] as 'tar' | 'tar.zst');
     if (!places) return undefined;
     for (const [name, e] of places) {

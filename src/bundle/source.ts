@@ -111,7 +111,8 @@ export function sliceRanges(ranges: readonly FileRange[], from: number, to: numb
   for (const r of ranges) {
     const a = Math.max(from, at);
     const b = Math.min(to, at + r.length);
-    if (a < b) out.push({ offset: r.offset + (a - at), length: b - a });
+    // A predicted block header (FileRange.rawBlock) stays with a slice that starts where its block does.
+    if (a < b) out.push(a === at && r.rawBlock !== undefined ? { offset: r.offset, length: b - a, rawBlock: r.rawBlock } : { offset: r.offset + (a - at), length: b - a });
     at += r.length;
     if (at >= to) break;
   }

@@ -14,8 +14,10 @@
  *
  * When it runs: from the copy engine's `beforeWrite` hook, once the target has been asked what it
  * holds and only when something is to be written (a no-op re-import writes nothing and asks
- * nothing more). Each repository that will receive a write gets an upload session opened and
- * cancelled, which stores nothing; each manifest media type to be pushed gets its smallest document
+ * nothing more). Each repository that will receive a write gets an upload session opened, which
+ * stores nothing; the session is kept for that repository's first blob sent whole (a POST and a
+ * DELETE saved per repository) and cancelled at the end when none took it (releaseKept); each
+ * manifest media type to be pushed gets its smallest document
  * pushed by digest into the first such repository and deleted again (registry/media-check.ts). A
  * refusal therefore stops the import before any blob of the bundle is pushed, so there is never a
  * half-imported set to clean up. Refusals that come earlier, while the target is only being read
@@ -96,7 +98,18 @@ export class ImportPreflight {
     this.#writing = true;
   }
 
-  /** Open (and cancel) an upload session in each repository not checked yet; explain any refusal. */
+  /**
+   * Cancel the upload sessions checkRepositories kept that no upload took. Never throws, and gives
+   * up after a few seconds (a registry that stopped answering purges abandoned sessions itself).
+   */
+  async releaseKept(): Promise<void> {
+    const signal = AbortSignal.timeout(5_000);
+    await forEachConcurrent([...this.#accepted], this.#o.concurrency ?? 8, async (r) => {
+      await this.#o.repoFor(r).releaseKept({ signal }).catch(() => {});
+    }).catch(() => {});
+  }
+
+  /** Open an upload session in each repository not checked yet (kept: see the module comment); explain any refusal. */
   async checkRepositories(repositories: readonly string[]): Promise<void> {
     const refusals = await this.#tryPush(repositories.filter((r) => !this.#accepted.has(r)));
     if (refusals.length === 0) return;
@@ -142,7 +155,8 @@ export class ImportPreflight {
     const refusals: Refusal[] = [];
     await forEachConcurrent(repositories, this.#o.concurrency ?? 8, async (r) => {
       try {
-        await this.#o.repoFor(r).checkPush(this.#call());
+        // Kept for the repository's first upload (a dry run pushes nothing: cancelled at once).
+        await this.#o.repoFor(r).checkPush({ ...this.#call(), keep: !this.#o.dryRun });
         this.#accepted.add(r);
       } catch (err) {
         if (this.#o.signal?.aborted || !isRepositoryRefusal(err)) throw err;

@@ -201,6 +201,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
   /** Readers opened to read the bundle's blobs a second time (a re-check after a stale journal). */
   const rereads: BundleReader[] = [];
   let bundleIdForRecord: Digest | undefined;
+  /** Cancels the upload sessions the preflight kept and no upload took (import-preflight.ts). */
+  let releaseKept: (() => Promise<void>) | undefined;
   try {
     // 1. Trust: the signature over airlock.json, before anything else is believed.
     const status = await verifyBundleManifest({ airlockJson: reader.airlockRaw, signature: reader.signature, policy: opts.signature, bundlePath: bundleLabel(opts.bundles) });
@@ -266,6 +268,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
       repositories: [...new Set(targets.map((t) => t.repository))],
       createProjects: Boolean(opts.createProjects), dryRun: Boolean(opts.dryRun), describeRoot: (r) => plan.sourceOf(r),
     });
+    releaseKept = () => preflight.releaseKept();
 
     // The journal is a hint: a target wiped, restored from an older backup or reinstalled at the
     // same host:port since the last run does not hold what it records. A sample of its claims is
@@ -548,6 +551,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     await recordFailure(err, bundleIdForRecord);
     throw err;
   } finally {
+    await releaseKept?.();
     await journal?.close().catch(() => {});
     for (const r of rereads) await r.close().catch(() => {});
     await reader.close().catch(() => {});

@@ -42,6 +42,8 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   readonly client: RegistryHost;
   readonly name: string;
   readonly #where: string;
+  /** An upload session checkPush kept open (`keep`) for the next upload sent whole: its URL. */
+  #kept: string | undefined;
 
   constructor(client: RegistryHost, name: string) {
     this.client = client;
@@ -211,6 +213,11 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     const ctx: UploadContext = {
       transport: this.#t, repository: this.name, where: this.#where, scopes: this.#push(),
       chunkSize: this.client.chunkSize, monolithicMax: this.client.monolithicMax, signal: opts.signal,
+      takeSession: () => {
+        const kept = this.#kept;
+        this.#kept = undefined;
+        return kept;
+      },
     };
     await uploadBlob(ctx, desc, body);
   }
@@ -401,14 +408,23 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     return false;
   }
 
-  async checkPush(opts: CallOptions = {}): Promise<void> {
+  async checkPush(opts: CallOptions & { readonly keep?: boolean } = {}): Promise<void> {
     const ctx = {
       transport: this.#t, repository: this.name, where: this.#where, scopes: this.#push(), signal: opts.signal, chunkSize: 0, monolithicMax: 0,
     };
     const res = await startUpload(ctx);
     await res.body.dump().catch(() => {});
     const loc = header(res, HEADER_LOCATION);
-    if (loc) await cancelUpload(ctx, this.#t.resolveUrl(loc).toString());
+    if (!loc) return;
+    const url = this.#t.resolveUrl(loc).toString();
+    if (opts.keep && this.#kept === undefined) this.#kept = url;
+    else await cancelUpload(ctx, url);
+  }
+
+  async releaseKept(opts: CallOptions = {}): Promise<void> {
+    const url = this.#kept;
+    this.#kept = undefined;
+    if (url) await cancelUpload({ transport: this.#t, scopes: this.#push(), where: this.#where }, url, opts.signal);
   }
 
   async readable(opts: CallOptions = {}): Promise<boolean> {

@@ -172,9 +172,13 @@ export interface RegistryRepository extends ContentSource, ContentSink, Referrer
   delete(desc: Descriptor, opts?: CallOptions): Promise<boolean>;
   /**
    * May this repository be pushed to? Opens an upload session and cancels it (spec "Pushing
-   * blobs", "Cancel a blob upload"): nothing is stored. Throws the registry's refusal.
+   * blobs", "Cancel a blob upload"): nothing is stored. Throws the registry's refusal. With `keep`,
+   * the session is kept open instead, for the repository's next blob upload sent whole (it saves
+   * that upload's POST and this check's DELETE); {@link releaseKept} cancels it if none took it.
    */
-  checkPush(opts?: CallOptions): Promise<void>;
+  checkPush(opts?: CallOptions & { readonly keep?: boolean }): Promise<void>;
+  /** Cancel the upload session checkPush kept (`keep`) when no upload has taken it. Best effort, never throws. */
+  releaseKept(opts?: CallOptions): Promise<void>;
   /** May this repository be read? True when the registry answers its tag list (200, or 404 for a repository not there yet). */
   readable(opts?: CallOptions): Promise<boolean>;
 }

@@ -28,6 +28,12 @@ export interface UploadContext {
   readonly signal?: AbortSignal | undefined;
   /** Named in errors: "blob sha256:…". */
   readonly what?: string;
+  /**
+   * An upload session already open in this repository (one the import's preflight opened to check
+   * push access and kept: Repository.checkPush `keep`), taken by an upload sent whole instead of
+   * opening one. Gives it once, then undefined.
+   */
+  readonly takeSession?: () => string | undefined;
 }
 
 const OCTET = 'application/octet-stream';
@@ -108,12 +114,18 @@ function withDigest(location: string, digest: string): string {
  */
 async function uploadMonolithic(ctx: UploadContext, desc: Descriptor, data: Buffer | { readonly chunks: readonly Buffer[]; readonly length: number }): Promise<void> {
   let attempt = 0;
+  let kept = ctx.takeSession?.();
   for (;;) {
-    const location = locationOf(await startUpload(ctx), ctx);
+    const onKept = kept !== undefined;
+    const location = kept ?? locationOf(await startUpload(ctx), ctx);
+    kept = undefined;
     try {
       await finishUpload(ctx, location, desc, data);
       return;
     } catch (err) {
+      // A kept session the registry no longer takes (expired, purged, or a PUT it refused there):
+      // the upload again on a session of its own, as if there had been none, before any verdict.
+      if (onKept && !ctx.signal?.aborted) continue;
       if (!(err instanceof RegistryError) || !err.retryable || attempt >= ctx.transport.retries) throw err;
       if (ctx.signal?.aborted) throw abortError(ctx.signal);
       await sleep(ctx.transport.delayFor(attempt++), ctx.signal);
@@ -245,10 +257,10 @@ async function uploadedBytes(ctx: UploadContext, location: string): Promise<numb
   return last === 0 ? 0 : last + 1;
 }
 
-export async function cancelUpload(ctx: Pick<UploadContext, 'transport' | 'scopes' | 'where'>, location: string): Promise<void> {
+export async function cancelUpload(ctx: Pick<UploadContext, 'transport' | 'scopes' | 'where'>, location: string, signal?: AbortSignal): Promise<void> {
   try {
     const res = await ctx.transport.request({
-      method: 'DELETE', url: location, scopes: ctx.scopes, ok: [200, 202, 204, 404, 405], retry: false, where: ctx.where, push: true,
+      method: 'DELETE', url: location, scopes: ctx.scopes, ok: [200, 202, 204, 404, 405], retry: false, where: ctx.where, push: true, ...(signal ? { signal } : {}),
     });
     await res.body.dump().catch(() => {});
   } catch {

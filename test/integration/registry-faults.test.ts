@@ -133,6 +133,39 @@ describe('registry client behind a fault-injecting proxy', () => {
     assert.equal(proxy.counters.faults, 1);
   });
 
+  it('a kept upload session (checkPush keep) is taken by the next blob sent whole, cancelled when none takes it, and a refused one is replaced', async (t) => {
+    const { proxy, repo } = await setup(t);
+    const img = testImage('faults-kept', { layers: 2, layerSize: 50_000 });
+    const sessions = (): { post: number; del: number } => ({
+      post: proxy.log.filter((l) => l.method === 'POST' && /blobs\/uploads\//.test(l.path)).length,
+      del: proxy.log.filter((l) => l.method === 'DELETE' && /blobs\/uploads\//.test(l.path)).length,
+    });
+    // Kept, then taken by the first blob sent whole: two blobs, two POSTs (the check's and the second blob's), no DELETE.
+    await repo.checkPush({ keep: true });
+    await repo.push(img.all[1]!.desc as Descriptor, Readable.from([img.all[1]!.data]));
+    await repo.push(img.all[2]!.desc as Descriptor, Readable.from([img.all[2]!.data]));
+    await repo.releaseKept();
+    assert.deepEqual(sessions(), { post: 2, del: 0 });
+    // A second check while one is kept cancels its own; the kept one is cancelled by releaseKept.
+    await repo.checkPush({ keep: true });
+    await repo.checkPush({ keep: true });
+    assert.deepEqual(sessions(), { post: 4, del: 1 });
+    await repo.releaseKept();
+    await repo.releaseKept();
+    assert.deepEqual(sessions(), { post: 4, del: 2 });
+    // Without keep (registry probe): cancelled at once, as before.
+    await repo.checkPush();
+    assert.deepEqual(sessions(), { post: 5, del: 3 });
+    // The registry refuses the PUT on the kept session (expired, say): the blob goes on a fresh one.
+    await repo.checkPush({ keep: true });
+    proxy.setRules([{ method: 'PUT', path: new RegExp(img.all[0]!.desc.digest.slice(7)), nth: [1], action: { kind: 'status', status: 404, body: '{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}' } }]);
+    await repo.push(img.all[0]!.desc as Descriptor, Readable.from([img.all[0]!.data]));
+    assert.equal(proxy.counters.faults, 1);
+    assert.deepEqual(sessions(), { post: 7, del: 3 });
+    await pushAll(repo, img, 'v1');
+    for (const b of img.all) assert.ok((await fetchVerified(repo, b.desc as Descriptor)).equals(b.data));
+  });
+
   it('gives up after the retries with a retryable REGISTRY error naming the registry', async (t) => {
     const { proxy, repo } = await setup(t, {
       client: { retries: 2 },

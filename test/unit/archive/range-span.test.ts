@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_GAP, nextSpan, type RangeCursor } from '../../../src/archive/range-span.js';
+import { MAX_GAP, blockHeaderProblem, nextSpan, type RangeCursor } from '../../../src/archive/range-span.js';
 import type { FileRange } from '../../../src/archive/index.js';
 
 /** Every span until the ranges are read, with the limits given. */
@@ -36,6 +36,37 @@ describe('nextSpan (archive/range-span.ts)', () => {
     const ranges = [{ offset: 0, length: 4 }, { offset: 5, length: 0 }, { offset: 5, length: 4 }, { offset: 10, length: 4 }];
     const spans = allSpans(ranges, { maxParts: 3 });
     assert.deepEqual(spans.map((s) => [s.start, s.length, s.data]), [[0, 9, 8], [10, 4, 4]]);
+  });
+
+  it('a range whose raw block header is to be checked (rawBlock) is read with it: at a span\'s start and between ranges', () => {
+    // Blocks of 10 bytes behind 3-byte headers; the 2nd and 3rd headers were predicted.
+    const ranges = [{ offset: 3, length: 10 }, { offset: 16, length: 10, rawBlock: 10 }, { offset: 29, length: 10, rawBlock: 10 }, { offset: 42, length: 4 }];
+    const whole = allSpans(ranges, {});
+    assert.deepEqual(whole.map((s) => [s.start, s.length, s.data]), [[3, 43, 34]]);
+    assert.deepEqual(whole[0]!.parts, [
+      { len: 10, gap: false }, { len: 3, gap: true, rawBlock: 10 }, { len: 10, gap: false }, { len: 3, gap: true, rawBlock: 10 },
+      { len: 10, gap: false }, { len: 3, gap: true }, { len: 4, gap: false },
+    ]);
+    // Cut after each block: a span starts at the header of a block that has one to check, else at its bytes.
+    const cut = allSpans(ranges, { maxData: 10 });
+    assert.deepEqual(cut.map((s) => [s.start, s.length, s.data]), [[3, 10, 10], [13, 13, 10], [26, 13, 10], [42, 4, 4]]);
+    assert.deepEqual(cut[1]!.parts, [{ len: 3, gap: true, rawBlock: 10 }, { len: 10, gap: false }]);
+    // A block cut in two: its header is read once, with its first part.
+    const half = allSpans(ranges.slice(1, 2), { maxData: 4 });
+    assert.deepEqual(half.map((s) => [s.start, s.length, s.data, s.parts.filter((p) => p.rawBlock !== undefined).length]), [[13, 7, 4, 1], [20, 4, 4, 0], [24, 2, 2, 0]]);
+    // maxParts reached: the header is not read over, it starts the next span.
+    const parts = allSpans(ranges, { maxParts: 1 });
+    assert.deepEqual(parts.map((s) => [s.start, s.length]), [[3, 10], [13, 13], [26, 13], [42, 4]]);
+  });
+
+  it('blockHeaderProblem: the header of a raw block of that size, not last, passes; anything else is named', () => {
+    assert.equal(blockHeaderProblem(Buffer.from([0x00, 0x00, 0x10]), 128 * 1024, 7), undefined);
+    assert.equal(blockHeaderProblem(Buffer.from([0x50, 0x00, 0x00]), 10, 7), undefined);
+    assert.equal(blockHeaderProblem(Buffer.from([0x01, 0x00, 0x10]), 128 * 1024, 7), 'the block header at byte 7 says a raw block of 131072 bytes (the last of its frame), where the bundle has a raw block of 131072 bytes');
+    assert.match(blockHeaderProblem(Buffer.from([0x02, 0x00, 0x10]), 128 * 1024, 7)!, /says a RLE block/);
+    assert.match(blockHeaderProblem(Buffer.from([0x04, 0x00, 0x10]), 128 * 1024, 7)!, /says a compressed block/);
+    assert.match(blockHeaderProblem(Buffer.from([0x08, 0x00, 0x10]), 128 * 1024, 7)!, /says a raw block of 131073 bytes, where/);
+    assert.match(blockHeaderProblem(Buffer.from([0x00, 0x00]), 10, 7)!, /cut short/);
   });
 
   it('never joins overlapping ranges', () => {

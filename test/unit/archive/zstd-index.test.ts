@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { Header } from 'tar';
 import {
-  PlacedFile, createTarWriter, createZstdCompressStream, createZstdDecompressStream, indexZstdTar, layoutArchive, readFileRanges,
-  readTarEntries, type ArchiveLayout, type PlacedEntry, type ZstdTarEntry, type ZstdTarIndex,
+  PlacedFile, RangeHasherPool, createTarWriter, createZstdCompressStream, createZstdDecompressStream, indexZstdTar, layoutArchive, readFileRanges,
+  readTarEntries, type ArchiveLayout, type FileRange, type PlacedEntry, type ZstdTarEntry, type ZstdTarIndex,
 } from '../../../src/archive/index.js';
 import { TAR_END_BYTES } from '../../../src/archive/tar-header.js';
 import { RAW_FRAME_HEADER, compressFrame } from '../../../src/archive/zstd.js';
@@ -156,6 +156,63 @@ describe('indexZstdTar', () => {
     assert.equal(large.data, undefined);
   });
 
+  it('a stored layer: the headers of its full blocks after the first are predicted (rawBlock), the first and the last are read', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'x.tar.zst');
+    await writePlaced(file, front, regions, tail);
+    const index = indexZstdTar(file);
+    assertOk(index);
+    const bytes = await readFile(file);
+    // 'multi' has 4 blocks: the 2nd and 3rd are predicted; layers of 1 or 2 blocks have none.
+    assert.deepEqual(index.entries.get('blobs/sha256/multi')!.ranges!.map((r) => r.rawBlock), [undefined, BLOCK, BLOCK, undefined]);
+    for (const [path, data] of regions) {
+      if (data.length <= 2 * BLOCK) assert.ok(index.entries.get(path)!.ranges!.every((r) => r.rawBlock === undefined), path);
+    }
+    // Each predicted header is where the ranges say, and is what the writer writes there.
+    for (const r of index.entries.get('blobs/sha256/multi')!.ranges!) {
+      if (r.rawBlock !== undefined) assert.deepEqual([...bytes.subarray(r.offset - 3, r.offset)], [0x00, 0x00, 0x10]);
+    }
+  });
+
+  it('a damaged predicted block header: the index does not read it, every reader of the bytes refuses it (BUNDLE_UNREADABLE)', async (t) => {
+    const dir = await tempDir(t);
+    const good = join(dir, 'good.tar.zst');
+    await writePlaced(good, front, regions, tail);
+    const goodIndex = indexZstdTar(good);
+    assertOk(goodIndex);
+    const ranges = goodIndex.entries.get('blobs/sha256/multi')!.ranges!;
+    const predicted = ranges.filter((r) => r.rawBlock !== undefined);
+    assert.equal(predicted.length, 2);
+    const pool = new RangeHasherPool(1);
+    t.after(() => pool.close());
+    // The raw 128 KiB header 00 00 10 with: the last-block bit, type RLE, type compressed, another size.
+    const damages: [string, number[]][] = [['last', [0x01, 0x00, 0x10]], ['RLE', [0x02, 0x00, 0x10]], ['compressed', [0x04, 0x00, 0x10]], ['size', [0x08, 0x00, 0x10]]];
+    for (const r of predicted) {
+      for (const [what, header] of damages) {
+        const bad = join(dir, `bad-${r.offset}-${what}.tar.zst`);
+        const bytes = await readFile(good);
+        bytes.set(header, r.offset - 3);
+        await writeFile(bad, bytes);
+        const index = indexZstdTar(bad);
+        assertOk(index);
+        assert.deepEqual(index.entries.get('blobs/sha256/multi')!.ranges, ranges, 'the index reads no predicted header');
+        const read = async (rs: readonly FileRange[]): Promise<void> => {
+          for await (const c of readFileRanges(bad, rs)) void c;
+        };
+        // Read whole, and from the damaged block on (a read that starts with its header).
+        for (const rs of [ranges, ranges.slice(ranges.indexOf(r))]) {
+          const err = await assertRejectsCode(read(rs), 'BUNDLE_UNREADABLE');
+          assert.match(err.message, new RegExp(`the zstd stream is damaged: the block header at byte ${r.offset - 3} says`), what);
+        }
+        const herr = await assertRejectsCode(pool.hash(bad, ranges), 'BUNDLE_UNREADABLE');
+        assert.match(herr.message, new RegExp(`the block header at byte ${r.offset - 3} says`), what);
+      }
+    }
+    // The good file reads and hashes the same bytes through predicted headers.
+    assert.ok((await bytesOf(good, { size: 0, ranges })).equals(regions.get('blobs/sha256/multi')!));
+    assert.equal((await pool.hash(good, ranges)).hex, createHash('sha256').update(regions.get('blobs/sha256/multi')!).digest('hex'));
+  });
+
   it('onEntry: each entry as it is indexed, in archive order, the same as the index holds', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'x.tar.zst');
@@ -291,7 +348,7 @@ describe('indexZstdTar', () => {
     const entries = await checkIndex(file);
     assertOk(before);
     const path = 'blobs/sha256/multi';
-    assert.deepEqual(entries.get(path)!.ranges, before.entries.get(path)!.ranges!.map((r) => ({ offset: r.offset + pad.length, length: r.length })));
+    assert.deepEqual(entries.get(path)!.ranges, before.entries.get(path)!.ranges!.map((r) => ({ ...r, offset: r.offset + pad.length })));
   });
 
   it('maxDecoded: compressed frames that decode to more are not indexed', async (t) => {

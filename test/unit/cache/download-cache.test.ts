@@ -155,7 +155,9 @@ describe('DownloadCache.recordBundle and reading through references', () => {
       const found = await locateEntries(w.output, form);
       assert.ok(found && w.places);
       assert.deepEqual([...w.places.keys()].sort(), w.layers.map((d) => `blobs/sha256/${hexOf(d.digest)}`).sort());
-      for (const [name, ranges] of w.places) assert.deepEqual(ranges, found.get(name)?.ranges, name);
+      // The same places; the index also marks the blocks whose headers it predicted (rawBlock), which the writer need not.
+      const where = (rs: readonly FileRange[] | undefined): FileRange[] | undefined => rs?.map((r) => ({ offset: r.offset, length: r.length }));
+      for (const [name, ranges] of w.places) assert.deepEqual(ranges, where(found.get(name)?.ranges), name);
       assert.equal(await w.cache.recordBundle(w.output, form, w.layers), w.layers.length);
       const indexed = await Promise.all(w.layers.map((d) => readFile(w.cache.refPath(d.digest), 'utf8')));
       await rm(join(w.cache.root, 'refs'), { recursive: true });
