@@ -147,6 +147,19 @@ export function assertNever(value: never, what = 'value'): never {
   throw new AirlockError('INTERNAL', `unexpected ${what}: ${JSON.stringify(value)}`);
 }
 
+/**
+ * A .tar.zst whose zstd stream is not what it must be (the decoder refused it, or a raw block
+ * header is not the one the bundle format puts there): BUNDLE_UNREADABLE, one message and hint
+ * wherever the stream is read (decoder, decoding worker, range reader, hashing workers).
+ */
+export function zstdDamaged(detail: string, where: string, cause?: unknown): AirlockError {
+  return new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${detail}`, {
+    where,
+    ...(cause !== undefined ? { cause } : {}),
+    hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
+  });
+}
+
 /** Wrap a Node.js filesystem error with a path and a hint; keeps the errno in `cause`. */
 export function ioError(err: unknown, action: string, path: string): AirlockError {
   if (isAirlockError(err)) return err;

@@ -47,7 +47,7 @@ function hashRanges(m: RangeHasherRequest): void {
       if (p.rawBlock !== undefined) {
         // A raw block header the index predicted (FileRange.rawBlock): checked before its block is hashed.
         const problem = blockHeaderProblem(buf.subarray(o, o + p.len), p.rawBlock, span.start + o);
-        if (problem) throw Object.assign(new Error(`the zstd stream is damaged: ${problem}`), { code: 'EBLOCKHEADER' });
+        if (problem) throw Object.assign(new Error(problem), { code: 'EBLOCKHEADER' });
       }
       if (!p.gap) hash.update(buf.subarray(o, o + p.len));
       o += p.len;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { AirlockError, abortError, ioError } from '../errors.js';
+import { AirlockError, abortError, ioError, zstdDamaged } from '../errors.js';
 import { startWorker } from './worker-start.js';
 import type { FileRange } from './zstd-index.js';
 
@@ -144,7 +144,7 @@ export class RangeHasherPool {
       }
       slot.job = undefined;
       if ('hex' in m) job.resolve({ hex: m.hex, bytes: m.bytes });
-      else if (m.code === 'EBLOCKHEADER') job.reject(new AirlockError('BUNDLE_UNREADABLE', m.error, { where: job.path, hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt' }));
+      else if (m.code === 'EBLOCKHEADER') job.reject(zstdDamaged(m.error, job.path));
       else if (m.code === 'ETRUNC') job.reject(new AirlockError('BUNDLE_UNREADABLE', m.error, { where: job.path, hint: 'the file changed while it was read: copy it again and check it against checksums.txt' }));
       else job.reject(ioError(Object.assign(new Error(m.error), m.code ? { code: m.code } : {}), 'read', job.path));
       this.#dispatch();

@@ -1,7 +1,7 @@
 import { readvSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { AirlockError, abortError, ioError } from '../errors.js';
+import { AirlockError, abortError, ioError, zstdDamaged } from '../errors.js';
 import { CHUNKS, MIN_RELEASED, POOL_CHUNK as CHUNK, takeChunk, type ChunkedBody } from '../util/index.js';
 import { blockHeaderProblem, nextSpan, type RangeSpan } from './range-span.js';
 import type { FileRange } from './zstd-index.js';
@@ -145,11 +145,7 @@ class RangeReadable extends Readable implements ChunkedBody {
       const p = span.parts[k]!;
       if (p.rawBlock !== undefined) {
         const problem = blockHeaderProblem(iov[k]!, p.rawBlock, at);
-        if (problem) {
-          throw new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${problem}`, {
-            where: this.#path, hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
-          });
-        }
+        if (problem) throw zstdDamaged(problem, this.#path);
       }
       at += p.len;
     }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
-import { AirlockError } from '../errors.js';
+import { AirlockError, zstdDamaged } from '../errors.js';
 import { startWorker } from './worker-start.js';
 import { DEFAULT_MAX_WINDOW_LOG } from './zstd.js';
 
@@ -127,9 +127,7 @@ class ZstdFileReadable extends Readable implements ZstdFileStream {
           where, hint: 'the file is incomplete (an interrupted copy?): copy it again and check it against checksums.txt',
         });
       case 'zstd':
-        return new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${m.message}`, {
-          where, hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
-        });
+        return zstdDamaged(m.message, where);
     }
   }
 

@@ -1,6 +1,6 @@
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import binding from 'zstd-napi/binding.js';
-import { AirlockError } from '../errors.js';
+import { AirlockError, zstdDamaged } from '../errors.js';
 
 /** zstd frame magic, little-endian 0xFD2FB528 (RFC 8878 §3.1.1). */
 export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -247,11 +247,7 @@ export function decompressStep(dctx: InstanceType<typeof binding.DCtx>, dst: Buf
   try {
     return dctx.decompressStream(dst, src);
   } catch (err) {
-    throw new AirlockError('BUNDLE_UNREADABLE', `the zstd stream is damaged: ${err instanceof Error ? err.message : String(err)}`, {
-      where,
-      cause: err,
-      hint: 'the file is damaged or is not an airlock bundle: copy it again and check it against checksums.txt',
-    });
+    throw zstdDamaged(err instanceof Error ? err.message : String(err), where, err);
   }
 }
 
