@@ -390,14 +390,14 @@ export async function importBundle(opts: ImportOptions): Promise<ImportResult> {
     const spoolDir = join(stateDir, 'spool', bundleId.slice(7, 39));
     // Referrers listed by the tag schema need to know whether the target has the referrers API:
     // asked now (a read of an empty subject), alongside the copy, instead of after it.
-    const listed = targets.find((t) => t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject);
+    const listed = targets.find((t) => listedByTagSchema(t.root));
     const referrersApi = listed && !opts.dryRun ? client.supportsReferrersApi(listed.repository, signal ? { signal } : {}).catch(() => false) : undefined;
     // And, once that is known, whether each such referrer is listed already (a read; a no-op finds
     // them all listed): asked alongside the copy too, so that step 6 has nothing left to ask.
     // The tag-schema index only grows, so what is listed now is listed after the copy.
     const alreadyListed = new Map<string, Promise<boolean>>();
     for (const t of referrersApi ? targets : []) {
-      const bytes = t.root.kind === 'referrer' && !t.root.referrerTag && t.root.subject ? plan.nodes.get(t.root.desc.digest)?.bytes : undefined;
+      const bytes = listedByTagSchema(t.root) ? plan.nodes.get(t.root.desc.digest)?.bytes : undefined;
       if (!bytes) continue;
       alreadyListed.set(`${t.repository}@${t.root.desc.digest}`, referrersApi!.then(() => repoFor(t.repository).referrerListed(t.root.desc, bytes, signal ? { signal } : {})).catch(() => false));
     }
@@ -777,6 +777,11 @@ async function* concatFiles(files: readonly string[]): AsyncIterable<Buffer> {
   }
 }
 
+/** A referrer found through its subject (not a cosign-style tag): listed by the tag schema where the target has no referrers API. */
+function listedByTagSchema(root: RootTarget['root']): boolean {
+  return root.kind === 'referrer' && !root.referrerTag && root.subject !== undefined;
+}
+
 async function updateReferrerFallbacks(
   completed: readonly RootTarget[],
   repoFor: (path: string) => RegistryRepository,
@@ -788,14 +793,10 @@ async function updateReferrerFallbacks(
 ): Promise<void> {
   for (const t of completed) {
     const root = t.root;
-    if (root.kind !== 'referrer' || root.referrerTag || !root.subject) continue;
+    if (!listedByTagSchema(root)) continue;
     const bytes = plan.nodes.get(root.desc.digest)?.bytes;
     if (!bytes) continue;
-    if (await alreadyListed?.get(`${t.repository}@${root.desc.digest}`)) {
-      logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
-      continue;
-    }
-    await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
+    if (!(await alreadyListed?.get(`${t.repository}@${root.desc.digest}`))) await repoFor(t.repository).ensureReferrerListed(root.desc, bytes, signal ? { signal } : {});
     logger.debug(`referrer ${root.desc.digest} of ${root.subject} is listed in ${t.repository}`);
   }
 }

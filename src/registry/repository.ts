@@ -274,12 +274,16 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async referrerListed(desc: Descriptor, bytes: Buffer, opts: CallOptions = {}): Promise<boolean> {
     const sub = subjectOf(bytes);
     if (!sub || (await this.client.supportsReferrersApi(this.name, opts))) return true;
-    const tag = referrersTag(sub.subject.digest);
+    return (await this.#fallbackEntries(referrersTag(sub.subject.digest), opts)).some((d) => d.digest === desc.digest);
+  }
+
+  /** The entries of the tag-schema fallback index `tag`; none when it is not there. */
+  async #fallbackEntries(tag: string, opts: CallOptions): Promise<Descriptor[]> {
     try {
-      const { bytes: index } = await this.#fetchManifest(tag, opts, false);
-      return referrerDescriptors(index, `${this.#where}:${tag}`).some((d) => d.digest === desc.digest);
+      const { bytes } = await this.#fetchManifest(tag, opts, false);
+      return referrerDescriptors(bytes, `${this.#where}:${tag}`);
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'NOT_FOUND') return false;
+      if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [];
       throw err;
     }
   }
@@ -288,13 +292,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
   async #addToFallbackIndex(subject: Digest, entry: Descriptor, opts: CallOptions): Promise<void> {
     const tag = referrersTag(subject);
     await this.client.withLock(`${this.name}:${tag}`, async () => {
-      let existing: Descriptor[] = [];
-      try {
-        const { bytes } = await this.#fetchManifest(tag, opts, false);
-        existing = referrerDescriptors(bytes, `${this.#where}:${tag}`);
-      } catch (err) {
-        if (!(err instanceof RegistryError && err.code === 'NOT_FOUND')) throw err;
-      }
+      const existing = await this.#fallbackEntries(tag, opts);
       if (existing.some((d) => d.digest === entry.digest)) return;
       const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: [...existing, entry] }));
       const desc: Descriptor = { mediaType: MEDIA_TYPE_OCI_INDEX, digest: digestOf(index), size: index.length };
