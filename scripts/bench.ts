@@ -1,18 +1,21 @@
 /**
- * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable]
+ * `npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable,floor]
  *   [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]`
  *
  * Airlock against skopeo (the peer) in ONE run, on loopback registries, alternating the tools
  * run by run: export, import into an empty registry, no-op re-import, verify (against sha256sum
  * and openssl over the same blob bytes), delta export, planning a 2,000-image mirror list, and
  * peak RSS of export and import on the profile doubled (a second seed) against the profile itself,
- * and the single executable (`npm run release`) against the node CLI: startup and no-op re-import.
+ * and the single executable (`npm run release`) against the node CLI: startup and no-op re-import;
+ * and the floors (`floor`): node's own start-up, and a bare node loop over the bundle's bytes
+ * (read → SHA-256 → loopback send, scripts/bench/floor.ts) beside the import's client CPU.
  * Every figure is the median of `--runs` runs of a spawned CLI: wall time, client CPU, peak RSS,
  * bytes written to disk, bytes over loopback, registry CPU. Prints a table; writes JSON
  * (`--json FILE`, default `.cache/bench/latest.json`). Method and figures: docs/BENCHMARKS.md.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -29,13 +32,13 @@ import { DEFAULT_SEED } from '../fixtures/generate/index.js';
 import { TOOL_VERSION, executableName } from '../src/version.js';
 import { helpRequested } from './usage.js';
 
-helpRequested(`usage: npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable]
+helpRequested(`usage: npm run bench [-- --runs N --profile small|large --only export,import,noop,verify,delta,plan,memory,executable,floor]
        [--compare OTHER/bin/airlock.js] [--compression-level L] [--json FILE] [--keep]
 Airlock against skopeo in one run on loopback registries; method and figures in docs/BENCHMARKS.md.`);
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'airlock.js');
-const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan', 'memory', 'executable'] as const;
+const PHASES = ['export', 'import', 'noop', 'verify', 'delta', 'plan', 'memory', 'executable', 'floor'] as const;
 type Phase = (typeof PHASES)[number];
 
 interface Args {
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
       record('export', 'skopeo', 'skopeo sync --all --src yaml --dest dir skopeo.yaml DIR', runs.get('skopeo')!, { outputBytes: await duSize(skopeoDir) });
     }
     // Inputs for the later phases when export was not timed.
-    if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta') || args.only.has('executable'))) {
+    if (!existsSync(bundle) && (args.only.has('import') || args.only.has('noop') || args.only.has('verify') || args.only.has('delta') || args.only.has('executable') || args.only.has('floor'))) {
       log('preparing the bundle (untimed)');
       await airlockExport(bundle);
     }
@@ -339,6 +342,37 @@ async function main(): Promise<void> {
       } finally {
         await reg.stop();
         registries.splice(registries.indexOf(reg), 1);
+      }
+    }
+
+    // 3c. the floors, for reading the import's client CPU and the no-op's time: node's start-up
+    // (`node -e 0`, 5 samples per run), a bare node loop over the bundle's bytes (read → SHA-256 →
+    // loopback send to this process, which discards them: scripts/bench/floor.ts) and the cost of
+    // a page's first touch on this machine.
+    if (args.only.has('floor')) {
+      const floorScript = join(ROOT, 'dist', 'scripts', 'bench', 'floor.js');
+      const sink = createServer((s) => {
+        s.resume();
+        s.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+      const port = (sink.address() as AddressInfo).port;
+      try {
+        const startup: MeasuredRun[] = [];
+        const loop: MeasuredRun[] = [];
+        const touch: MeasuredRun[] = [];
+        for (let i = 0; i < args.runs; i++) {
+          log(`floor run ${i + 1}/${args.runs}`);
+          for (let j = 0; j < 5; j++) startup.push(await measure(node, ['-e', '0'], { label: 'node -e 0', cwd: work }));
+          loop.push(await measure(node, [floorScript, 'send', bundle, String(port)], { label: 'floor loop', cwd: work }));
+          touch.push(await measure(node, [floorScript, 'touch', '256'], { label: 'page touch', cwd: work }));
+        }
+        record('floor', 'node -e 0', 'node -e 0 (the runtime\'s start-up)', startup);
+        record('floor', 'node read → SHA-256 → send', 'node dist/scripts/bench/floor.js send bundle.tar.zst PORT', loop, { bytes: bundleBytes });
+        const us = touch.map((r) => Number(r.stdout.trim())).sort((x, y) => x - y);
+        record('floor', 'page first touch', 'node dist/scripts/bench/floor.js touch 256', touch, { pageFirstTouchUs: us[Math.floor(us.length / 2)]! });
+      } finally {
+        sink.close();
       }
     }
 
@@ -506,6 +540,15 @@ function buildRows(results: readonly PhaseResult[], bundleBytes: number): Row[] 
   }
   if (ai && bundleBytes) ratio('import.disk', 'import disk writes / bundle bytes', ai.median.diskWriteBytes / bundleBytes, '< 0.01');
   if (an && ai) ratio('noop.time', 'no-op re-import / full import (airlock)', an.median.wallS / ai.median.wallS, '≤ 0.03');
+  // The floors: what a node process costs before airlock's own work (no target: a target ratio
+  // below its floor cannot be met by any node importer on this machine).
+  const fs0 = get('floor', 'node -e 0');
+  const fl = get('floor', 'node read → SHA-256 → send');
+  const ft = get('floor', 'page first touch');
+  if (fl && si) ratio('floor.import-cpu', 'floor: bare node loop CPU/skopeo import client CPU', fl.median.cpuS / si.median.cpuS, '(import.cpu ≤ 0.3)');
+  if (fl && ai) ratio('floor.import-cpu-above', 'airlock import client CPU above the bare loop (s)', ai.median.cpuS - fl.median.cpuS, '');
+  if (fs0 && ai) ratio('floor.noop', 'floor: node -e 0 / full import (airlock)', fs0.median.wallS / ai.median.wallS, '(noop.time ≤ 0.03)');
+  if (ft?.extra?.pageFirstTouchUs !== undefined) ratio('floor.page-touch-us', 'first touch of a page (µs)', ft.extra.pageFirstTouchUs, '');
   const tput = (r: PhaseResult | undefined): number | undefined => (r?.extra?.bytes ? r.extra.bytes / r.median.wallS : undefined);
   if (av && ov) ratio('verify.throughput', 'verify throughput airlock/openssl', tput(av)! / tput(ov)!, '≥ 0.9');
   if (av && sv) ratio('verify.vs-sha256sum', 'verify throughput airlock/sha256sum', tput(av)! / tput(sv)!, '');

@@ -27,6 +27,13 @@ export interface Measurement {
   readonly loopbackBytes: number;
   /** CPU seconds the registries spent meanwhile. */
   readonly registryCpuS: number;
+  /**
+   * Page faults served without I/O (GNU time's %R), the command's and the registries' meanwhile
+   * (/proc/<pid>/stat minflt). In this guest one costs ~12 µs of the faulting process's CPU
+   * (docs/BENCHMARKS.md), so they explain CPU that no profile of the code shows.
+   */
+  readonly minorFaults: number;
+  readonly registryMinorFaults: number;
 }
 
 export interface MeasureOptions {
@@ -66,18 +73,21 @@ function pidsOf(dirs: readonly string[]): number[] {
   return out;
 }
 
-function cpuTicks(pids: readonly number[]): number {
-  let t = 0;
+/** Summed CPU ticks and minor faults of `pids`. */
+function usageOf(pids: readonly number[]): { ticks: number; minorFaults: number } {
+  let ticks = 0;
+  let minorFaults = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      t += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+      minorFaults += Number(fields[7]); // minflt (field 10)
     } catch {
       // gone
     }
   }
-  return t;
+  return { ticks, minorFaults };
 }
 
 export async function measure(cmd: string, args: readonly string[], opts: MeasureOptions): Promise<MeasuredRun> {
@@ -86,11 +96,11 @@ export async function measure(cmd: string, args: readonly string[], opts: Measur
   // pays, in throttled writes and slow fsyncs, for the one before it (hyperfine's --prepare sync).
   spawnSync('sync');
   const pids = pidsOf(opts.registryDirs ?? []);
-  const regBefore = cpuTicks(pids);
+  const regBefore = usageOf(pids);
   const loBefore = loopbackBytes();
   const started = process.hrtime.bigint();
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(TIME_BIN, ['-f', '%e %U %S %M %O %I', '-o', timeFile, cmd, ...args], {
+    const child = spawn(TIME_BIN, ['-f', '%e %U %S %M %O %R', '-o', timeFile, cmd, ...args], {
       cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -107,17 +117,18 @@ export async function measure(cmd: string, args: readonly string[], opts: Measur
   });
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const loAfter = loopbackBytes();
-  const regAfter = cpuTicks(pids);
+  const regAfter = usageOf(pids);
   if (code !== 0) {
     await rm(timeFile, { force: true });
     throw new Error(`${opts.label}: ${cmd} ${args.join(' ')} exited with ${code}\n${stderr}`);
   }
   const raw = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
   await rm(timeFile, { force: true });
-  const [, user, sys, rssKiB, outBlocks] = raw as [number, number, number, number, number, number];
+  const [, user, sys, rssKiB, outBlocks, minorFaults] = raw as [number, number, number, number, number, number];
   return {
     wallS, userS: user, sysS: sys, cpuS: user + sys, maxRssMiB: rssKiB / 1024, diskWriteBytes: outBlocks * 512,
-    loopbackBytes: loAfter - loBefore, registryCpuS: (regAfter - regBefore) / CLOCK_TICKS, stdout,
+    loopbackBytes: loAfter - loBefore, registryCpuS: (regAfter.ticks - regBefore.ticks) / CLOCK_TICKS,
+    minorFaults, registryMinorFaults: regAfter.minorFaults - regBefore.minorFaults, stdout,
   };
 }
 
@@ -134,5 +145,6 @@ export function medianOf(runs: readonly Measurement[]): Measurement {
   return {
     wallS: f('wallS'), userS: f('userS'), sysS: f('sysS'), cpuS: f('cpuS'), maxRssMiB: f('maxRssMiB'),
     diskWriteBytes: f('diskWriteBytes'), loopbackBytes: f('loopbackBytes'), registryCpuS: f('registryCpuS'),
+    minorFaults: f('minorFaults'), registryMinorFaults: f('registryMinorFaults'),
   };
 }

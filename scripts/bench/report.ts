@@ -18,12 +18,12 @@ function pad(cells: readonly string[][]): string {
 }
 
 export function formatTable(rows: readonly Row[]): string {
-  const head = ['phase', 'tool', 'wall s', 'client CPU s', 'registry CPU s', 'peak RSS MiB', 'disk written', 'loopback bytes', 'output'];
+  const head = ['phase', 'tool', 'wall s', 'client CPU s', 'registry CPU s', 'peak RSS MiB', 'minor faults client/registry', 'disk written', 'loopback bytes', 'output'];
   const measured = rows.filter((r) => r.m).map((r) => {
     const m = r.m!;
     const out = r.extra?.outputBytes ?? r.extra?.bytes;
     return [
-      r.phase, r.tool, m.wallS.toFixed(2), m.cpuS.toFixed(2), m.registryCpuS.toFixed(2), m.maxRssMiB.toFixed(0),
+      r.phase, r.tool, m.wallS.toFixed(2), m.cpuS.toFixed(2), m.registryCpuS.toFixed(2), m.maxRssMiB.toFixed(0), `${m.minorFaults}/${m.registryMinorFaults}`,
       formatBytes(m.diskWriteBytes), formatBytes(m.loopbackBytes), out !== undefined ? formatBytes(out) : '',
     ];
   });
