@@ -1,6 +1,6 @@
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { formatPlatform, parsePlatform, type Platform } from '../oci/index.js';
-import { parseReference, type Reference } from '../reference/index.js';
+import { parseChartReference, parseReference, type Reference } from '../reference/index.js';
 import type { VerifyPolicy } from './types.js';
 import type { Field, YamlReader } from './yaml-reader.js';
 
@@ -24,6 +24,16 @@ export function readRef(ctx: Ctx, text: string, where: string): Reference | unde
     return parseReference(text, { where });
   } catch (err) {
     ctx.r.adopt(err, where, `invalid image reference "${text}"`);
+    return undefined;
+  }
+}
+
+/** A chart's `ref:`, the text after `oci://` (parseChartReference: its first component is the registry). */
+export function readChartRef(ctx: Ctx, afterScheme: string, where: string): Reference | undefined {
+  try {
+    return parseChartReference(afterScheme, { where });
+  } catch (err) {
+    ctx.r.adopt(err, where, `invalid chart reference "oci://${afterScheme}"`);
     return undefined;
   }
 }

@@ -11,7 +11,7 @@ import {
   type RegistrySettings, type TagSelector, type TlsMode, type VerifyPolicy,
 } from './types.js';
 import { describe, YamlReader, type Field } from './yaml-reader.js';
-import { httpUrl, readKeyless, readPath, readPlatforms, readRef, readVerify, type Ctx } from './parse-fields.js';
+import { httpUrl, readChartRef, readKeyless, readPath, readPlatforms, readRef, readVerify, type Ctx } from './parse-fields.js';
 
 const ROOT_KEYS = ['version', 'defaults', 'registries', 'images', 'charts', 'files'] as const;
 const DEFAULTS_KEYS = ['platforms', 'referrers'] as const;
@@ -421,7 +421,7 @@ function readChart(ctx: Ctx, item: unknown, where: string): ChartEntry | undefin
       r.problem(valueWhere, `chart \`ref: ${text}\` is not an oci:// reference`, 'write oci://HOST/PATH/CHART; for an index.yaml repository use `repo` and `name`');
       return undefined;
     }
-    const ref = readRef(ctx, text.slice('oci://'.length), valueWhere);
+    const ref = readChartRef(ctx, text.slice('oci://'.length), valueWhere);
     if (!ref) return undefined;
     if (ref.tag !== undefined || ref.digest !== undefined) {
       r.problem(valueWhere, `chart \`ref: ${text}\` names a tag or digest`, 'put the chart version in `version:`');

@@ -15,7 +15,7 @@ import {
 import {
   ANNOTATION_REF_NAME, formatPlatform, isManifestMediaType, type Descriptor, type Digest, type Platform,
 } from '../oci/index.js';
-import { formatReference, formatRepository, normaliseRegistry, parseReference, type Reference } from '../reference/index.js';
+import { formatReference, formatRepository, normaliseRegistry, parseChartReference, type Reference } from '../reference/index.js';
 import { compareLock, readLockFile, readMirrorLists, selectTags, writeLockFile, type ChartEntry, type MirrorList } from '../mirror/index.js';
 import { createRegistryPool, type RegistryHostConfig, type RegistryRepository, type ScopedCredentials } from '../registry/index.js';
 import {
@@ -609,9 +609,11 @@ async function resolveRoots(
       if (d.kind === 'oci') {
         let ref: Reference;
         try {
-          ref = parseReference(`${d.repository.slice('oci://'.length)}/${d.name}`);
+          ref = parseChartReference(`${d.repository.slice('oci://'.length)}/${d.name}`);
         } catch (err) {
-          throw new AirlockError('MANIFEST_INVALID', `${label} depends on ${d.repository}/${d.name}, which is not an OCI chart reference`, { where, cause: err });
+          throw new AirlockError('MANIFEST_INVALID', `${label} depends on ${d.repository}/${d.name}, which is not an OCI chart reference${err instanceof AirlockError ? ` (${err.message})` : ''}`, {
+            where, cause: err, ...(err instanceof AirlockError && err.hint ? { hint: err.hint } : {}),
+          });
         }
         deps.push(chartJob({ kind: 'oci', ref, version: d.version, ...flags }, i, depth + 1, label));
       } else {

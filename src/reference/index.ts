@@ -1,5 +1,5 @@
 export {
-  type Reference, type ReferenceParts, type ParseReferenceOptions, DOCKER_HUB, DOCKER_HUB_API_HOST, parseReference, formatReference,
+  type Reference, type ReferenceParts, type ParseReferenceOptions, DOCKER_HUB, DOCKER_HUB_API_HOST, parseReference, parseChartReference, formatReference,
   formatRepository, normaliseRegistry, registryApiHost, withDigest, withTag, isValidTag, isValidRepositoryPath,
   splitReference, registryOf,
 } from './reference.js';

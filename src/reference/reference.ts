@@ -74,6 +74,30 @@ export function parseReference(input: string, opts: ParseReferenceOptions = {}):
 }
 
 /**
+ * A chart's OCI reference: the text after `oci://` (`ghcr.io/org/charts/NAME`). helm reads its
+ * first component as the registry, always (ORAS's grammar); the Docker grammar parseReference
+ * follows reads a first component with no `.` or `:` (and not `localhost`) as a Docker Hub
+ * namespace. Where the two disagree, the same text names two registries (`oci://harbor/charts/x`:
+ * helm asks the host `harbor`, the Docker reading docker.io/harbor/charts/x), and mirroring the
+ * one helm did not mean could carry someone else's chart: such a reference is refused, not guessed.
+ */
+export function parseChartReference(afterScheme: string, opts: ParseReferenceOptions = {}): Reference {
+  const text = afterScheme.trim();
+  const parts = splitReference(text);
+  if (text.length > 0 && parts.registry === undefined) {
+    const slash = parts.path.indexOf('/');
+    const why = slash > 0
+      ? `helm reads "${clip(parts.path.slice(0, slash))}" as the registry's host, an image reference as a Docker Hub namespace`
+      : 'it names no registry';
+    throw new AirlockError('REFERENCE_INVALID', `invalid chart reference "oci://${clip(text)}": ${why}`, {
+      ...(opts.where ? { where: opts.where } : {}),
+      hint: 'write the registry host with its domain or port (oci://harbor.example.com/charts/NAME, oci://harbor:443/charts/NAME); Docker Hub: oci://registry-1.docker.io/NAMESPACE/NAME',
+    });
+  }
+  return parseReference(text, opts);
+}
+
+/**
  * A reference string's pieces, split by the grammar parseReference reads, with nothing checked or
  * defaulted: for strings airlock wrote itself (airlock.json sources, receipts, chart image records),
  * which are already normalised and must not throw when read back.

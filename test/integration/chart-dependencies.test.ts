@@ -166,4 +166,21 @@ describe('chart dependencies (issue 19)', () => {
     assert.equal(sha(await readFile(join(work, 'out', 'files', 'charts', 'redis-18.6.1.tgz'))), sha(served.get('/stable/redis-18.6.1.tgz')!));
     await assert.rejects(skopeoInspectRaw(`docker://${site.host}/mirror/charts/common:2.2.0`, site));
   });
+
+  it('refuses a dependency on oci://HOST with no dot or port (helm asks that host; as an image name it is Docker Hub\'s), naming the chart and how to write it', async () => {
+    await pushOci('internal', '1.0.0', await pack('internal', '1.0.0', {
+      'Chart.yaml': 'dependencies:\n  - name: common\n    version: 2.1.0\n    repository: oci://harbor/charts\n',
+    }));
+    const mirror = join(work, 'mirror-dotless.yaml');
+    await writeFile(mirror, [
+      'version: 1', 'defaults: { referrers: false }', 'registries:', `  "${upstream.host}": { tls: plain-http }`,
+      'charts:', `  - ref: oci://${upstream.host}/charts/internal`, '    version: 1.0.0', '    includeDependencies: true', '',
+    ].join('\n'));
+    const r = await runCli(['bundle', 'export', '-f', mirror, '-o', join(work, 'bundles', 'dotless.tar'), '--sign-key', join(work, 'dmz.key'), '--cache', join(work, 'cache')], { timeoutMs: 120_000 });
+    assert.equal(r.code, 2, describeResult(r));
+    assert.match(r.stderr, /internal:1\.0\.0 depends on oci:\/\/harbor\/charts\/common, which is not an OCI chart reference \(invalid chart reference "oci:\/\/harbor\/charts\/common": helm reads "harbor" as the registry's host/);
+    assert.match(r.stderr, /oci:\/\/harbor\.example\.com\/charts\/NAME/);
+    assert.match(r.stderr, /mirror-dotless\.yaml:6/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
 });

@@ -228,6 +228,7 @@ describe('parseMirrorList', () => {
       ['a chart without version', 'version: 1\ncharts:\n  - ref: oci://ghcr.io/c/chart\n', [[M, '3:5']]],
       ['a chart ref that is not oci://', 'version: 1\ncharts:\n  - ref: https://ghcr.io/c/chart\n    version: 1.0.0\n', [[M, '3:10']]],
       ['an oci chart ref with a tag', 'version: 1\ncharts:\n  - ref: oci://ghcr.io/c/chart:1.0.0\n    version: 1.0.0\n', [[M, '3:10']]],
+      ['an oci chart ref whose host has no dot or port (helm: a host; Docker: a Hub namespace)', 'version: 1\ncharts:\n  - ref: oci://harbor/charts/app\n    version: 1.0.0\n', [[R, '3:10']]],
       ['a chart repo that is not http(s)', 'version: 1\ncharts:\n  - repo: oci://charts.example.com\n    name: x\n    version: 1.0.0\n', [[M, '3:11']]],
       ['a repo chart without name, a bad version', 'version: 1\ncharts:\n  - repo: https://c.example.com\n    version: latest\n', [[M, '3:5'], [M, '4:14']]],
       ['a url file without sha256', 'version: 1\nfiles:\n  - url: https://example.com/a.txt\n', [[M, '3:5']]],

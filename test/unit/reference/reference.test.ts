@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatReference, mapRepository, parseReference, parseTarget, registryOf, splitReference } from '../../../src/reference/index.js';
+import { formatReference, mapRepository, parseChartReference, parseReference, parseTarget, registryOf, splitReference } from '../../../src/reference/index.js';
 import { assertThrowsCode } from '../../helpers/assert.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
@@ -64,6 +64,30 @@ describe('parseReference', () => {
     for (const s of ['docker.io/library/nginx:1.27', `ghcr.io/x/y:1.0@${D}`, 'localhost:5000/a/b']) {
       assert.equal(formatReference(parseReference(s)), s);
     }
+  });
+});
+
+describe('parseChartReference (the text after oci://)', () => {
+  it('reads a host-like first component as the registry, as helm and the Docker grammar both do', () => {
+    assert.deepEqual(parseChartReference('ghcr.io/org/charts/app'), { registry: 'ghcr.io', repository: 'org/charts/app' });
+    assert.deepEqual(parseChartReference('harbor:8443/charts/app'), { registry: 'harbor:8443', repository: 'charts/app' });
+    assert.deepEqual(parseChartReference('localhost/charts/app'), { registry: 'localhost', repository: 'charts/app' });
+    assert.deepEqual(parseChartReference('registry-1.docker.io/bitnamicharts/nginx'), { registry: 'docker.io', repository: 'bitnamicharts/nginx' });
+  });
+
+  it('refuses a dotless, portless first component: helm asks that host, the Docker grammar Docker Hub', () => {
+    // parseReference reads the same text as Docker Hub's: the disagreement this guards against.
+    assert.equal(parseReference('harbor/charts/app').registry, 'docker.io');
+    const err = assertThrowsCode(() => parseChartReference('harbor/charts/app', { where: 'mirror.yaml:3:10' }), 'REFERENCE_INVALID');
+    assert.match(err.message, /invalid chart reference "oci:\/\/harbor\/charts\/app": helm reads "harbor" as the registry's host/);
+    assert.equal(err.where, 'mirror.yaml:3:10');
+    assert.match(err.hint ?? '', /oci:\/\/harbor\.example\.com\/charts\/NAME, oci:\/\/harbor:443\/charts\/NAME/);
+    assert.match(assertThrowsCode(() => parseChartReference('app'), 'REFERENCE_INVALID').message, /it names no registry/);
+  });
+
+  it('checks the rest as parseReference does', () => {
+    assertThrowsCode(() => parseChartReference('ghcr.io/Org/app'), 'REFERENCE_INVALID');
+    assertThrowsCode(() => parseChartReference(''), 'REFERENCE_INVALID');
   });
 });
 
