@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { AirlockError, abortError, ioError, zstdDamaged } from '../errors.js';
 import { startWorker } from './worker-start.js';
+import { bytesOfRanges } from './range-span.js';
 import type { FileRange } from './zstd-index.js';
 
 /** @internal Main thread → worker. */
@@ -81,7 +82,7 @@ export class RangeHasherPool {
         reject(abortError(signal!));
       };
       const job: Job = {
-        id: this.#nextId++, path, ranges, bytes: ranges.reduce((n, r) => n + r.length, 0), opts,
+        id: this.#nextId++, path, ranges, bytes: bytesOfRanges(ranges), opts,
         resolve: (r) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(r);

@@ -3,10 +3,49 @@ import type { FileRange } from './zstd-index.js';
 /** zstd.ts RAW_BLOCK_HEADER_BYTES (not imported: this module runs in the hashing workers, which load no zstd binding). */
 const RAW_BLOCK_HEADER_BYTES = 3;
 
+/** The entry bytes a range holds: `length`, times `count` for a run of raw blocks (FileRange.count). */
+export function rangeBytes(r: FileRange): number {
+  return r.count === undefined ? r.length : r.length * r.count;
+}
+
+/** The entry bytes of all of `ranges`. */
+export function bytesOfRanges(ranges: readonly FileRange[]): number {
+  let n = 0;
+  for (const r of ranges) n += rangeBytes(r);
+  return n;
+}
+
+/** Where a range's file bytes end (for a run, its last block's end). */
+export function rangeEnd(r: FileRange): number {
+  return r.count === undefined ? r.offset + r.length : r.offset + r.count * (r.length + RAW_BLOCK_HEADER_BYTES) - RAW_BLOCK_HEADER_BYTES;
+}
+
+/** `ranges` with every run written out as its blocks, one range each (for a store of plain spans). */
+export function expandRanges(ranges: readonly FileRange[]): FileRange[] {
+  const out: FileRange[] = [];
+  for (const r of ranges) {
+    if (r.count === undefined) out.push(r);
+    else for (let k = 0; k < r.count; k++) out.push({ offset: r.offset + k * (r.length + RAW_BLOCK_HEADER_BYTES), length: r.length, rawBlock: r.length });
+  }
+  return out;
+}
+
+/**
+ * The block of `r` that its data byte `done` lies in: where that byte is in the file, the bytes
+ * of the block from there, and the block's unchecked header size when `done` is the block's first
+ * byte. A range that is no run is one block.
+ */
+function blockAt(r: FileRange, done: number): { readonly from: number; readonly left: number; readonly header: number | undefined } {
+  if (r.count === undefined) return { from: r.offset + done, left: r.length - done, header: done === 0 ? r.rawBlock : undefined };
+  const k = Math.floor(done / r.length);
+  const within = done - k * r.length;
+  return { from: r.offset + k * (r.length + RAW_BLOCK_HEADER_BYTES) + within, left: r.length - within, header: within === 0 ? r.rawBlock : undefined };
+}
+
 /** Gaps up to this size between two ranges (the 3-byte headers between raw zstd blocks) are read over rather than read apart. */
 export const MAX_GAP = 64;
 
-/** Where a read of ranges picks up: the range, and the bytes of it already read. */
+/** Where a read of ranges picks up: the range, and the bytes of it already read (for a run, of all its blocks). */
 export interface RangeCursor {
   readonly i: number;
   readonly done: number;
@@ -61,8 +100,8 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
   const maxParts = limits.maxParts ?? Infinity;
   let { i, done } = at;
   while (i < ranges.length && ranges[i]!.length === 0) i++;
-  const first = ranges[i];
-  const start = first ? first.offset + done - (done === 0 && first.rawBlock !== undefined ? RAW_BLOCK_HEADER_BYTES : 0) : 0;
+  const first = ranges[i] ? blockAt(ranges[i]!, done) : undefined;
+  const start = first ? first.from - (first.header !== undefined ? RAW_BLOCK_HEADER_BYTES : 0) : 0;
   const parts: SpanPart[] = [];
   let end = start;
   let data = 0;
@@ -72,10 +111,9 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
       i++;
       continue;
     }
-    const from = r.offset + done;
+    const { from, left, header } = blockAt(r, done);
     const room = Math.min(maxData - data, maxLength - (from - start));
     if (room <= 0) break;
-    const header = done === 0 ? r.rawBlock : undefined;
     if (from !== end) {
       const gap = from - end;
       if (gap < 0 || gap > MAX_GAP || parts.length >= maxParts) break;
@@ -90,12 +128,12 @@ export function nextSpan(ranges: readonly FileRange[], at: RangeCursor, limits: 
     } else if (header !== undefined) {
       break; // no room for its header: it starts the next span
     }
-    const take = Math.min(r.length - done, room);
+    const take = Math.min(left, room);
     parts.push({ len: take, gap: false });
     data += take;
     end = from + take;
     done += take;
-    if (done === r.length) {
+    if (done === rangeBytes(r)) {
       i++;
       done = 0;
     }

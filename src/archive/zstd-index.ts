@@ -14,6 +14,14 @@ export interface FileRange {
    * of a raw block of this size, not its frame's last (range-span.ts blockHeaderProblem).
    */
   readonly rawBlock?: number;
+  /**
+   * Set (≥ 2) on a run of that many raw blocks of `length` bytes each (`rawBlock` === `length`),
+   * back to back: block k's bytes at `offset + k × (length + 3)`, each after its own unchecked
+   * header. One object for a stored layer's blocks instead of one per 128 KiB block, so the index
+   * of a bundle does not grow with its bytes (a 100 GB bundle's would hold ~800,000 ranges).
+   * The range's bytes are `length × count` (range-span.ts rangeBytes), read block by block (nextSpan).
+   */
+  readonly count?: number;
 }
 
 export interface ZstdTarEntry {
@@ -269,7 +277,7 @@ class TarWalker {
     if (this.#state !== 'data' || this.#left <= count * size) throw new NotIndexable(`the predicted blocks at byte ${fileAt} are not all layer bytes`);
     const ranges = this.#cur!.ranges;
     this.#cur!.held = undefined;
-    if (ranges) for (let k = 0; k < count; k++) ranges.push({ offset: fileAt + k * (3 + size), length: size, rawBlock: size });
+    if (ranges && count > 0) ranges.push(count === 1 ? { offset: fileAt, length: size, rawBlock: size } : { offset: fileAt, length: size, rawBlock: size, count });
     this.#left -= count * size;
     this.#at += count * size;
   }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { readFileRanges, type FileRange } from '../archive/index.js';
+import { RAW_BLOCK_HEADER_BYTES, rangeBytes, readFileRanges, type FileRange } from '../archive/index.js';
 import { AirlockError } from '../errors.js';
 import type { CallOptions, ContentSource } from '../content/index.js';
 import { ANNOTATION_REF_NAME, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -108,12 +108,35 @@ const spansOf = (loc: EntryLocation): readonly FileRange[] => loc.ranges ?? [{ o
 export function sliceRanges(ranges: readonly FileRange[], from: number, to: number): FileRange[] {
   const out: FileRange[] = [];
   let at = 0;
+  // A predicted block header (FileRange.rawBlock) stays with a slice that starts where its block does.
+  const piece = (r: FileRange, a: number, b: number, blockAt: number): FileRange =>
+    a === blockAt && r.rawBlock !== undefined ? { offset: r.offset, length: b - a, rawBlock: r.rawBlock } : { offset: r.offset + (a - blockAt), length: b - a };
   for (const r of ranges) {
+    const bytes = rangeBytes(r);
     const a = Math.max(from, at);
-    const b = Math.min(to, at + r.length);
-    // A predicted block header (FileRange.rawBlock) stays with a slice that starts where its block does.
-    if (a < b) out.push(a === at && r.rawBlock !== undefined ? { offset: r.offset, length: b - a, rawBlock: r.rawBlock } : { offset: r.offset + (a - at), length: b - a });
-    at += r.length;
+    const b = Math.min(to, at + bytes);
+    if (a < b && r.count === undefined) out.push(piece(r, a, b, at));
+    else if (a < b) {
+      // A run of raw blocks: a partial first block, the whole blocks between as a run, a partial last block.
+      const stride = r.length + RAW_BLOCK_HEADER_BYTES;
+      const block = (k: number): FileRange => ({ offset: r.offset + k * stride, length: r.length, rawBlock: r.length });
+      let k = Math.floor((a - at) / r.length);
+      let pos = a;
+      if (pos > at + k * r.length) {
+        const end = Math.min(b, at + (k + 1) * r.length);
+        out.push(piece(block(k), pos, end, at + k * r.length));
+        pos = end;
+        k++;
+      }
+      const whole = Math.floor((b - pos) / r.length);
+      if (whole > 0) {
+        out.push(whole === 1 ? block(k) : { ...block(k), count: whole });
+        pos += whole * r.length;
+        k += whole;
+      }
+      if (pos < b) out.push(piece(block(k), pos, b, pos));
+    }
+    at += bytes;
     if (at >= to) break;
   }
   return out;

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pipeline, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { locateEntries, readFileRanges, type FileRange } from '../archive/index.js';
+import { bytesOfRanges, expandRanges, locateEntries, readFileRanges, type FileRange } from '../archive/index.js';
 import { AirlockError, isAirlockError, mismatchedDigest } from '../errors.js';
 import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -56,7 +56,7 @@ export class DownloadCache extends LayoutStore {
     if (await this.holdsFile(desc)) return super.fetch(desc, opts);
     const ref = await this.#reference(desc);
     if (!ref) throw new AirlockError('NOT_FOUND', `blob ${desc.digest} is not in the cache`, { where: this.root });
-    const checked = verifyStream({ digest: desc.digest, size: bytesIn(ref.ranges) }, { where: `blob ${desc.digest} in ${ref.path} (a download cache reference)` });
+    const checked = verifyStream({ digest: desc.digest, size: bytesOfRanges(ref.ranges) }, { where: `blob ${desc.digest} in ${ref.path} (a download cache reference)` });
     pipeline(readFileRanges(ref.path, ref.ranges, opts.signal), checked, (err) => {
       if (isAirlockError(err) && (err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH' || err.code === 'BUNDLE_UNREADABLE')) {
         void this.dropReference(desc.digest).catch(() => {});
@@ -110,8 +110,8 @@ export class DownloadCache extends LayoutStore {
     // Several at once: each is fsync'd, and the file system commits them together.
     await forEachConcurrent(blobs, REF_WRITES, async (b) => {
       const ranges = rangesOf(`blobs/sha256/${hexOf(b.digest)}`);
-      if (!ranges || bytesIn(ranges) !== b.size) return;
-      const ref: BlobRef = { v: 1, path, fileSize: st.size, mtimeMs: st.mtimeMs, ranges: ranges.map((r) => [r.offset, r.length] as const) };
+      if (!ranges || bytesOfRanges(ranges) !== b.size) return;
+      const ref: BlobRef = { v: 1, path, fileSize: st.size, mtimeMs: st.mtimeMs, ranges: expandRanges(ranges).map((r) => [r.offset, r.length] as const) };
       await writeFileAtomic(this.refPath(b.digest), `${JSON.stringify(ref)}\n`);
       n++;
     });
@@ -131,7 +131,7 @@ export class DownloadCache extends LayoutStore {
     const ref = parseRef(raw);
     if (!ref) return undefined;
     const ranges = ref.ranges.map(([offset, length]) => ({ offset, length }));
-    if (desc.size !== undefined && bytesIn(ranges) !== desc.size) return undefined;
+    if (desc.size !== undefined && bytesOfRanges(ranges) !== desc.size) return undefined;
     const st = await stat(ref.path).catch(() => undefined);
     if (!st?.isFile() || st.size !== ref.fileSize || st.mtimeMs !== ref.mtimeMs) return undefined;
     if (ranges.some((r) => r.offset + r.length > st.size)) return undefined;
@@ -148,7 +148,6 @@ async function indexed(path: string, form: 'tar' | 'tar.zst'): Promise<((name: s
   return places ? (name) => places.get(name)?.ranges : undefined;
 }
 
-const bytesIn = (ranges: readonly FileRange[]): number => ranges.reduce((s, r) => s + r.length, 0);
 
 function parseRef(raw: Buffer): BlobRef | undefined {
   let doc: unknown;

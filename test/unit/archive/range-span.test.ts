@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_GAP, blockHeaderProblem, nextSpan, type RangeCursor } from '../../../src/archive/range-span.js';
+import { MAX_GAP, blockHeaderProblem, bytesOfRanges, expandRanges, nextSpan, rangeBytes, rangeEnd, type RangeCursor } from '../../../src/archive/range-span.js';
+import { sliceRanges } from '../../../src/bundle/source.js';
 import type { FileRange } from '../../../src/archive/index.js';
 
 /** Every span until the ranges are read, with the limits given. */
@@ -72,5 +73,54 @@ describe('nextSpan (archive/range-span.ts)', () => {
   it('never joins overlapping ranges', () => {
     const spans = allSpans([{ offset: 0, length: 10 }, { offset: 5, length: 10 }], {});
     assert.deepEqual(spans.map((s) => [s.start, s.length]), [[0, 10], [5, 10]]);
+  });
+});
+
+describe('runs of raw blocks (FileRange.count)', () => {
+  // A stored layer as the index holds it: a first block read, a run of predicted ones, a short last one.
+  const run: FileRange[] = [{ offset: 10, length: 8 }, { offset: 21, length: 8, rawBlock: 8, count: 5 }, { offset: 76, length: 3 }];
+  const blocks = expandRanges(run);
+  /** Every byte's file offset and whether a header check precedes it, in read order. */
+  const layout = (ranges: readonly FileRange[], limits: Parameters<typeof nextSpan>[2]): [number, number | undefined][] => {
+    const out: [number, number | undefined][] = [];
+    for (const s of allSpans(ranges, limits)) {
+      let at = s.start;
+      for (const p of s.parts) {
+        if (!p.gap) for (let k = 0; k < p.len; k++) out.push([at + k, undefined]);
+        else if (p.rawBlock !== undefined) out.push([at, p.rawBlock]);
+        at += p.len;
+      }
+    }
+    return out;
+  };
+
+  it('holds length × count bytes, ends after its last block, and writes out as its blocks', () => {
+    assert.equal(rangeBytes(run[1]!), 40);
+    assert.equal(bytesOfRanges(run), 51);
+    assert.equal(rangeEnd(run[1]!), 21 + 5 * 11 - 3);
+    assert.deepEqual(blocks.map((r) => [r.offset, r.length, r.rawBlock, r.count]), [
+      [10, 8, undefined, undefined], [21, 8, 8, undefined], [32, 8, 8, undefined], [43, 8, 8, undefined], [54, 8, 8, undefined], [65, 8, 8, undefined], [76, 3, undefined, undefined],
+    ]);
+  });
+
+  it('nextSpan reads a run exactly as its blocks written out: the same bytes, the same headers checked, under every limit', () => {
+    for (const limits of [{}, { maxData: 5 }, { maxData: 8 }, { maxData: 13 }, { maxLength: 11 }, { maxLength: 7 }, { maxParts: 2 }, { maxData: 3, maxParts: 4 }]) {
+      assert.deepEqual(layout(run, limits), layout(blocks, limits), JSON.stringify(limits));
+    }
+    // Read whole: one span, a header check before each predicted block.
+    const [whole] = allSpans(run, {});
+    assert.deepEqual([whole!.start, whole!.data, whole!.parts.filter((p) => p.rawBlock !== undefined).length], [10, 51, 5]);
+  });
+
+  it('sliceRanges cuts a run anywhere into the same bytes as its blocks, keeping the header check of a block it starts at', () => {
+    for (let from = 0; from <= 51; from++) {
+      for (let to = from; to <= 51; to++) {
+        const cut = sliceRanges(run, from, to);
+        assert.equal(bytesOfRanges(cut), to - from, `${from}-${to}`);
+        assert.deepEqual(layout(cut, {}), layout(sliceRanges(blocks, from, to), {}), `${from}-${to}`);
+      }
+    }
+    // Whole blocks in the middle stay a run.
+    assert.deepEqual(sliceRanges(run, 8, 40).map((r) => r.count), [4]);
   });
 });

@@ -8,10 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { Header } from 'tar';
 import {
-  PlacedFile, RangeHasherPool, createTarWriter, createZstdCompressStream, createZstdDecompressStream, indexZstdTar, layoutArchive, readFileRanges,
-  readTarEntries, type ArchiveLayout, type FileRange, type PlacedEntry, type ZstdTarEntry, type ZstdTarIndex,
+  PlacedFile, RangeHasherPool, bytesOfRanges, createTarWriter, createZstdCompressStream, createZstdDecompressStream, expandRanges, indexZstdTar,
+  layoutArchive, readFileRanges, readTarEntries, type ArchiveLayout, type FileRange, type PlacedEntry, type ZstdTarEntry, type ZstdTarIndex,
 } from '../../../src/archive/index.js';
 import { TAR_END_BYTES } from '../../../src/archive/tar-header.js';
+import { sliceRanges } from '../../../src/bundle/source.js';
 import { RAW_FRAME_HEADER, compressFrame } from '../../../src/archive/zstd.js';
 import { assertRejectsCode } from '../../helpers/assert.js';
 import { rawFrame, skippable, tarOf } from './frames.js';
@@ -72,11 +73,13 @@ async function checkIndex(file: string, index: ZstdTarIndex = indexZstdTar(file)
 function assertBlockRanges(path: string, e: ZstdTarEntry, size: number): void {
   assert.ok(e.ranges, `${path}: stored raw, so it has ranges`);
   assert.equal(e.data, undefined);
-  assert.equal(e.ranges.length, Math.ceil(size / BLOCK), `${path}: one range per raw block`);
-  assert.equal(e.ranges.reduce((n, r) => n + r.length, 0), size);
-  e.ranges.forEach((r, i) => {
+  assert.equal(bytesOfRanges(e.ranges), size);
+  assert.ok(e.ranges.length <= 3, `${path}: a stored layer's blocks are at most three ranges (the first, a run, the last)`);
+  const blocks = expandRanges(e.ranges);
+  assert.equal(blocks.length, Math.ceil(size / BLOCK), `${path}: one range per raw block, written out`);
+  blocks.forEach((r, i) => {
     assert.ok(r.length <= BLOCK);
-    if (i > 0) assert.equal(r.offset, e.ranges![i - 1]!.offset + e.ranges![i - 1]!.length + 3, `${path}: a 3-byte block header between ranges`);
+    if (i > 0) assert.equal(r.offset, blocks[i - 1]!.offset + blocks[i - 1]!.length + 3, `${path}: a 3-byte block header between ranges`);
   });
 }
 
@@ -163,13 +166,15 @@ describe('indexZstdTar', () => {
     const index = indexZstdTar(file);
     assertOk(index);
     const bytes = await readFile(file);
-    // 'multi' has 4 blocks: the 2nd and 3rd are predicted; layers of 1 or 2 blocks have none.
-    assert.deepEqual(index.entries.get('blobs/sha256/multi')!.ranges!.map((r) => r.rawBlock), [undefined, BLOCK, BLOCK, undefined]);
+    // 'multi' has 4 blocks: the 2nd and 3rd are predicted, one run of two; layers of 1 or 2 blocks have none.
+    const multi = index.entries.get('blobs/sha256/multi')!.ranges!;
+    assert.deepEqual(multi.map((r) => [r.rawBlock, r.count]), [[undefined, undefined], [BLOCK, 2], [undefined, undefined]]);
+    assert.deepEqual(expandRanges(multi).map((r) => r.rawBlock), [undefined, BLOCK, BLOCK, undefined]);
     for (const [path, data] of regions) {
       if (data.length <= 2 * BLOCK) assert.ok(index.entries.get(path)!.ranges!.every((r) => r.rawBlock === undefined), path);
     }
     // Each predicted header is where the ranges say, and is what the writer writes there.
-    for (const r of index.entries.get('blobs/sha256/multi')!.ranges!) {
+    for (const r of expandRanges(multi)) {
       if (r.rawBlock !== undefined) assert.deepEqual([...bytes.subarray(r.offset - 3, r.offset)], [0x00, 0x00, 0x10]);
     }
   });
@@ -181,7 +186,8 @@ describe('indexZstdTar', () => {
     const goodIndex = indexZstdTar(good);
     assertOk(goodIndex);
     const ranges = goodIndex.entries.get('blobs/sha256/multi')!.ranges!;
-    const predicted = ranges.filter((r) => r.rawBlock !== undefined);
+    const blocks = expandRanges(ranges);
+    const predicted = blocks.filter((r) => r.rawBlock !== undefined);
     assert.equal(predicted.length, 2);
     const pool = new RangeHasherPool(1);
     t.after(() => pool.close());
@@ -199,13 +205,17 @@ describe('indexZstdTar', () => {
         const read = async (rs: readonly FileRange[]): Promise<void> => {
           for await (const c of readFileRanges(bad, rs)) void c;
         };
-        // Read whole, and from the damaged block on (a read that starts with its header).
-        for (const rs of [ranges, ranges.slice(ranges.indexOf(r))]) {
+        // Read whole (the run as the index holds it, and written out block by block), from the
+        // damaged block on (a read that starts with its header), and the run cut at that block.
+        const from = blocks.indexOf(r) * BLOCK;
+        for (const rs of [ranges, blocks, blocks.slice(blocks.indexOf(r)), sliceRanges(ranges, from, bytesOfRanges(ranges))]) {
           const err = await assertRejectsCode(read(rs), 'BUNDLE_UNREADABLE');
           assert.match(err.message, new RegExp(`the zstd stream is damaged: the block header at byte ${r.offset - 3} says`), what);
         }
-        const herr = await assertRejectsCode(pool.hash(bad, ranges), 'BUNDLE_UNREADABLE');
-        assert.match(herr.message, new RegExp(`the block header at byte ${r.offset - 3} says`), what);
+        for (const rs of [ranges, blocks]) {
+          const herr = await assertRejectsCode(pool.hash(bad, rs), 'BUNDLE_UNREADABLE');
+          assert.match(herr.message, new RegExp(`the block header at byte ${r.offset - 3} says`), what);
+        }
       }
     }
     // The good file reads and hashes the same bytes through predicted headers.
