@@ -2,6 +2,7 @@ import type { CallOptions } from '../content/index.js';
 import { AirlockError } from '../errors.js';
 import { isValidRepositoryPath, normaliseRegistry } from '../reference/index.js';
 import type { Descriptor } from '../oci/index.js';
+import { ByteSemaphore } from '../util/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LINK, MAX_LIST_BODY_BYTES } from './headers.js';
 import { parseLinkNext } from './link.js';
@@ -13,6 +14,8 @@ import { Transport, header, readBodyStrict } from './transport.js';
 import type { AuthScheme, HarborProjects, ProbeResult, RegistryClient, RegistryClientOptions, RegistryHostConfig, RegistryRepository } from './types.js';
 
 const DEFAULT_MONOLITHIC_MAX = 16 * 1024 * 1024;
+/** Blobs of monolithicMax bytes the uploads of one client hold in memory at once, at most. */
+const HELD_BLOBS = 2;
 /** Manifests remembered for tag(): small, bounded. */
 const MANIFEST_CACHE_ENTRIES = 512;
 const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
@@ -28,6 +31,7 @@ export class RegistryClientImpl implements RegistryClient, RegistryHost {
   readonly transport: Transport;
   readonly chunkSize: number;
   readonly monolithicMax: number;
+  readonly held: ByteSemaphore;
   readonly harbor: HarborProjects;
   readonly #manifests = new Map<string, Buffer>();
   #manifestBytes = 0;
@@ -42,6 +46,10 @@ export class RegistryClientImpl implements RegistryClient, RegistryHost {
     // No chunkSize: large blobs go in one streamed PUT (upload.ts uploadStreamed).
     this.chunkSize = opts.chunkSize === undefined || opts.chunkSize <= 0 ? 0 : Math.max(64 * 1024, opts.chunkSize);
     this.monolithicMax = Math.max(0, opts.monolithicMax ?? DEFAULT_MONOLITHIC_MAX);
+    // A blob sent whole is read into memory first, and held until the registry answers 201: at
+    // --concurrency 8 that could be 8 × 16 MiB. Two blobs' worth at once bounds it whatever the
+    // concurrency (smaller blobs share the budget; a larger stream needs none).
+    this.held = new ByteSemaphore(HELD_BLOBS * this.monolithicMax);
     this.harbor = new HarborApi(this.transport);
   }
 

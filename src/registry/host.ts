@@ -1,4 +1,5 @@
 import type { Descriptor } from '../oci/index.js';
+import type { ByteSemaphore } from '../util/index.js';
 import type { Transport } from './transport.js';
 import type { HarborProjects, RegistryClient } from './types.js';
 
@@ -17,6 +18,8 @@ export interface RegistryHost extends RegistryClient {
   readonly transport: Transport;
   readonly chunkSize: number;
   readonly monolithicMax: number;
+  /** The bytes of blobs sent whole (≤ monolithicMax) held in memory at once, across this client's uploads. */
+  readonly held: ByteSemaphore;
   readonly harbor: HarborProjects;
   readonly referrersApi: boolean | undefined;
   decideReferrers(attempt: () => Promise<ReferrersAttempt>): Promise<Descriptor[] | undefined>;

@@ -212,7 +212,7 @@ export class RegistryRepositoryImpl implements RegistryRepository {
     }
     const ctx: UploadContext = {
       transport: this.#t, repository: this.name, where: this.#where, scopes: this.#push(),
-      chunkSize: this.client.chunkSize, monolithicMax: this.client.monolithicMax, signal: opts.signal,
+      chunkSize: this.client.chunkSize, monolithicMax: this.client.monolithicMax, held: this.client.held, signal: opts.signal,
       takeSession: () => {
         const kept = this.#kept;
         this.#kept = undefined;

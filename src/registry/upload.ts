@@ -5,7 +5,7 @@ import type { Descriptor } from '../oci/index.js';
 import { RegistryError } from './errors.js';
 import { HEADER_LOCATION, HEADER_RANGE } from './headers.js';
 import { sleep } from './retry.js';
-import { CHUNKS, chunksOf, giveBackAll, releasing, releasingChunks } from '../util/index.js';
+import { CHUNKS, chunksOf, giveBackAll, releasing, releasingChunks, type ByteSemaphore } from '../util/index.js';
 import { header, type RequestBody, type Transport, type TransportResponse } from './transport.js';
 
 /**
@@ -25,6 +25,8 @@ export interface UploadContext {
    */
   readonly chunkSize: number;
   readonly monolithicMax: number;
+  /** The budget a blob sent whole is held in (RegistryHost.held); none: unbounded. */
+  readonly held?: ByteSemaphore | undefined;
   readonly signal?: AbortSignal | undefined;
   /** Named in errors: "blob sha256:…". */
   readonly what?: string;
@@ -40,10 +42,15 @@ const OCTET = 'application/octet-stream';
 
 export async function uploadBlob(ctx: UploadContext, desc: Descriptor, body: Readable): Promise<void> {
   if (desc.size <= ctx.monolithicMax) {
-    const data = await readExactly(body, desc, ctx.where);
-    await uploadMonolithic(ctx, desc, data.length === 1 ? data[0]! : { chunks: data, length: desc.size });
-    // Answered 201: the registry read every byte, so the chunks (pool chunks of a bundle read) can go back.
-    giveBackAll(data);
+    const release = await ctx.held?.acquire(desc.size);
+    try {
+      const data = await readExactly(body, desc, ctx.where);
+      await uploadMonolithic(ctx, desc, data.length === 1 ? data[0]! : { chunks: data, length: desc.size });
+      // Answered 201: the registry read every byte, so the chunks (pool chunks of a bundle read) can go back.
+      giveBackAll(data);
+    } finally {
+      release?.();
+    }
   } else if (ctx.chunkSize > 0) {
     await uploadChunked({ ...ctx, what: `blob ${desc.digest}` }, desc, body);
   } else {

@@ -1,6 +1,6 @@
 export { parseSize, formatBytes } from './size.js';
 export { parseDuration, formatAge } from './duration.js';
-export { forEachConcurrent, Semaphore } from './pool.js';
+export { ByteSemaphore, forEachConcurrent, Semaphore } from './pool.js';
 export { redactUrl, redactHeaders } from './redact.js';
 export { writeFileAtomic, writeFileAtomicIfChanged, sha256Hex } from './fs.js';
 export { takeChunk, releasingChunks, releasing, giveBackAll, chunksOf, CHUNKS, POOL_CHUNK, MIN_RELEASED, type ChunkedBody } from './chunk-pool.js';

@@ -68,3 +68,39 @@ export class Semaphore {
     }
   }
 }
+
+/**
+ * A budget of bytes held at once, across concurrent work: `acquire(n)` waits until `n` more fit
+ * (or nothing is held: one item larger than the budget still goes, alone), in the order asked.
+ * Bounds what holding work in memory costs by the budget, not by how many run at once.
+ */
+export class ByteSemaphore {
+  readonly max: number;
+  #used = 0;
+  readonly #waiters: { readonly n: number; readonly go: () => void }[] = [];
+  constructor(max: number) {
+    this.max = Math.max(0, max);
+  }
+  /** Bytes held now. */
+  get used(): number {
+    return this.#used;
+  }
+  async acquire(n: number): Promise<() => void> {
+    if (this.#waiters.length === 0 && this.#fits(n)) this.#used += n;
+    else await new Promise<void>((go) => this.#waiters.push({ n, go }));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#used -= n;
+      while (this.#waiters.length > 0 && this.#fits(this.#waiters[0]!.n)) {
+        const w = this.#waiters.shift()!;
+        this.#used += w.n;
+        w.go();
+      }
+    };
+  }
+  #fits(n: number): boolean {
+    return this.#used === 0 || this.#used + n <= this.max;
+  }
+}
