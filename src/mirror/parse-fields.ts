@@ -20,20 +20,20 @@ export interface Ctx {
 }
 
 export function readRef(ctx: Ctx, text: string, where: string): Reference | undefined {
-  try {
-    return parseReference(text, { where });
-  } catch (err) {
-    ctx.r.adopt(err, where, `invalid image reference "${text}"`);
-    return undefined;
-  }
+  return adopted(ctx, where, `invalid image reference "${text}"`, () => parseReference(text, { where }));
 }
 
 /** A chart's `ref:`, the text after `oci://` (parseChartReference: its first component is the registry). */
 export function readChartRef(ctx: Ctx, afterScheme: string, where: string): Reference | undefined {
+  return adopted(ctx, where, `invalid chart reference "oci://${afterScheme}"`, () => parseChartReference(afterScheme, { where }));
+}
+
+/** What `parse` returns, or undefined with its error kept as one problem at `where`. */
+function adopted(ctx: Ctx, where: string, fallbackMessage: string, parse: () => Reference): Reference | undefined {
   try {
-    return parseChartReference(afterScheme, { where });
+    return parse();
   } catch (err) {
-    ctx.r.adopt(err, where, `invalid chart reference "oci://${afterScheme}"`);
+    ctx.r.adopt(err, where, fallbackMessage);
     return undefined;
   }
 }
