@@ -148,7 +148,6 @@ async function indexed(path: string, form: 'tar' | 'tar.zst'): Promise<((name: s
   return places ? (name) => places.get(name)?.ranges : undefined;
 }
 
-
 function parseRef(raw: Buffer): BlobRef | undefined {
   let doc: unknown;
   try {
