@@ -5,7 +5,7 @@ export {
   tarEntryBytes, paddingOf, normalizeEntryPath, TAR_END_BYTES, BLOCK_SIZE, type FileHeaderOptions,
 } from './tar-header.js';
 export {
-  createZstdCompressStream, createZstdDecompressStream, isZstdMagic, zstdCompressBound, DEFAULT_MAX_WINDOW_LOG, RAW_BLOCK_HEADER_BYTES,
+  createZstdCompressStream, createZstdDecompressStream, isZstdMagic, zstdCompressBound, DEFAULT_MAX_WINDOW_LOG,
   type ZstdCompressOptions, type ZstdCompressStream, type ZstdDecompressOptions,
 } from './zstd.js';
 export {
@@ -16,7 +16,7 @@ export { layoutArchive, regionRanges, PlacedFile, type ArchiveLayout, type Place
 export { FileHasher } from './file-hasher.js';
 export { indexZstdTar, type ZstdTarIndex, type ZstdTarEntry, type FileRange, type IndexZstdTarOptions } from './zstd-index.js';
 export { readFileRanges } from './range-reader.js';
-export { bytesOfRanges, expandRanges, rangeBytes, rangeEnd } from './range-span.js';
+export { bytesOfRanges, expandRanges, rangeBytes, rangeEnd, runBlock } from './range-span.js';
 export { locateEntries, type EntryPlace, type LocateOptions } from './locate.js';
 export {
   openTarTree, openDirTree, removeStaleUnpacked, resolveLinkTarget, type FileTree, type OpenTarTreeOptions,

@@ -20,12 +20,17 @@ export function rangeEnd(r: FileRange): number {
   return r.count === undefined ? r.offset + r.length : r.offset + r.count * (r.length + RAW_BLOCK_HEADER_BYTES) - RAW_BLOCK_HEADER_BYTES;
 }
 
+/** Block `k` of a run (FileRange.count) as a range of its own, its header still to be checked. */
+export function runBlock(r: FileRange, k: number): FileRange {
+  return { offset: r.offset + k * (r.length + RAW_BLOCK_HEADER_BYTES), length: r.length, rawBlock: r.length };
+}
+
 /** `ranges` with every run written out as its blocks, one range each (for a store of plain spans). */
 export function expandRanges(ranges: readonly FileRange[]): FileRange[] {
   const out: FileRange[] = [];
   for (const r of ranges) {
     if (r.count === undefined) out.push(r);
-    else for (let k = 0; k < r.count; k++) out.push({ offset: r.offset + k * (r.length + RAW_BLOCK_HEADER_BYTES), length: r.length, rawBlock: r.length });
+    else for (let k = 0; k < r.count; k++) out.push(runBlock(r, k));
   }
   return out;
 }
@@ -39,7 +44,7 @@ function blockAt(r: FileRange, done: number): { readonly from: number; readonly 
   if (r.count === undefined) return { from: r.offset + done, left: r.length - done, header: done === 0 ? r.rawBlock : undefined };
   const k = Math.floor(done / r.length);
   const within = done - k * r.length;
-  return { from: r.offset + k * (r.length + RAW_BLOCK_HEADER_BYTES) + within, left: r.length - within, header: within === 0 ? r.rawBlock : undefined };
+  return { from: runBlock(r, k).offset + within, left: r.length - within, header: within === 0 ? r.rawBlock : undefined };
 }
 
 /** Gaps up to this size between two ranges (the 3-byte headers between raw zstd blocks) are read over rather than read apart. */

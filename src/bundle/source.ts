@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { RAW_BLOCK_HEADER_BYTES, rangeBytes, readFileRanges, type FileRange } from '../archive/index.js';
+import { rangeBytes, readFileRanges, runBlock, type FileRange } from '../archive/index.js';
 import { AirlockError } from '../errors.js';
 import type { CallOptions, ContentSource } from '../content/index.js';
 import { ANNOTATION_REF_NAME, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -118,23 +118,21 @@ export function sliceRanges(ranges: readonly FileRange[], from: number, to: numb
     if (a < b && r.count === undefined) out.push(piece(r, a, b, at));
     else if (a < b) {
       // A run of raw blocks: a partial first block, the whole blocks between as a run, a partial last block.
-      const stride = r.length + RAW_BLOCK_HEADER_BYTES;
-      const block = (k: number): FileRange => ({ offset: r.offset + k * stride, length: r.length, rawBlock: r.length });
       let k = Math.floor((a - at) / r.length);
       let pos = a;
       if (pos > at + k * r.length) {
         const end = Math.min(b, at + (k + 1) * r.length);
-        out.push(piece(block(k), pos, end, at + k * r.length));
+        out.push(piece(runBlock(r, k), pos, end, at + k * r.length));
         pos = end;
         k++;
       }
       const whole = Math.floor((b - pos) / r.length);
       if (whole > 0) {
-        out.push(whole === 1 ? block(k) : { ...block(k), count: whole });
+        out.push(whole === 1 ? runBlock(r, k) : { ...runBlock(r, k), count: whole });
         pos += whole * r.length;
         k += whole;
       }
-      if (pos < b) out.push(piece(block(k), pos, b, pos));
+      if (pos < b) out.push(piece(runBlock(r, k), pos, b, pos));
     }
     at += bytes;
     if (at >= to) break;

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pipeline, Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { bytesOfRanges, expandRanges, locateEntries, readFileRanges, type FileRange } from '../archive/index.js';
+import { bytesOfRanges, expandRanges, locateEntries, rangeEnd, readFileRanges, type FileRange } from '../archive/index.js';
 import { AirlockError, isAirlockError, mismatchedDigest } from '../errors.js';
 import { verifyStream, type CallOptions } from '../content/index.js';
 import { hexOf, isDigest, type Descriptor, type Digest } from '../oci/index.js';
@@ -134,7 +134,7 @@ export class DownloadCache extends LayoutStore {
     if (desc.size !== undefined && bytesOfRanges(ranges) !== desc.size) return undefined;
     const st = await stat(ref.path).catch(() => undefined);
     if (!st?.isFile() || st.size !== ref.fileSize || st.mtimeMs !== ref.mtimeMs) return undefined;
-    if (ranges.some((r) => r.offset + r.length > st.size)) return undefined;
+    if (ranges.some((r) => rangeEnd(r) > st.size)) return undefined;
     return { path: ref.path, ranges };
   }
 }
